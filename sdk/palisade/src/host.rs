@@ -1,0 +1,46 @@
+//! The small host interface the SDK's logic runs on.
+//!
+//! `proxy` implements it over the proxy-wasm ABI; unit tests implement it in memory. Nothing
+//! outside `proxy` knows about proxy-wasm, so request views, decisions and metrics are tested
+//! natively.
+
+use std::time::SystemTime;
+
+/// A host call that returned a status the SDK could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("host call {call} failed with status {status}")]
+pub struct HostError {
+    /// The ABI function that failed, e.g. `proxy_get_header_map_pairs`.
+    pub call: &'static str,
+    /// The proxy-wasm status code it returned.
+    pub status: u32,
+}
+
+/// A metric the host defined for this VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MetricId(pub u32);
+
+/// What the SDK needs from the proxy while handling one request.
+pub trait Host {
+    /// All request headers, pseudo-headers (`:method`, `:path`, ...) included, names lower-case.
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    /// A property value as the proxy encodes it; `None` when the proxy has no such property.
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
+    /// Sets a request header, replacing any values it had.
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Removes a request header (all its values).
+    fn remove_request_header(&mut self, name: &str) -> Result<(), HostError>;
+    /// Answers the request from the proxy instead of forwarding it.
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), HostError>;
+    /// The proxy's wall clock.
+    fn now(&self) -> Result<SystemTime, HostError>;
+    /// Defines a counter once per VM.
+    fn define_counter(&mut self, name: &str) -> Result<MetricId, HostError>;
+    /// Adds `delta` to a counter.
+    fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError>;
+}

@@ -1,0 +1,60 @@
+//! Palisade: write Envoy/Istio policy filters in a few lines of Rust.
+//!
+//! A policy implements [`Policy`]: it is built once per VM from a typed plugin configuration
+//! and then decides each request from a read-only [`Request`] view, returning a [`Decision`]
+//! (allow, allow with header changes, or deny with a local reply). [`export_policy!`] turns it
+//! into a proxy-wasm module for `wasm32-wasip1` that Envoy and Istio load.
+//!
+//! ```ignore
+//! palisade::export_policy!(MyPolicy);
+//! ```
+//!
+//! Layers: `proxy` is the only module that touches the proxy-wasm ABI (and exists only on
+//! wasm32); everything else runs on the small [`Host`] trait, so it is unit-tested natively.
+
+pub mod config;
+pub mod decision;
+pub mod filter;
+pub mod host;
+pub mod metrics;
+pub mod policy;
+pub mod request;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+pub mod proxy;
+
+#[cfg(test)]
+mod testing;
+
+pub use config::{parse_config, ConfigError};
+pub use decision::Decision;
+pub use host::{Host, HostError};
+pub use policy::{FailureMode, Policy, PolicyError};
+pub use request::{Request, SocketAddress};
+
+/// Re-exports the macros below rely on; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "wasm32")]
+    pub use proxy_wasm;
+}
+
+/// Exports a [`Policy`] as this crate's proxy-wasm module (root and HTTP contexts).
+///
+/// Use once, in a `cdylib` crate built for `wasm32-wasip1`. On other targets it expands to
+/// nothing, so the crate still builds and its logic can be unit-tested natively.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)] // the module entry point `_initialize` is `#[no_mangle]`
+        mod __palisade_entry {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__private::proxy_wasm::main! {{
+                $crate::proxy::install::<$policy>();
+            }}
+        }
+    };
+}

@@ -1,0 +1,76 @@
+//! The trait a policy author implements.
+
+use serde::de::DeserializeOwned;
+
+use crate::config::ConfigError;
+use crate::decision::Decision;
+use crate::request::Request;
+
+/// A request policy: configured once per VM, then asked about every request.
+///
+/// ```
+/// use palisade::{Decision, Policy, PolicyError, Request};
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config { header: String }
+///
+/// struct RequireHeader(Config);
+///
+/// impl Policy for RequireHeader {
+///     type Config = Config;
+///     const NAME: &'static str = "require_header";
+///
+///     fn from_config(config: Config) -> Result<Self, palisade::ConfigError> {
+///         Ok(Self(config))
+///     }
+///
+///     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
+///         Ok(match request.header(&self.0.header) {
+///             Some(_) => Decision::allow(),
+///             None => Decision::deny(400).body("missing header"),
+///         })
+///     }
+/// }
+/// ```
+pub trait Policy: Sized + 'static {
+    /// The plugin configuration, parsed from JSON (use `#[serde(deny_unknown_fields)]`).
+    type Config: DeserializeOwned;
+
+    /// A short name for metrics and logs, e.g. `tenant_header`.
+    const NAME: &'static str;
+
+    /// Builds the policy from its parsed configuration; checks serde cannot express go here.
+    fn from_config(config: Self::Config) -> Result<Self, ConfigError>;
+
+    /// Decides one request. An error is logged, counted, and handled by [`Policy::failure_mode`].
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError>;
+
+    /// What happens to a request when deciding it fails. Fail closed unless told otherwise.
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Deny
+    }
+}
+
+/// What to do with a request whose policy could not decide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureMode {
+    /// Reply 403 from the proxy (fail closed).
+    #[default]
+    Deny,
+    /// Forward the request as if allowed (fail open).
+    Allow,
+}
+
+/// Why a policy could not decide a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(pub String);
+
+impl PolicyError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

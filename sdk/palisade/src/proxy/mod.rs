@@ -1,0 +1,162 @@
+//! The proxy-wasm adapter: the only module that knows about the ABI.
+//!
+//! It registers the root and HTTP contexts with the `proxy-wasm` crate's dispatcher, implements
+//! [`Host`] over the raw host calls in `imports`, routes `log` records and panics into the
+//! proxy's log, and hands each request to [`crate::filter`].
+
+mod imports;
+mod logger;
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+
+use crate::config::parse_config;
+use crate::filter::{self, Flow};
+use crate::host::{Host, HostError, MetricId};
+use crate::metrics::FilterMetrics;
+use crate::policy::Policy;
+use crate::wire;
+
+/// Registers policy `P` as this module's root and HTTP contexts. Called by
+/// [`crate::export_policy!`] from the module's `_initialize`.
+pub fn install<P: Policy>() {
+    logger::install();
+    proxy_wasm::set_root_context(|_| Box::new(PolicyRoot::<P> { configured: None }));
+}
+
+/// What one VM keeps once its plugin is configured: the policy and its counters.
+struct Configured<P> {
+    policy: Rc<P>,
+    metrics: FilterMetrics,
+}
+
+struct PolicyRoot<P> {
+    configured: Option<Configured<P>>,
+}
+
+impl<P> Context for PolicyRoot<P> {}
+
+impl<P: Policy> RootContext for PolicyRoot<P> {
+    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+        logger::sync_level();
+        true
+    }
+
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        logger::sync_level();
+        let raw = match imports::get_buffer(imports::BUFFER_PLUGIN_CONFIGURATION, usize::MAX) {
+            Ok(raw) => raw.unwrap_or_default(),
+            Err(err) => {
+                log::error!("{}: reading the plugin configuration: {err}", P::NAME);
+                return false;
+            }
+        };
+        let policy = match parse_config::<P::Config>(&raw).and_then(P::from_config) {
+            Ok(policy) => policy,
+            Err(err) => {
+                // One line naming the field, so Envoy's rejection says why.
+                log::error!("{}: {err}", P::NAME);
+                return false;
+            }
+        };
+        // Counters are defined once per VM; a reconfiguration keeps them.
+        let metrics = match self.configured.take() {
+            Some(previous) => previous.metrics,
+            None => match FilterMetrics::define(&mut ProxyHost, P::NAME) {
+                Ok(metrics) => metrics,
+                Err(err) => {
+                    log::error!("{}: defining metrics: {err}", P::NAME);
+                    return false;
+                }
+            },
+        };
+        self.configured = Some(Configured {
+            policy: Rc::new(policy),
+            metrics,
+        });
+        log::info!("{}: configured", P::NAME);
+        true
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let configured = self.configured.as_ref()?;
+        Some(Box::new(PolicyHttp {
+            policy: Rc::clone(&configured.policy),
+            metrics: configured.metrics,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct PolicyHttp<P> {
+    policy: Rc<P>,
+    metrics: FilterMetrics,
+}
+
+impl<P> Context for PolicyHttp<P> {}
+
+impl<P: Policy> HttpContext for PolicyHttp<P> {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        match filter::on_request_headers(self.policy.as_ref(), &self.metrics, &mut ProxyHost) {
+            Flow::Continue => Action::Continue,
+            Flow::Stop => Action::Pause,
+        }
+    }
+}
+
+/// [`Host`] over the proxy-wasm ABI, for the stream whose callback is running.
+struct ProxyHost;
+
+impl Host for ProxyHost {
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        let raw = imports::get_header_map_pairs(imports::MAP_HTTP_REQUEST_HEADERS)?;
+        wire::decode_text_map(&raw).ok_or(HostError {
+            call: "proxy_get_header_map_pairs",
+            status: SERIALIZATION_FAILURE,
+        })
+    }
+
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        imports::get_property(path)
+    }
+
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        imports::replace_header_map_value(imports::MAP_HTTP_REQUEST_HEADERS, name, value)
+    }
+
+    fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
+        imports::remove_header_map_value(imports::MAP_HTTP_REQUEST_HEADERS, name)
+    }
+
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
+        let headers = wire::encode_map(headers);
+        imports::send_local_response(u32::from(status), "palisade", body, &headers)
+    }
+
+    fn now(&self) -> Result<SystemTime, HostError> {
+        let nanos = imports::get_current_time_nanos()?;
+        Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
+    }
+
+    fn define_counter(&mut self, name: &str) -> Result<MetricId, HostError> {
+        imports::define_metric(imports::METRIC_COUNTER, name).map(MetricId)
+    }
+
+    fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError> {
+        imports::increment_metric(metric.0, delta)
+    }
+}
+
+/// The status reported when the host's header map cannot be decoded.
+const SERIALIZATION_FAILURE: u32 = 3;

@@ -1,0 +1,151 @@
+//! An in-memory [`Host`] for the SDK's own unit tests.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use crate::host::{Host, HostError, MetricId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocalReply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FakeHost {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) properties: HashMap<String, Vec<u8>>,
+    pub(crate) property_reads: Cell<usize>,
+    pub(crate) local_reply: Option<LocalReply>,
+    pub(crate) metrics: Vec<(String, i64)>,
+    pub(crate) fail_header_reads: bool,
+    pub(crate) fail_header_writes: bool,
+}
+
+const FAILED: u32 = 10; // INTERNAL_FAILURE
+
+impl FakeHost {
+    pub(crate) fn with_headers(headers: &[(&str, &str)]) -> Self {
+        Self {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn counter(&self, name: &str) -> i64 {
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(-1, |(_, v)| *v)
+    }
+
+    /// Whether this test's thread logged a line containing `needle`.
+    pub(crate) fn logged(&self, needle: &str) -> bool {
+        LOG_LINES.with(|lines| lines.borrow().iter().any(|l| l.contains(needle)))
+    }
+
+    fn write_check(&self, call: &'static str) -> Result<(), HostError> {
+        if self.fail_header_writes {
+            Err(HostError {
+                call,
+                status: FAILED,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Host for FakeHost {
+    fn request_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        install_logger();
+        if self.fail_header_reads {
+            return Err(HostError {
+                call: "proxy_get_header_map_pairs",
+                status: FAILED,
+            });
+        }
+        Ok(self.headers.clone())
+    }
+
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+        self.property_reads.set(self.property_reads.get() + 1);
+        Ok(self.properties.get(&path.join(".")).cloned())
+    }
+
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        self.write_check("proxy_replace_header_map_value")?;
+        self.headers.retain(|(k, _)| k != name);
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(())
+    }
+
+    fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
+        self.write_check("proxy_remove_header_map_value")?;
+        self.headers.retain(|(k, _)| k != name);
+        Ok(())
+    }
+
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
+        self.local_reply = Some(LocalReply {
+            status,
+            headers: headers.to_vec(),
+            body: body.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn now(&self) -> Result<SystemTime, HostError> {
+        Ok(SystemTime::UNIX_EPOCH)
+    }
+
+    fn define_counter(&mut self, name: &str) -> Result<MetricId, HostError> {
+        self.metrics.push((name.to_string(), 0));
+        Ok(MetricId(
+            u32::try_from(self.metrics.len() - 1).unwrap_or(u32::MAX),
+        ))
+    }
+
+    fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError> {
+        let slot = self.metrics.get_mut(metric.0 as usize).ok_or(HostError {
+            call: "proxy_increment_metric",
+            status: 1,
+        })?;
+        slot.1 += delta;
+        Ok(())
+    }
+}
+
+thread_local! {
+    static LOG_LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records log lines per thread, so parallel tests each see only their own.
+struct ThreadLogger;
+
+impl log::Log for ThreadLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOG_LINES.with(|lines| lines.borrow_mut().push(record.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger() {
+    static LOGGER: ThreadLogger = ThreadLogger;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+}
