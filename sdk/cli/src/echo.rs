@@ -1,0 +1,134 @@
+//! A real HTTP upstream that answers every request with a JSON description of what it
+//! received, and remembers it, so tests can see exactly what the filter let through.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// One request as the upstream saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EchoedRequest {
+    /// The HTTP method.
+    pub method: String,
+    /// The request target, query included.
+    pub path: String,
+    /// Headers in arrival order, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text (lossy).
+    pub body: String,
+}
+
+impl EchoedRequest {
+    /// The first value of a header (name compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running echo upstream on 127.0.0.1; stopped when dropped.
+pub struct EchoServer {
+    server: Arc<tiny_http::Server>,
+    address: SocketAddr,
+    received: Arc<Mutex<Vec<EchoedRequest>>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EchoServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EchoServer")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+const WORKERS: usize = 4;
+
+impl EchoServer {
+    /// Starts the server on a free loopback port.
+    pub fn start() -> anyhow::Result<Self> {
+        let server = tiny_http::Server::http("127.0.0.1:0")
+            .map_err(|e| anyhow::anyhow!("starting the echo upstream: {e}"))?;
+        let address = server
+            .server_addr()
+            .to_ip()
+            .context("echo upstream has no IP address")?;
+        let server = Arc::new(server);
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let workers = (0..WORKERS)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let received = Arc::clone(&received);
+                std::thread::spawn(move || serve(&server, &received))
+            })
+            .collect();
+        Ok(Self {
+            server,
+            address,
+            received,
+            workers,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Every request received so far, in order.
+    pub fn received(&self) -> Vec<EchoedRequest> {
+        self.received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn serve(server: &tiny_http::Server, received: &Mutex<Vec<EchoedRequest>>) {
+    while let Ok(mut request) = server.recv() {
+        let mut body = Vec::new();
+        let _ = request.as_reader().read_to_end(&mut body);
+        let echoed = EchoedRequest {
+            method: request.method().to_string(),
+            path: request.url().to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_ascii_lowercase(),
+                        h.value.to_string(),
+                    )
+                })
+                .collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let json = serde_json::to_string(&echoed).unwrap_or_default();
+        received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(echoed);
+        let content_type = tiny_http::Header::from_bytes("content-type", "application/json");
+        let mut response = tiny_http::Response::from_string(json);
+        if let Ok(header) = content_type {
+            response = response.with_header(header);
+        }
+        let _ = request.respond(response);
+    }
+}

@@ -1,0 +1,318 @@
+//! Real Envoy on loopback: find the binary, render a bootstrap from `envoy-configs/`, start it
+//! on free ports, wait until it is ready, read its listeners, stats and log, stop it on drop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long Envoy may take to become ready (it compiles the wasm module first).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What can go wrong running Envoy.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvoyError {
+    /// No Envoy binary where we looked.
+    #[error("Envoy not found at {0}: run `scripts/setup` (or set ENVOY=/path/to/envoy)")]
+    NotFound(PathBuf),
+    /// A `${NAME}` placeholder in a config had no value.
+    #[error("config placeholder ${{{0}}} has no value")]
+    Placeholder(String),
+    /// Envoy exited before it was ready, e.g. because it rejected the config.
+    #[error("Envoy exited ({status}) before it was ready; its log:\n{log}")]
+    Exited {
+        /// The exit status.
+        status: ExitStatus,
+        /// Everything it logged.
+        log: String,
+    },
+    /// Envoy did not become ready in time.
+    #[error("Envoy was not ready after {READY_TIMEOUT:?}; its log:\n{log}")]
+    NotReady {
+        /// Everything it logged.
+        log: String,
+    },
+    /// The admin interface answered something unexpected.
+    #[error("Envoy admin {path}: {message}")]
+    Admin {
+        /// The admin path asked.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Starting the process or handling its files failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnvoyError {
+    let context = context.into();
+    move |source| EnvoyError::Io { context, source }
+}
+
+/// The Envoy binary: `$ENVOY`, else the project's venv.
+pub fn binary() -> Result<PathBuf, EnvoyError> {
+    let path = match std::env::var_os("ENVOY") {
+        Some(path) => PathBuf::from(path),
+        None => crate::workspace::root().join(".venv/bin/envoy"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(EnvoyError::NotFound(path))
+    }
+}
+
+/// Replaces every `${NAME}` in `template`; a placeholder without a value is an error, so a
+/// config can never reach Envoy half-rendered.
+pub fn render(template: &str, vars: &[(&str, &str)]) -> Result<String, EnvoyError> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let (before, after) = rest.split_at(start);
+        out.push_str(before);
+        let end = after
+            .find('}')
+            .ok_or_else(|| EnvoyError::Placeholder(after.into()))?;
+        let name = after.get(2..end).unwrap_or_default();
+        let value = vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .ok_or_else(|| EnvoyError::Placeholder(name.into()))?;
+        out.push_str(value.1);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Renders a config file from `envoy-configs/` with ports 0 (Envoy picks free ones) plus `vars`.
+pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyError> {
+    let template =
+        std::fs::read_to_string(path).map_err(io(format!("reading {}", path.display())))?;
+    let mut all = vec![("ADMIN_PORT", "0"), ("LISTENER_PORT", "0")];
+    all.extend_from_slice(vars);
+    render(&template, &all)
+}
+
+/// Checks a config with `envoy --mode validate` (which also loads and configures wasm filters).
+pub fn validate(config: &str) -> Result<String, EnvoyError> {
+    let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
+    let config_path = dir.path().join("envoy.yaml");
+    std::fs::write(&config_path, config).map_err(io("writing the config"))?;
+    let output = Command::new(binary()?)
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(&config_path)
+        .output()
+        .map_err(io("running envoy --mode validate"))?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(log)
+    } else {
+        Err(EnvoyError::Exited {
+            status: output.status,
+            log,
+        })
+    }
+}
+
+/// A running Envoy; killed when dropped.
+#[derive(Debug)]
+pub struct Envoy {
+    child: Child,
+    dir: tempfile::TempDir,
+    admin: SocketAddr,
+    agent: ureq::Agent,
+}
+
+impl Envoy {
+    /// Starts Envoy with this bootstrap (one worker thread) and waits until it is ready.
+    pub fn start(config: &str) -> Result<Self, EnvoyError> {
+        Self::start_with(config, 1)
+    }
+
+    /// Starts Envoy with `concurrency` worker threads.
+    pub fn start_with(config: &str, concurrency: u32) -> Result<Self, EnvoyError> {
+        let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
+        let config_path = dir.path().join("envoy.yaml");
+        std::fs::write(&config_path, config).map_err(io("writing the config"))?;
+        let log_path = dir.path().join("envoy.log");
+        let log = std::fs::File::create(&log_path).map_err(io("creating the log"))?;
+        let log_err = log.try_clone().map_err(io("opening the log"))?;
+        let admin_path = dir.path().join("admin-address");
+        let child = Command::new(binary()?)
+            .arg("-c")
+            .arg(&config_path)
+            .arg("--admin-address-path")
+            .arg(&admin_path)
+            .args(["--disable-hot-restart", "--concurrency"])
+            .arg(concurrency.to_string())
+            .args([
+                "--log-level",
+                "warning",
+                "--component-log-level",
+                "wasm:info",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(io("starting envoy"))?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let mut envoy = Self {
+            child,
+            dir,
+            // Replaced by the real address once Envoy writes it.
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            agent,
+        };
+        envoy.wait_ready(&admin_path)?;
+        Ok(envoy)
+    }
+
+    fn wait_ready(&mut self, admin_path: &Path) -> Result<(), EnvoyError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().map_err(io("waiting for envoy"))? {
+                return Err(EnvoyError::Exited {
+                    status,
+                    log: self.log(),
+                });
+            }
+            let written = std::fs::read_to_string(admin_path).unwrap_or_default();
+            if let Ok(admin) = written.trim().parse() {
+                self.admin = admin;
+                if self
+                    .admin_get("/ready")
+                    .is_ok_and(|body| body.trim() == "LIVE")
+                {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(EnvoyError::NotReady { log: self.log() })
+    }
+
+    /// Everything Envoy has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
+    }
+
+    /// The admin interface's address.
+    pub fn admin_address(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// GETs an admin path and returns the body; a non-200 answer is an error.
+    pub fn admin_get(&self, path: &str) -> Result<String, EnvoyError> {
+        let admin_error = |message: String| EnvoyError::Admin {
+            path: path.to_string(),
+            message,
+        };
+        let mut response = self
+            .agent
+            .get(&format!("http://{}{path}", self.admin))
+            .call()
+            .map_err(|e| admin_error(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| admin_error(e.to_string()))?;
+        if status == 200 {
+            Ok(body)
+        } else {
+            Err(admin_error(format!("status {status}: {body}")))
+        }
+    }
+
+    /// The address a named listener is bound to (configs use port 0, so Envoy picks).
+    pub fn listener(&self, name: &str) -> Result<SocketAddr, EnvoyError> {
+        let path = "/listeners?format=json";
+        let body = self.admin_get(path)?;
+        let admin_error = |message: String| EnvoyError::Admin {
+            path: path.to_string(),
+            message,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| admin_error(e.to_string()))?;
+        let statuses = json
+            .pointer("/listener_statuses")
+            .unwrap_or(&serde_json::Value::Null)
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let listener = statuses
+            .iter()
+            .find(|l| l.pointer("/name").and_then(|n| n.as_str()) == Some(name))
+            .ok_or_else(|| admin_error(format!("no listener named {name}: {body}")))?;
+        let socket =
+            |field: &str| listener.pointer(&format!("/local_address/socket_address/{field}"));
+        let address = socket("address")
+            .and_then(|a| a.as_str())
+            .unwrap_or_default();
+        let port = socket("port_value")
+            .and_then(|p| p.as_u64())
+            .unwrap_or_default();
+        format!("{address}:{port}")
+            .parse()
+            .map_err(|e| admin_error(format!("{e}: {body}")))
+    }
+
+    /// Counter and gauge values from `/stats` (histograms are left out).
+    pub fn stats(&self) -> Result<BTreeMap<String, u64>, EnvoyError> {
+        let body = self.admin_get("/stats")?;
+        Ok(body
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(": ")?;
+                Some((name.to_string(), value.trim().parse().ok()?))
+            })
+            .collect())
+    }
+
+    /// One stat's value, 0 when Envoy does not have it (yet).
+    pub fn stat(&self, name: &str) -> Result<u64, EnvoyError> {
+        Ok(self.stats()?.get(name).copied().unwrap_or(0))
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_fills_every_placeholder() {
+        let out = render("a: ${X}\nb: ${Y_2} ${X}", &[("X", "1"), ("Y_2", "two")]).unwrap();
+        assert_eq!(out, "a: 1\nb: two 1");
+    }
+
+    #[test]
+    fn render_refuses_missing_values() {
+        let err = render("port: ${PORT}", &[]).unwrap_err();
+        assert!(matches!(err, EnvoyError::Placeholder(name) if name == "PORT"));
+        assert!(render("bad: ${UNCLOSED", &[]).is_err());
+    }
+}
