@@ -9,5 +9,6 @@
     clippy::indexing_slicing
 )]
 
+mod panics;
 mod support;
 mod tenant_header;

@@ -3,11 +3,8 @@
 //! A policy implements [`Policy`]: it is built once per VM from a typed plugin configuration
 //! and then decides each request from a read-only [`Request`] view, returning a [`Decision`]
 //! (allow, allow with header changes, or deny with a local reply). [`export_policy!`] turns it
-//! into a proxy-wasm module for `wasm32-wasip1` that Envoy and Istio load.
-//!
-//! ```ignore
-//! palisade::export_policy!(MyPolicy);
-//! ```
+//! into a proxy-wasm module for `wasm32-wasip1` that Envoy and Istio load; [`Policy`] has a
+//! complete example.
 //!
 //! Layers: `proxy` is the only module that touches the proxy-wasm ABI (and exists only on
 //! wasm32); everything else runs on the small [`Host`] trait, so it is unit-tested natively.

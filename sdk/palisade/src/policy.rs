@@ -32,6 +32,9 @@ use crate::request::Request;
 ///         })
 ///     }
 /// }
+///
+/// // In the policy's cdylib crate: export it as the module's root and HTTP contexts.
+/// palisade::export_policy!(RequireHeader);
 /// ```
 pub trait Policy: Sized + 'static {
     /// The plugin configuration, parsed from JSON (use `#[serde(deny_unknown_fields)]`).
