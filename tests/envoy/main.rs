@@ -9,6 +9,6 @@
     clippy::indexing_slicing
 )]
 
-mod panics;
+mod sdk;
 mod support;
 mod tenant_header;

@@ -1,0 +1,94 @@
+//! The SDK itself in real Envoy, through the `request-probe` test policy (run with the
+//! tenant-header config, whose plugin configuration it ignores): the request view a policy
+//! gets, and what a panic does.
+
+use palisade_cli::echo::EchoServer;
+use palisade_cli::envoy::Envoy;
+
+use crate::support::{self, get};
+
+fn running() -> (Envoy, EchoServer) {
+    let upstream = EchoServer::start().unwrap();
+    let config = support::config(
+        "tenant-header.yaml",
+        &upstream,
+        &support::wasm("request-probe"),
+    );
+    (support::start(&config), upstream)
+}
+
+#[test]
+fn the_request_view_matches_what_the_client_sent() {
+    let (envoy, upstream) = running();
+    let listener = envoy.listener("ingress").unwrap();
+    let reply = get(
+        &envoy,
+        "/shop/items?id=7&tag=a+b&tag=c%2Fd",
+        &[
+            ("x-probe", "yes"),
+            ("host", "shop.example"),
+            ("x-multi", "1"),
+        ],
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(upstream.received().is_empty(), "the probe answers locally");
+    let view: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(view["method"], "GET");
+    assert_eq!(view["path"], "/shop/items?id=7&tag=a+b&tag=c%2Fd");
+    assert_eq!(view["url_path"], "/shop/items");
+    assert_eq!(
+        view["query"],
+        serde_json::json!([["id", "7"], ["tag", "a b"], ["tag", "c/d"]])
+    );
+    assert_eq!(view["host"], "shop.example");
+    assert_eq!(view["scheme"], "http");
+    assert_eq!(view["probe"], "yes", "header lookup ignores case");
+    let names: Vec<&str> = view["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&":authority") && names.contains(&"x-multi"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .all(|n| n.chars().all(|c| !c.is_ascii_uppercase())),
+        "{names:?}"
+    );
+    assert_eq!(view["source"]["address"], "127.0.0.1");
+    assert_ne!(view["source"]["port"], 0);
+    assert_eq!(view["destination"]["address"], listener.ip().to_string());
+    assert_eq!(view["destination"]["port"], listener.port());
+}
+
+#[test]
+fn a_panic_is_logged_at_critical_and_fails_closed() {
+    let (envoy, upstream) = running();
+
+    let reply = get(&envoy, "/", &[]);
+    assert_eq!(
+        reply.status, 200,
+        "a request that does not panic passes: {reply:?}"
+    );
+
+    let reply = get(&envoy, "/", &[("x-panic", "test")]);
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "the panicking request reached upstream"
+    );
+
+    let log = envoy.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("palisade: panicked at"))
+        .unwrap_or_else(|| panic!("no panic line in Envoy's log:\n{log}"));
+    assert!(line.contains("[critical]"), "{line}");
+    // The panic's message follows on the next line of the same log entry.
+    assert!(log.contains("asked to panic: test"), "{log}");
+}
