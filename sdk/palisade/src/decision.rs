@@ -2,37 +2,33 @@
 
 use crate::host::{Host, HostError};
 
-/// A policy's answer for one request.
+/// A policy's answer for one request, shaped like OPA-Envoy's decision object.
 ///
-/// Headers follow OPA-Envoy's rule: on an allowed request they are set on the request sent
-/// upstream; on a denied one they are added to the local reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `headers` follow OPA-Envoy's rule: on an allowed request they are set on the request sent
+/// upstream; on a denied one they are added to the local reply. Query and header removals and
+/// response headers apply to allowed requests only (a denied request is not forwarded).
+#[derive(Debug, Clone, PartialEq)]
 #[must_use]
-pub enum Decision {
-    /// Forward the request upstream, after the header changes.
-    Allow(Allow),
-    /// Answer the request from the proxy with a local reply.
-    Deny(Deny),
-}
-
-/// Changes made to an allowed request before it goes upstream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Allow {
-    /// Request headers to set, replacing values the client sent.
-    pub headers: Vec<(String, String)>,
-    /// Request headers to remove.
-    pub remove_headers: Vec<String>,
-}
-
-/// The local reply for a denied request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deny {
-    /// HTTP status of the reply.
+pub struct Decision {
+    /// Whether the request goes upstream.
+    pub allowed: bool,
+    /// Status of the local reply when denied.
     pub status: u16,
-    /// Headers of the reply.
-    pub headers: Vec<(String, String)>,
-    /// Body of the reply.
+    /// Body of the local reply when denied.
     pub body: String,
+    /// Allowed: request headers to set (replacing). Denied: local-reply headers.
+    pub headers: Vec<(String, String)>,
+    /// Allowed: request headers to remove.
+    pub remove_headers: Vec<String>,
+    /// Allowed: headers added to the response on its way back to the client.
+    pub response_headers: Vec<(String, String)>,
+    /// Allowed: query parameters to set (replacing every value of that name).
+    pub set_query: Vec<(String, String)>,
+    /// Allowed: query parameters to remove.
+    pub remove_query: Vec<String>,
+    /// Written as filter state (`wasm.palisade.dynamic_metadata`, JSON) for later filters and
+    /// access logs.
+    pub dynamic_metadata: Option<serde_json::Value>,
 }
 
 /// The status used when a policy denies without choosing one (as OPA-Envoy does).
@@ -41,76 +37,152 @@ pub const DEFAULT_DENY_STATUS: u16 = 403;
 impl Decision {
     /// Forward the request unchanged.
     pub fn allow() -> Self {
-        Self::Allow(Allow::default())
+        Self::new(true, DEFAULT_DENY_STATUS)
     }
 
     /// Deny with a local reply of this status and an empty body.
     pub fn deny(status: u16) -> Self {
-        Self::Deny(Deny {
+        Self::new(false, status)
+    }
+
+    fn new(allowed: bool, status: u16) -> Self {
+        Self {
+            allowed,
             status,
-            headers: Vec::new(),
             body: String::new(),
-        })
+            headers: Vec::new(),
+            remove_headers: Vec::new(),
+            response_headers: Vec::new(),
+            set_query: Vec::new(),
+            remove_query: Vec::new(),
+            dynamic_metadata: None,
+        }
     }
 
     /// Allowed: set this request header upstream. Denied: add it to the local reply.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let header = (name.into(), value.into());
-        match &mut self {
-            Self::Allow(allow) => allow.headers.push(header),
-            Self::Deny(deny) => deny.headers.push(header),
-        }
+        self.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Allowed: remove this request header before forwarding. (A denied request is not
-    /// forwarded, so there is nothing to remove.)
+    /// Allowed: remove this request header before forwarding.
     pub fn remove_header(mut self, name: impl Into<String>) -> Self {
-        if let Self::Allow(allow) = &mut self {
-            allow.remove_headers.push(name.into());
-        }
+        self.remove_headers.push(name.into());
+        self
+    }
+
+    /// Allowed: add this header to the response the client gets.
+    pub fn response_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.response_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Allowed: set a query parameter on the request sent upstream.
+    pub fn set_query_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set_query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Allowed: remove a query parameter from the request sent upstream.
+    pub fn remove_query_param(mut self, name: impl Into<String>) -> Self {
+        self.remove_query.push(name.into());
         self
     }
 
     /// Denied: the local reply's body. (An allowed request keeps its own body.)
     pub fn body(mut self, body: impl Into<String>) -> Self {
-        if let Self::Deny(deny) = &mut self {
-            deny.body = body.into();
-        }
+        self.body = body.into();
+        self
+    }
+
+    /// Metadata written as filter state for other filters and access logs.
+    pub fn dynamic_metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.dynamic_metadata = Some(metadata);
         self
     }
 
     /// Whether the request goes upstream.
     pub fn is_allowed(&self) -> bool {
-        matches!(self, Self::Allow(_))
+        self.allowed
     }
 
-    /// Carries the decision out on the host: header mutations, or a local reply.
-    pub fn apply(&self, host: &mut dyn Host) -> Result<(), HostError> {
-        match self {
-            Self::Allow(allow) => {
-                for name in &allow.remove_headers {
-                    host.remove_request_header(name)?;
-                }
-                for (name, value) in &allow.headers {
-                    host.set_request_header(name, value)?;
-                }
-                Ok(())
-            }
-            Self::Deny(deny) => {
-                let status = if (200..=599).contains(&deny.status) {
-                    deny.status
-                } else {
-                    log::warn!(
-                        "deny status {} is not an HTTP status; replying {DEFAULT_DENY_STATUS}",
-                        deny.status
-                    );
-                    DEFAULT_DENY_STATUS
-                };
-                host.send_local_reply(status, &deny.headers, deny.body.as_bytes())
+    /// Carries the decision out on the host: metadata, then header and query mutations or a
+    /// local reply. `path` is the request's current `:path`, for query changes. Response
+    /// headers are left for the caller to add when the response arrives.
+    pub fn apply(&self, host: &mut dyn Host, path: &str) -> Result<(), HostError> {
+        if let Some(metadata) = &self.dynamic_metadata {
+            host.set_property(
+                &["palisade", "dynamic_metadata"],
+                metadata.to_string().as_bytes(),
+            )?;
+        }
+        if !self.allowed {
+            let status = if (200..=599).contains(&self.status) {
+                self.status
+            } else {
+                log::warn!(
+                    "deny status {} is not an HTTP status; replying {DEFAULT_DENY_STATUS}",
+                    self.status
+                );
+                DEFAULT_DENY_STATUS
+            };
+            return host.send_local_reply(status, &self.headers, self.body.as_bytes());
+        }
+        for name in &self.remove_headers {
+            host.remove_request_header(name)?;
+        }
+        for (name, value) in &self.headers {
+            host.set_request_header(name, value)?;
+        }
+        if !self.set_query.is_empty() || !self.remove_query.is_empty() {
+            let rewritten = rewrite_query(path, &self.set_query, &self.remove_query);
+            if rewritten != path {
+                host.set_request_header(":path", &rewritten)?;
             }
         }
+        Ok(())
     }
+}
+
+/// Applies query changes to a path: parameters named in `set` or `remove` are dropped (compared
+/// after decoding), the others kept exactly as written, then `set` is appended, encoded.
+fn rewrite_query(path: &str, set: &[(String, String)], remove: &[String]) -> String {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let touched = |raw: &str| {
+        let name = crate::request::parse_query(raw)
+            .into_iter()
+            .next()
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        remove.contains(&name) || set.iter().any(|(k, _)| *k == name)
+    };
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|raw| !raw.is_empty() && !touched(raw))
+        .map(str::to_string)
+        .collect();
+    pairs.extend(
+        set.iter()
+            .map(|(k, v)| format!("{}={}", query_encode(k), query_encode(v))),
+    );
+    if pairs.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", pairs.join("&"))
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn query_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,7 +197,7 @@ mod tests {
             .header("x-user", "alice")
             .remove_header("x-debug")
             .body("ignored on allow")
-            .apply(&mut host)
+            .apply(&mut host, "/")
             .unwrap();
         assert_eq!(
             host.headers,
@@ -142,7 +214,7 @@ mod tests {
             .remove_header("x-user")
             .body("no");
         assert!(!decision.is_allowed());
-        decision.apply(&mut host).unwrap();
+        decision.apply(&mut host, "/").unwrap();
         let reply = host.local_reply.unwrap();
         assert_eq!(reply.status, 401);
         assert_eq!(reply.body, b"no");
@@ -160,7 +232,47 @@ mod tests {
     #[test]
     fn out_of_range_status_becomes_403() {
         let mut host = FakeHost::default();
-        Decision::deny(42).apply(&mut host).unwrap();
+        Decision::deny(42).apply(&mut host, "/").unwrap();
         assert_eq!(host.local_reply.unwrap().status, 403);
+    }
+
+    #[test]
+    fn query_changes_rewrite_the_path() {
+        let mut host = FakeHost::with_headers(&[(":path", "/a?keep=1&drop=x&tok%65n=s&set=old")]);
+        Decision::allow()
+            .set_query_param("set", "new value/ü")
+            .remove_query_param("drop")
+            .remove_query_param("token")
+            .apply(&mut host, "/a?keep=1&drop=x&tok%65n=s&set=old")
+            .unwrap();
+        assert_eq!(
+            host.headers,
+            vec![(":path".into(), "/a?keep=1&set=new%20value%2F%C3%BC".into())]
+        );
+    }
+
+    #[test]
+    fn removing_every_parameter_drops_the_question_mark() {
+        assert_eq!(rewrite_query("/a?x=1", &[], &["x".into()]), "/a");
+        assert_eq!(
+            rewrite_query("/a", &[("y".into(), "2".into())], &[]),
+            "/a?y=2"
+        );
+    }
+
+    #[test]
+    fn dynamic_metadata_is_written_as_a_property() {
+        let mut host = FakeHost::default();
+        Decision::deny(403)
+            .dynamic_metadata(serde_json::json!({"rule": "r1"}))
+            .apply(&mut host, "/")
+            .unwrap();
+        assert_eq!(
+            host.set_properties,
+            vec![(
+                "palisade.dynamic_metadata".into(),
+                br#"{"rule":"r1"}"#.to_vec()
+            )]
+        );
     }
 }

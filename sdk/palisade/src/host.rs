@@ -26,10 +26,16 @@ pub trait Host {
     fn request_headers(&self) -> Result<Vec<(String, String)>, HostError>;
     /// A property value as the proxy encodes it; `None` when the proxy has no such property.
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError>;
+    /// Up to `max` bytes of the request body the proxy has buffered so far.
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, HostError>;
     /// Sets a request header, replacing any values it had.
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// Removes a request header (all its values).
     fn remove_request_header(&mut self, name: &str) -> Result<(), HostError>;
+    /// Adds a response header (called while the response headers are being processed).
+    fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Sets a property (Envoy stores it as filter state under the `wasm.` prefix).
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError>;
     /// Answers the request from the proxy instead of forwarding it.
     fn send_local_reply(
         &mut self,

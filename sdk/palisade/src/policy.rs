@@ -49,6 +49,12 @@ pub trait Policy: Sized + 'static {
     /// Decides one request. An error is logged, counted, and handled by [`Policy::failure_mode`].
     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError>;
 
+    /// Buffer up to this many bytes of the request body before deciding, and hand them to the
+    /// policy through [`Request::body`]. `None` (the default) decides on the headers alone.
+    fn body_limit(&self) -> Option<usize> {
+        None
+    }
+
     /// What happens to a request when deciding it fails. Fail closed unless told otherwise.
     fn failure_mode(&self) -> FailureMode {
         FailureMode::Deny

@@ -16,10 +16,20 @@ pub struct SocketAddress {
     pub port: u16,
 }
 
+/// The part of the request body a policy asked for ([`crate::Policy::body_limit`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestBody {
+    /// The body's first bytes, at most the policy's limit.
+    pub bytes: Vec<u8>,
+    /// True when the request's body is longer than `bytes`.
+    pub truncated: bool,
+}
+
 /// The request a policy decides on.
 pub struct Request<'h> {
     host: &'h dyn Host,
     headers: Vec<(String, String)>,
+    body: Option<RequestBody>,
     query: OnceCell<Vec<(String, String)>>,
     source: OnceCell<Option<SocketAddress>>,
     destination: OnceCell<Option<SocketAddress>>,
@@ -40,10 +50,22 @@ impl<'h> Request<'h> {
         Ok(Self {
             host,
             headers,
+            body: None,
             query: OnceCell::new(),
             source: OnceCell::new(),
             destination: OnceCell::new(),
         })
+    }
+
+    /// Attaches the buffered body (done by the SDK for policies that ask for one).
+    pub fn with_body(mut self, body: Option<RequestBody>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The request body, when the policy asked for it with [`crate::Policy::body_limit`].
+    pub fn body(&self) -> Option<&RequestBody> {
+        self.body.as_ref()
     }
 
     /// The HTTP method (`:method`).

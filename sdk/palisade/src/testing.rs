@@ -20,6 +20,9 @@ pub(crate) struct FakeHost {
     pub(crate) property_reads: Cell<usize>,
     pub(crate) local_reply: Option<LocalReply>,
     pub(crate) metrics: Vec<(String, i64)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) response_headers: Vec<(String, String)>,
+    pub(crate) set_properties: Vec<(String, Vec<u8>)>,
     pub(crate) fail_header_reads: bool,
     pub(crate) fail_header_writes: bool,
 }
@@ -76,6 +79,21 @@ impl Host for FakeHost {
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
         self.property_reads.set(self.property_reads.get() + 1);
         Ok(self.properties.get(&path.join(".")).cloned())
+    }
+
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, HostError> {
+        Ok(self.body.iter().take(max).copied().collect())
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        self.response_headers
+            .push((name.to_string(), value.to_string()));
+        Ok(())
+    }
+
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        self.set_properties.push((path.join("."), value.to_vec()));
+        Ok(())
     }
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {

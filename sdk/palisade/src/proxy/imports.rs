@@ -15,6 +15,8 @@ const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
 
 pub(crate) const MAP_HTTP_REQUEST_HEADERS: u32 = 0;
+pub(crate) const MAP_HTTP_RESPONSE_HEADERS: u32 = 2;
+pub(crate) const BUFFER_HTTP_REQUEST_BODY: u32 = 0;
 pub(crate) const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub(crate) const METRIC_COUNTER: u32 = 0;
 
@@ -154,6 +156,31 @@ pub(crate) fn replace_header_map_value(
 
 #[link(wasm_import_module = "env")]
 extern "C" {
+    fn proxy_add_header_map_value(
+        map_type: u32,
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+}
+
+pub(crate) fn add_header_map_value(map_type: u32, key: &str, value: &str) -> Result<(), HostError> {
+    // SAFETY: both pointer/length pairs describe live borrowed strings.
+    let status = unsafe {
+        proxy_add_header_map_value(
+            map_type,
+            key.as_ptr(),
+            key.len(),
+            value.as_ptr(),
+            value.len(),
+        )
+    };
+    check("proxy_add_header_map_value", status)
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
 }
 
@@ -190,6 +217,24 @@ pub(crate) fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> 
             status,
         }),
     }
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_set_property(
+        path_data: *const u8,
+        path_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+    ) -> u32;
+}
+
+pub(crate) fn set_property(path: &[&str], value: &[u8]) -> Result<(), HostError> {
+    let path = path.join("\0");
+    // SAFETY: both pointer/length pairs describe live borrowed buffers.
+    let status =
+        unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) };
+    check("proxy_set_property", status)
 }
 
 #[link(wasm_import_module = "env")]

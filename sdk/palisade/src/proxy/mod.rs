@@ -18,6 +18,7 @@ use crate::filter::{self, Flow};
 use crate::host::{Host, HostError, MetricId};
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
+use crate::request::RequestBody;
 use crate::wire;
 
 /// Registers policy `P` as this module's root and HTTP contexts. Called by
@@ -86,6 +87,8 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         Some(Box::new(PolicyHttp {
             policy: Rc::clone(&configured.policy),
             metrics: configured.metrics,
+            awaiting_body: false,
+            response_headers: Vec::new(),
         }))
     }
 
@@ -97,16 +100,84 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
 struct PolicyHttp<P> {
     policy: Rc<P>,
     metrics: FilterMetrics,
+    /// The headers were held back until the body the policy asked for is buffered.
+    awaiting_body: bool,
+    /// Added to the response when it arrives (an allow decision's response headers).
+    response_headers: Vec<(String, String)>,
 }
 
 impl<P> Context for PolicyHttp<P> {}
 
-impl<P: Policy> HttpContext for PolicyHttp<P> {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        match filter::on_request_headers(self.policy.as_ref(), &self.metrics, &mut ProxyHost) {
-            Flow::Continue => Action::Continue,
+impl<P: Policy> PolicyHttp<P> {
+    fn decide(&mut self, body: Option<RequestBody>) -> Action {
+        self.awaiting_body = false;
+        match filter::on_request(self.policy.as_ref(), &self.metrics, &mut ProxyHost, body) {
+            Flow::Continue { response_headers } => {
+                self.response_headers = response_headers;
+                Action::Continue
+            }
             Flow::Stop => Action::Pause,
         }
+    }
+
+    /// Decides with what has been buffered; a body that cannot be read is a failure, handled by
+    /// the policy's failure mode.
+    fn decide_with_body(&mut self, limit: usize, complete: bool) -> Action {
+        match filter::read_body(&ProxyHost, limit, complete) {
+            Ok(body) => self.decide(Some(body)),
+            Err(err) => {
+                log::error!("{}: reading the request body: {err}", P::NAME);
+                self.metrics
+                    .count(&mut ProxyHost, crate::metrics::Outcome::Error);
+                let decision = filter::failure_decision(self.policy.failure_mode());
+                if let Err(err) = decision.apply(&mut ProxyHost, "") {
+                    log::error!("{}: applying the failure mode: {err}", P::NAME);
+                }
+                if decision.is_allowed() {
+                    Action::Continue
+                } else {
+                    Action::Pause
+                }
+            }
+        }
+    }
+}
+
+impl<P: Policy> HttpContext for PolicyHttp<P> {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        match self.policy.body_limit() {
+            Some(_) if !end_of_stream => {
+                // Hold the headers until the body (or enough of it) is buffered.
+                self.awaiting_body = true;
+                Action::Pause
+            }
+            Some(_) => self.decide(Some(RequestBody::default())),
+            None => self.decide(None),
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(limit) = self.policy.body_limit().filter(|_| self.awaiting_body) else {
+            return Action::Continue;
+        };
+        if !end_of_stream && body_size < limit {
+            // Returning Pause here makes Envoy keep buffering the body.
+            return Action::Pause;
+        }
+        self.decide_with_body(limit, end_of_stream)
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        match self.policy.body_limit().filter(|_| self.awaiting_body) {
+            // The body ended without end_of_stream (trailers follow): decide on what we have.
+            Some(limit) => self.decide_with_body(limit, true),
+            None => Action::Continue,
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        filter::on_response_headers(&self.response_headers, &mut ProxyHost);
+        Action::Continue
     }
 }
 
@@ -124,6 +195,18 @@ impl Host for ProxyHost {
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
         imports::get_property(path)
+    }
+
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, HostError> {
+        Ok(imports::get_buffer(imports::BUFFER_HTTP_REQUEST_BODY, max)?.unwrap_or_default())
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        imports::add_header_map_value(imports::MAP_HTTP_RESPONSE_HEADERS, name, value)
+    }
+
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        imports::set_property(path, value)
     }
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
