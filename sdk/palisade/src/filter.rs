@@ -37,21 +37,24 @@ pub fn on_request<P: Policy>(
             policy
                 .decide(&request)
                 .map(|decision| (decision, path))
-                .map_err(|err| format!("policy {} failed: {err}", P::NAME))
+                .map_err(|err| {
+                    let message = format!("policy {} failed: {err}", P::NAME);
+                    (message, err.reason)
+                })
         }
-        Err(err) => Err(format!("reading request headers: {err}")),
+        Err(err) => Err((format!("reading request headers: {err}"), None)),
     };
     let (decision, path) = match decided {
         Ok(decided) => decided,
-        Err(message) => {
+        Err((message, reason)) => {
             log::error!("{message}");
-            metrics.count(host, Outcome::Error);
+            metrics.count(host, Outcome::Error(reason));
             (failure_decision(policy.failure_mode()), String::new())
         }
     };
     if let Err(err) = decision.apply(host, &path) {
         log::error!("applying the decision of policy {}: {err}", P::NAME);
-        metrics.count(host, Outcome::Error);
+        metrics.count(host, Outcome::Error(None));
         if decision.is_allowed() && policy.failure_mode() == FailureMode::Deny {
             // A half-applied allow must not reach upstream when failing closed.
             return deny_after_failure(metrics, host);
@@ -134,7 +137,9 @@ mod tests {
         }
         fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
             match request.body() {
-                Some(body) if body.truncated => Err(PolicyError::new("body truncated")),
+                Some(body) if body.truncated => {
+                    Err(PolicyError::because("truncated", "body truncated"))
+                }
                 _ => self.result.clone(),
             }
         }
@@ -144,7 +149,7 @@ mod tests {
     }
 
     fn run(result: Result<Decision, PolicyError>, mode: FailureMode, host: &mut FakeHost) -> Flow {
-        let metrics = FilterMetrics::define(host, "fixed").unwrap();
+        let metrics = FilterMetrics::define(host, "fixed", &["truncated"]).unwrap();
         on_request(&Fixed { result, mode }, &metrics, host, None)
     }
 
@@ -247,7 +252,7 @@ mod tests {
         let unfinished = read_body(&host, 64, false).unwrap();
         assert!(unfinished.truncated, "more body may follow");
 
-        let metrics = FilterMetrics::define(&mut host, "fixed").unwrap();
+        let metrics = FilterMetrics::define(&mut host, "fixed", &["truncated"]).unwrap();
         let policy = Fixed {
             result: Ok(Decision::allow()),
             mode: FailureMode::Deny,

@@ -13,9 +13,11 @@ pub mod config;
 pub mod decision;
 pub mod filter;
 pub mod host;
+pub mod ids;
 pub mod metrics;
 pub mod policy;
 pub mod request;
+pub mod time;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -2,12 +2,14 @@
 
 use crate::host::{Host, HostError, MetricId};
 
-/// Per-filter request counters: `palisade.<filter>.requests_allowed`, `..._denied`, `.errors`.
-#[derive(Debug, Clone, Copy)]
+/// Per-filter request counters: `palisade.<filter>.requests_allowed`, `..._denied`,
+/// `.errors`, and `.errors.<reason>` for each reason the filter declares.
+#[derive(Debug, Clone)]
 pub struct FilterMetrics {
     allowed: MetricId,
     denied: MetricId,
     errors: MetricId,
+    reasons: Vec<(&'static str, MetricId)>,
 }
 
 /// Which counter a request adds to.
@@ -17,29 +19,49 @@ pub enum Outcome {
     Allowed,
     /// The request got a local reply.
     Denied,
-    /// Something failed; counted in addition to the outcome the failure mode chose.
-    Error,
+    /// Something failed (for this reason, if one was given); counted in addition to the
+    /// outcome the failure mode chose.
+    Error(Option<&'static str>),
 }
 
 impl FilterMetrics {
-    /// Defines the counters for the named filter.
-    pub fn define(host: &mut dyn Host, filter: &str) -> Result<Self, HostError> {
+    /// Defines the counters for the named filter and its error reasons.
+    pub fn define(
+        host: &mut dyn Host,
+        filter: &str,
+        reasons: &[&'static str],
+    ) -> Result<Self, HostError> {
+        let mut counter = |name: &str| host.define_counter(&format!("palisade.{filter}.{name}"));
         Ok(Self {
-            allowed: host.define_counter(&format!("palisade.{filter}.requests_allowed"))?,
-            denied: host.define_counter(&format!("palisade.{filter}.requests_denied"))?,
-            errors: host.define_counter(&format!("palisade.{filter}.errors"))?,
+            allowed: counter("requests_allowed")?,
+            denied: counter("requests_denied")?,
+            errors: counter("errors")?,
+            reasons: reasons
+                .iter()
+                .map(|reason| Ok((*reason, counter(&format!("errors.{reason}"))?)))
+                .collect::<Result<_, HostError>>()?,
         })
     }
 
     /// Counts one request outcome. A failure to count is logged, never fatal.
     pub fn count(&self, host: &mut dyn Host, outcome: Outcome) {
-        let id = match outcome {
+        let mut ids = vec![match outcome {
             Outcome::Allowed => self.allowed,
             Outcome::Denied => self.denied,
-            Outcome::Error => self.errors,
-        };
-        if let Err(err) = host.increment(id, 1) {
-            log::debug!("counting {outcome:?}: {err}");
+            Outcome::Error(_) => self.errors,
+        }];
+        if let Outcome::Error(Some(reason)) = outcome {
+            ids.extend(
+                self.reasons
+                    .iter()
+                    .filter(|(r, _)| *r == reason)
+                    .map(|(_, id)| *id),
+            );
+        }
+        for id in ids {
+            if let Err(err) = host.increment(id, 1) {
+                log::debug!("counting {outcome:?}: {err}");
+            }
         }
     }
 }

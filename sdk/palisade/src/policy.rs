@@ -43,6 +43,10 @@ pub trait Policy: Sized + 'static {
     /// A short name for metrics and logs, e.g. `tenant_header`.
     const NAME: &'static str;
 
+    /// Reasons [`PolicyError`]s may carry; each gets its own counter,
+    /// `palisade.<NAME>.errors.<reason>`, beside the total `palisade.<NAME>.errors`.
+    const ERROR_REASONS: &'static [&'static str] = &[];
+
     /// Builds the policy from its parsed configuration; checks serde cannot express go here.
     fn from_config(config: Self::Config) -> Result<Self, ConfigError>;
 
@@ -74,12 +78,28 @@ pub enum FailureMode {
 
 /// Why a policy could not decide a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PolicyError(pub String);
+#[error("{message}")]
+pub struct PolicyError {
+    /// One of the policy's [`Policy::ERROR_REASONS`], counted separately; `None` otherwise.
+    pub reason: Option<&'static str>,
+    /// What went wrong.
+    pub message: String,
+}
 
 impl PolicyError {
     /// An error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            reason: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error counted under one of the policy's [`Policy::ERROR_REASONS`].
+    pub fn because(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason: Some(reason),
+            message: message.into(),
+        }
     }
 }

@@ -31,7 +31,7 @@ pub fn install<P: Policy>() {
 /// What one VM keeps once its plugin is configured: the policy and its counters.
 struct Configured<P> {
     policy: Rc<P>,
-    metrics: FilterMetrics,
+    metrics: Rc<FilterMetrics>,
 }
 
 struct PolicyRoot<P> {
@@ -65,8 +65,8 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         };
         // Counters are defined once per VM; a reconfiguration keeps them.
         let metrics = match self.configured.take() {
-            Some(previous) => previous.metrics,
-            None => match FilterMetrics::define(&mut ProxyHost, P::NAME) {
+            Some(previous) => (*previous.metrics).clone(),
+            None => match FilterMetrics::define(&mut ProxyHost, P::NAME, P::ERROR_REASONS) {
                 Ok(metrics) => metrics,
                 Err(err) => {
                     log::error!("{}: defining metrics: {err}", P::NAME);
@@ -76,7 +76,7 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         };
         self.configured = Some(Configured {
             policy: Rc::new(policy),
-            metrics,
+            metrics: Rc::new(metrics),
         });
         log::info!("{}: configured", P::NAME);
         true
@@ -86,7 +86,7 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         let configured = self.configured.as_ref()?;
         Some(Box::new(PolicyHttp {
             policy: Rc::clone(&configured.policy),
-            metrics: configured.metrics,
+            metrics: Rc::clone(&configured.metrics),
             awaiting_body: false,
             response_headers: Vec::new(),
         }))
@@ -99,7 +99,7 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
 
 struct PolicyHttp<P> {
     policy: Rc<P>,
-    metrics: FilterMetrics,
+    metrics: Rc<FilterMetrics>,
     /// The headers were held back until the body the policy asked for is buffered.
     awaiting_body: bool,
     /// Added to the response when it arrives (an allow decision's response headers).
@@ -128,7 +128,7 @@ impl<P: Policy> PolicyHttp<P> {
             Err(err) => {
                 log::error!("{}: reading the request body: {err}", P::NAME);
                 self.metrics
-                    .count(&mut ProxyHost, crate::metrics::Outcome::Error);
+                    .count(&mut ProxyHost, crate::metrics::Outcome::Error(None));
                 let decision = filter::failure_decision(self.policy.failure_mode());
                 if let Err(err) = decision.apply(&mut ProxyHost, "") {
                     log::error!("{}: applying the failure mode: {err}", P::NAME);
