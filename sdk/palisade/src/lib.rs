@@ -11,11 +11,14 @@
 
 pub mod config;
 pub mod decision;
+pub mod events;
 pub mod filter;
 pub mod host;
 pub mod ids;
 pub mod metrics;
 pub mod policy;
+#[cfg(feature = "rego")]
+pub mod rego;
 pub mod request;
 pub mod time;
 pub mod wire;

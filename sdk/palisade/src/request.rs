@@ -68,6 +68,14 @@ impl<'h> Request<'h> {
         self.body.as_ref()
     }
 
+    /// The proxy's clock; the Unix epoch if the proxy cannot tell (logged at debug).
+    pub fn now(&self) -> std::time::SystemTime {
+        self.host.now().unwrap_or_else(|err| {
+            log::debug!("reading the clock: {err}");
+            std::time::SystemTime::UNIX_EPOCH
+        })
+    }
+
     /// The HTTP method (`:method`).
     pub fn method(&self) -> &str {
         self.header(":method").unwrap_or_default()

@@ -88,8 +88,9 @@ impl HttpMessage {
 
     /// Batched content mode: a JSON array of structured events; no events give `[]`.
     ///
-    /// All events share `specversion` 1.0, as the binding requires. Whether the receiver
-    /// asked for batches, and how many fit, is the sender's business.
+    /// All events share `specversion` 1.0, as the binding requires. The binding also says
+    /// batched mode MUST NOT be used unless the receiver asked for it, and lets the receiver
+    /// choose the batch size: both are for the sender to honour.
     pub fn batched<'a>(events: impl IntoIterator<Item = &'a CloudEvent>) -> Self {
         let array = Value::Array(events.into_iter().map(to_json).collect());
         Self {

@@ -1,0 +1,233 @@
+//! Which functions a policy calls, and whether Palisade can run them.
+//!
+//! regorus reports an unknown function only when evaluation reaches the call, which would
+//! turn a missing builtin into a per-request failure. Instead, every function a policy calls is
+//! found when it is configured, and one that is neither defined by the policy, nor a regorus
+//! builtin, nor one of Palisade's extensions makes the configuration fail with its name.
+//! Builtins that reach the network or the host (`http.send`, `opa.runtime`, ...) are not
+//! compiled into the filter, so they are reported the same way.
+
+use std::collections::BTreeSet;
+
+/// Calls in `sources` that nothing can answer, sorted, without duplicates.
+pub fn unsupported_calls(sources: &[&str], extensions: &[&str]) -> Vec<String> {
+    let defined: BTreeSet<String> = sources.iter().flat_map(|s| defined_functions(s)).collect();
+    let aliases: BTreeSet<String> = sources
+        .iter()
+        .flat_map(|s| data_import_aliases(s))
+        .collect();
+    let called: BTreeSet<String> = sources.iter().flat_map(|s| called_functions(s)).collect();
+    let mut probe = regorus::Engine::new();
+    called
+        .into_iter()
+        .filter(|name| {
+            let first = name.split('.').next().unwrap_or_default();
+            !defined.contains(name)
+                && first != "data"
+                && !aliases.contains(first)
+                && !extensions.contains(&name.as_str())
+                && !KEYWORDS.contains(&name.as_str())
+        })
+        .filter(|name| is_unknown_function(&mut probe, name))
+        .collect()
+}
+
+const KEYWORDS: &[&str] = &[
+    "not", "some", "every", "in", "if", "contains", "with", "as", "default", "else", "import",
+    "package",
+];
+
+/// Asks regorus whether it has a function of that name: calling it without arguments fails
+/// with an arity error when it exists, and "could not find function" when it does not.
+fn is_unknown_function(probe: &mut regorus::Engine, name: &str) -> bool {
+    match probe.eval_query(format!("{name}()"), false) {
+        Ok(_) => false,
+        Err(err) => err.to_string().contains("could not find function"),
+    }
+}
+
+/// Source text with comments and string literals blanked out (same length, so offsets hold).
+fn code_only(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                out.push(' ');
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                    out.push(' ');
+                }
+            }
+            '"' | '`' => {
+                out.push('"');
+                let mut escaped = false;
+                for inner in chars.by_ref() {
+                    if inner == c && !escaped {
+                        out.push('"');
+                        break;
+                    }
+                    escaped = c == '"' && inner == '\\' && !escaped;
+                    out.push(if inner == '\n' { '\n' } else { ' ' });
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Dotted names directly followed by `(`: `startswith(`, `io.jwt.decode (`.
+fn called_functions(source: &str) -> Vec<String> {
+    let code = code_only(source);
+    let mut names = Vec::new();
+    let mut current = String::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if is_ident_char(c) || (c == '.' && !current.is_empty()) {
+            current.push(c);
+            continue;
+        }
+        let mut next = Some(c);
+        while next.is_some_and(|n| n == ' ' || n == '\t') {
+            next = chars.next();
+        }
+        let name = std::mem::take(&mut current);
+        let starts_like_ident = name
+            .chars()
+            .next()
+            .is_some_and(|f| f.is_ascii_alphabetic() || f == '_');
+        if next == Some('(') && starts_like_ident && !name.ends_with('.') {
+            names.push(name);
+        }
+        if next.is_some_and(is_ident_char) {
+            current.push(next.unwrap_or_default());
+        }
+    }
+    names
+}
+
+/// Names of functions the policy defines: a line that starts with `name(` and goes on to
+/// define it (`:=`, `=`, `if` or `{` after the parameters).
+fn defined_functions(source: &str) -> Vec<String> {
+    code_only(source)
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let open = line.find('(')?;
+            let name = line.get(..open)?.trim_end();
+            let rest = line.get(open..)?;
+            let after_params = rest.get(rest.find(')')? + 1..)?.trim_start();
+            let defines = after_params.starts_with(":=")
+                || after_params.starts_with('=')
+                || after_params.starts_with("if")
+                || after_params.starts_with('{');
+            let is_name = !name.is_empty() && name.chars().all(|c| is_ident_char(c) || c == '.');
+            (defines && is_name).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// What `import data.x.y` / `import data.x.y as z` make available as a prefix (`y`, `z`).
+fn data_import_aliases(source: &str) -> Vec<String> {
+    code_only(source)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("import ")?.trim();
+            if !rest.starts_with("data.") {
+                return None;
+            }
+            match rest.split_once(" as ") {
+                Some((_, alias)) => Some(alias.trim().to_string()),
+                None => rest.rsplit('.').next().map(|s| s.trim().to_string()),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"package envoy.authz
+import rego.v1
+import data.lib.tokens
+import data.lib.roles as r
+
+# io.jwt.in_a_comment(x) is not a call
+default allow := false
+
+bearer(header) := t if {
+    t := substring(header, count("Bearer "), -1)
+}
+
+allow if {
+    startswith(input.path, "/api(")
+    tokens.valid(bearer(input.headers.authorization))
+    r.admin(input.user)
+    data.lib.extra.check(1)
+    x := io.jwt.decode (input.token)
+    not deny
+    some y in [1]
+}
+"#;
+
+    #[test]
+    fn finds_calls_skipping_strings_and_comments() {
+        let calls = called_functions(POLICY);
+        for expected in [
+            "substring",
+            "count",
+            "startswith",
+            "tokens.valid",
+            "bearer",
+            "r.admin",
+            "data.lib.extra.check",
+            "io.jwt.decode",
+        ] {
+            assert!(
+                calls.contains(&expected.to_string()),
+                "{expected} in {calls:?}"
+            );
+        }
+        assert!(
+            !calls.iter().any(|c| c.contains("in_a_comment")),
+            "{calls:?}"
+        );
+        assert!(!calls.contains(&"api".to_string()));
+    }
+
+    #[test]
+    fn defined_functions_and_imports() {
+        assert_eq!(defined_functions(POLICY), vec!["bearer".to_string()]);
+        assert_eq!(
+            data_import_aliases(POLICY),
+            vec!["tokens".to_string(), "r".to_string()]
+        );
+    }
+
+    #[test]
+    fn reports_only_what_nothing_answers() {
+        assert_eq!(
+            unsupported_calls(&[POLICY], &[]),
+            vec!["io.jwt.decode".to_string()]
+        );
+        assert!(unsupported_calls(&[POLICY], &["io.jwt.decode"]).is_empty());
+    }
+
+    #[test]
+    fn network_and_runtime_builtins_are_not_available() {
+        let policy = "package p\nallow if {\n  http.send({\"url\": \"http://x\"})\n  opa.runtime()\n  net.cidr_contains(\"10.0.0.0/8\", \"10.0.0.1\")\n}\n";
+        assert_eq!(
+            unsupported_calls(&[policy], &[]),
+            vec!["http.send".to_string(), "opa.runtime".to_string()]
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks
+//! (`io.jwt.*`), adapted from [`super::jwt`]'s JSON functions to regorus values.
+
+use regorus::Value;
+
+use super::eval::Extension;
+use super::jwt;
+
+type JsonResult = Result<serde_json::Value, jwt::JwtError>;
+
+fn to_json(value: &Value) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_str(&value.to_json_str()?)?)
+}
+
+fn arg(args: &[Value], at: usize) -> anyhow::Result<serde_json::Value> {
+    to_json(args.get(at).unwrap_or(&Value::Undefined))
+}
+
+fn call1(args: Vec<Value>, f: fn(&serde_json::Value) -> JsonResult) -> anyhow::Result<Value> {
+    Ok(Value::from(f(&arg(&args, 0)?)?))
+}
+
+fn call2(
+    args: Vec<Value>,
+    f: fn(&serde_json::Value, &serde_json::Value) -> JsonResult,
+) -> anyhow::Result<Value> {
+    Ok(Value::from(f(&arg(&args, 0)?, &arg(&args, 1)?)?))
+}
+
+/// Nanoseconds since the epoch on the proxy's clock (WASI inside the proxy).
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+macro_rules! verifiers {
+    ($($name:literal => $f:path),* $(,)?) => {
+        [$(Extension { name: $name, arity: 2, call: |args| call2(args, $f) }),*]
+    };
+}
+
+/// Every extension, registered on the interpreter of policies that call any of them.
+pub fn all() -> Vec<Extension> {
+    let mut all = vec![
+        Extension {
+            name: "io.jwt.decode",
+            arity: 1,
+            call: |args| call1(args, jwt::decode),
+        },
+        Extension {
+            name: "io.jwt.decode_verify",
+            arity: 2,
+            call: |args| {
+                call2(args, |token, constraints| {
+                    jwt::decode_verify(token, constraints, now_ns())
+                })
+            },
+        },
+    ];
+    all.extend(verifiers![
+        "io.jwt.verify_hs256" => jwt::verify_hs256,
+        "io.jwt.verify_hs384" => jwt::verify_hs384,
+        "io.jwt.verify_hs512" => jwt::verify_hs512,
+        "io.jwt.verify_rs256" => jwt::verify_rs256,
+        "io.jwt.verify_rs384" => jwt::verify_rs384,
+        "io.jwt.verify_rs512" => jwt::verify_rs512,
+        "io.jwt.verify_ps256" => jwt::verify_ps256,
+        "io.jwt.verify_ps384" => jwt::verify_ps384,
+        "io.jwt.verify_ps512" => jwt::verify_ps512,
+        "io.jwt.verify_es256" => jwt::verify_es256,
+        "io.jwt.verify_es384" => jwt::verify_es384,
+    ]);
+    all
+}

@@ -1,0 +1,463 @@
+//! The OPA-Envoy input document, built as regorus values straight from the request.
+//!
+//! The layout is opa-envoy-plugin's (a v3 `CheckRequest` in protojson, plus `parsed_path`,
+//! `parsed_query`, `parsed_body`, `truncated_body` and `version`). Parts that cost a host call
+//! or parsing (addresses, protocol, body, parsed query/path, headers map, time) are built only
+//! when the policy's source mentions them; see [`InputNeeds`].
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use regorus::Value;
+
+use crate::request::{parse_query, percent_decode, Request, SocketAddress};
+
+/// Which optional parts of the input a policy may read.
+///
+/// Decided once, from the policy sources: a part is built when its field name appears in the
+/// source as a word, or always when the source uses `input` as a whole (`x := input`,
+/// `input[k]` with a computed key, `walk(input)`, ...). A policy that reaches a part only
+/// through a computed key below `input` (e.g. `http[k]` with `k == "protocol"`) must mention
+/// the field somewhere, e.g. in a comment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputNeeds {
+    pub(crate) headers: bool,
+    pub(crate) body: bool,
+    pub(crate) parsed_body: bool,
+    pub(crate) parsed_path: bool,
+    pub(crate) parsed_query: bool,
+    pub(crate) protocol: bool,
+    pub(crate) source: bool,
+    pub(crate) destination: bool,
+    pub(crate) time: bool,
+}
+
+impl InputNeeds {
+    /// Everything, for tools that show the whole input.
+    pub fn all() -> Self {
+        Self {
+            headers: true,
+            body: true,
+            parsed_body: true,
+            parsed_path: true,
+            parsed_query: true,
+            protocol: true,
+            source: true,
+            destination: true,
+            time: true,
+        }
+    }
+
+    /// What policies with these sources may read.
+    pub fn of_sources<'a>(sources: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut needs = Self::default();
+        for source in sources {
+            if uses_whole_input(source) {
+                return Self::all();
+            }
+            let mentions = |word: &str| mentions_word(source, word);
+            needs.headers |= mentions("headers");
+            needs.body |= mentions("body") || mentions("raw_body") || mentions("rawBody");
+            needs.parsed_body |= mentions("parsed_body") || mentions("truncated_body");
+            needs.parsed_path |= mentions("parsed_path");
+            needs.parsed_query |= mentions("parsed_query");
+            needs.protocol |= mentions("protocol");
+            needs.source |= mentions("source");
+            needs.destination |= mentions("destination");
+            needs.time |= mentions("time");
+        }
+        needs
+    }
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `word` occurs in `text` as a whole identifier.
+fn mentions_word(text: &str, word: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices(word).any(|(at, _)| {
+        let before = at.checked_sub(1).and_then(|i| bytes.get(i));
+        let after = bytes.get(at + word.len());
+        !before.is_some_and(|b| is_ident(*b)) && !after.is_some_and(|b| is_ident(*b))
+    })
+}
+
+/// Whether `input` is used other than as `input.field` or `input["field"]`.
+fn uses_whole_input(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices("input").any(|(at, _)| {
+        let before = at.checked_sub(1).and_then(|i| bytes.get(i));
+        let rest = text.get(at + 5..).unwrap_or_default();
+        let whole_word = !before.is_some_and(|b| is_ident(*b) || *b == b'.')
+            && !rest.bytes().next().is_some_and(is_ident);
+        whole_word && !(rest.starts_with('.') || rest.starts_with("[\""))
+    })
+}
+
+/// Things the input needs that do not come from the request itself.
+#[derive(Debug, Clone)]
+pub struct InputContext {
+    /// The proxy's clock, for `attributes.request.time`.
+    pub now: SystemTime,
+    /// Whether to leave `parsed_body` out (`skip_request_body_parse`).
+    pub skip_body_parse: bool,
+}
+
+/// Why the input could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// A JSON body that does not parse (OPA-Envoy fails the request the same way).
+    #[error("request body is not valid JSON: {0}")]
+    BadJsonBody(String),
+}
+
+fn s(text: &str) -> Value {
+    Value::from(text)
+}
+
+fn object(entries: Vec<(&str, Value)>) -> Value {
+    Value::from(
+        entries
+            .into_iter()
+            .map(|(k, v)| (s(k), v))
+            .collect::<BTreeMap<Value, Value>>(),
+    )
+}
+
+/// Builds the input document for one request.
+pub fn build(
+    request: &Request<'_>,
+    needs: &InputNeeds,
+    context: &InputContext,
+) -> Result<Value, InputError> {
+    let mut http = vec![
+        ("method", s(request.method())),
+        ("path", s(request.path())),
+        ("host", s(request.host())),
+        ("scheme", s(request.scheme())),
+    ];
+    if let Some(id) = request.header("x-request-id") {
+        http.push(("id", s(id)));
+    }
+    if needs.headers {
+        http.push(("headers", headers_map(request)));
+    }
+    if needs.protocol {
+        if let Some(protocol) = request.property_text(&["request", "protocol"]) {
+            http.push(("protocol", Value::from(protocol)));
+        }
+    }
+    // protojson writes int64 as a string.
+    if let Some(size) = request.header("content-length") {
+        http.push(("size", s(size)));
+    }
+    let body = request.body();
+    if needs.body {
+        if let Some(body) = body.filter(|b| !b.bytes.is_empty()) {
+            http.push((
+                "body",
+                Value::from(String::from_utf8_lossy(&body.bytes).into_owned()),
+            ));
+        }
+    }
+
+    let mut request_attrs = vec![("http", object(http))];
+    if needs.time {
+        request_attrs.push(("time", Value::from(crate::time::rfc3339(context.now))));
+    }
+    let mut attributes = vec![
+        ("request", object(request_attrs)),
+        ("metadataContext", Value::new_object()),
+    ];
+    if needs.source {
+        attributes.push(("source", peer(request.source(), request, "source")));
+    }
+    if needs.destination {
+        attributes.push((
+            "destination",
+            peer(request.destination(), request, "destination"),
+        ));
+    }
+
+    let mut input = vec![
+        ("attributes", object(attributes)),
+        (
+            "version",
+            object(vec![("ext_authz", s("v3")), ("encoding", s("protojson"))]),
+        ),
+    ];
+    if needs.parsed_path {
+        input.push(("parsed_path", parsed_path(request.url_path())));
+    }
+    if needs.parsed_query {
+        input.push(("parsed_query", parsed_query(request.query_string())));
+    }
+    if needs.parsed_body {
+        let truncated = body.is_some_and(|b| b.truncated);
+        input.push(("truncated_body", Value::from(truncated)));
+        if !context.skip_body_parse {
+            let parsed = match body {
+                Some(body) if !truncated => {
+                    parse_body(request.header("content-type"), &body.bytes)?
+                }
+                _ => Value::Null,
+            };
+            input.push(("parsed_body", parsed));
+        }
+    }
+    Ok(object(input))
+}
+
+/// Headers as ext_authz sends them: lower-case names, repeated values joined with `,`.
+fn headers_map(request: &Request<'_>) -> Value {
+    let mut map: BTreeMap<&str, String> = BTreeMap::new();
+    for (name, value) in request.headers() {
+        map.entry(name.as_str())
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
+    }
+    Value::from(
+        map.into_iter()
+            .map(|(k, v)| (s(k), Value::from(v)))
+            .collect::<BTreeMap<Value, Value>>(),
+    )
+}
+
+fn peer(address: Option<&SocketAddress>, request: &Request<'_>, side: &str) -> Value {
+    let mut entries = Vec::new();
+    if let Some(address) = address {
+        entries.push((
+            "address",
+            object(vec![(
+                "socketAddress",
+                object(vec![
+                    ("address", s(&address.address)),
+                    ("portValue", Value::from(u64::from(address.port))),
+                ]),
+            )]),
+        ));
+    }
+    // The mTLS identity, as ext_authz reports it: the peer's URI SAN (source) or our own
+    // certificate's (destination).
+    let san = match side {
+        "source" => ["connection", "uri_san_peer_certificate"],
+        _ => ["connection", "uri_san_local_certificate"],
+    };
+    if let Some(principal) = request.property_text(&san).filter(|p| !p.is_empty()) {
+        entries.push(("principal", Value::from(principal)));
+    }
+    object(entries)
+}
+
+/// The path, percent-decoded, split on `/`, the leading empty segment dropped.
+fn parsed_path(url_path: &str) -> Value {
+    let decoded = percent_decode(url_path);
+    Value::from(
+        decoded
+            .trim_start_matches('/')
+            .split('/')
+            .map(Value::from)
+            .collect::<Vec<Value>>(),
+    )
+}
+
+/// Query parameters as a map from name to the array of its values.
+fn parsed_query(query: &str) -> Value {
+    params_map(parse_query(query))
+}
+
+fn params_map(pairs: Vec<(String, String)>) -> Value {
+    let mut map: BTreeMap<Value, Vec<Value>> = BTreeMap::new();
+    for (name, value) in pairs {
+        map.entry(Value::from(name))
+            .or_default()
+            .push(Value::from(value));
+    }
+    Value::from(
+        map.into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect::<BTreeMap<Value, Value>>(),
+    )
+}
+
+/// JSON and urlencoded bodies are parsed; anything else (or an empty body) is `null`.
+fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, InputError> {
+    let content_type = content_type.unwrap_or_default().to_ascii_lowercase();
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    if content_type.contains("application/json") {
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| InputError::BadJsonBody(e.to_string()))?;
+        return Value::from_json_str(text).map_err(|e| InputError::BadJsonBody(e.to_string()));
+    }
+    if content_type.contains("application/x-www-form-urlencoded") {
+        return Ok(params_map(parse_query(&String::from_utf8_lossy(bytes))));
+    }
+    Ok(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::RequestBody;
+    use crate::testing::FakeHost;
+
+    fn context() -> InputContext {
+        InputContext {
+            now: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500),
+            skip_body_parse: false,
+        }
+    }
+
+    fn host() -> FakeHost {
+        let mut host = FakeHost::with_headers(&[
+            (":method", "POST"),
+            (":path", "/api/v1/caf%C3%A9/items?id=7&tag=a&tag=b+c"),
+            (":authority", "shop.example"),
+            (":scheme", "https"),
+            ("content-type", "application/json"),
+            ("content-length", "13"),
+            ("x-request-id", "req-1"),
+            ("accept", "a"),
+            ("accept", "b"),
+        ]);
+        host.properties
+            .insert("source.address".into(), b"10.0.0.1:4000".to_vec());
+        host.properties
+            .insert("destination.address".into(), b"10.0.0.2:8080".to_vec());
+        host.properties
+            .insert("request.protocol".into(), b"HTTP/1.1".to_vec());
+        host
+    }
+
+    fn get<'v>(value: &'v Value, path: &[&str]) -> &'v Value {
+        path.iter().fold(value, |v, key| &v[*key])
+    }
+
+    #[test]
+    fn builds_the_opa_envoy_document() {
+        let host = host();
+        let body = RequestBody {
+            bytes: br#"{"qty": 2}"#.to_vec(),
+            truncated: false,
+        };
+        let request = Request::from_host(&host).unwrap().with_body(Some(body));
+        let input = build(&request, &InputNeeds::all(), &context()).unwrap();
+        let http = get(&input, &["attributes", "request", "http"]);
+        assert_eq!(http["method"], s("POST"));
+        assert_eq!(
+            http["path"],
+            s("/api/v1/caf%C3%A9/items?id=7&tag=a&tag=b+c")
+        );
+        assert_eq!(http["host"], s("shop.example"));
+        assert_eq!(http["scheme"], s("https"));
+        assert_eq!(http["id"], s("req-1"));
+        assert_eq!(http["protocol"], s("HTTP/1.1"));
+        assert_eq!(http["size"], s("13"));
+        assert_eq!(http["body"], s(r#"{"qty": 2}"#));
+        assert_eq!(http["headers"]["accept"], s("a,b"));
+        assert_eq!(http["headers"][":authority"], s("shop.example"));
+        assert_eq!(
+            get(&input, &["attributes", "request", "time"]),
+            &s("1970-01-01T00:00:01.500Z")
+        );
+        let source = get(
+            &input,
+            &["attributes", "source", "address", "socketAddress"],
+        );
+        assert_eq!(source["address"], s("10.0.0.1"));
+        assert_eq!(source["portValue"], Value::from(4000u64));
+        assert_eq!(
+            get(
+                &input,
+                &[
+                    "attributes",
+                    "destination",
+                    "address",
+                    "socketAddress",
+                    "portValue"
+                ]
+            ),
+            &Value::from(8080u64)
+        );
+        assert_eq!(
+            input["parsed_path"],
+            Value::from(vec![s("api"), s("v1"), s("café"), s("items")])
+        );
+        assert_eq!(
+            input["parsed_query"]["tag"],
+            Value::from(vec![s("a"), s("b c")])
+        );
+        assert_eq!(input["parsed_body"]["qty"], Value::from(2u64));
+        assert_eq!(input["truncated_body"], Value::from(false));
+        assert_eq!(input["version"]["encoding"], s("protojson"));
+    }
+
+    #[test]
+    fn a_truncated_body_is_not_parsed() {
+        let host = host();
+        let body = RequestBody {
+            bytes: br#"{"qty": "#.to_vec(),
+            truncated: true,
+        };
+        let request = Request::from_host(&host).unwrap().with_body(Some(body));
+        let input = build(&request, &InputNeeds::all(), &context()).unwrap();
+        assert_eq!(input["truncated_body"], Value::from(true));
+        assert_eq!(input["parsed_body"], Value::Null);
+    }
+
+    #[test]
+    fn bad_json_body_is_an_error_and_forms_are_parsed() {
+        let host = host();
+        let body = RequestBody {
+            bytes: b"{not json".to_vec(),
+            truncated: false,
+        };
+        let request = Request::from_host(&host).unwrap().with_body(Some(body));
+        assert!(matches!(
+            build(&request, &InputNeeds::all(), &context()),
+            Err(InputError::BadJsonBody(_))
+        ));
+        let form = parse_body(Some("application/x-www-form-urlencoded"), b"a=1&a=2&b=x+y").unwrap();
+        assert_eq!(form["a"], Value::from(vec![s("1"), s("2")]));
+        assert_eq!(form["b"], Value::from(vec![s("x y")]));
+        assert_eq!(parse_body(Some("text/plain"), b"hi").unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn unneeded_parts_cost_nothing() {
+        let host = host();
+        let request = Request::from_host(&host).unwrap();
+        let needs =
+            InputNeeds::of_sources(["allow if input.attributes.request.http.method == \"GET\""]);
+        assert_eq!(needs, InputNeeds::default());
+        let input = build(&request, &needs, &context()).unwrap();
+        assert_eq!(host.property_reads.get(), 0, "no property was fetched");
+        assert_eq!(input["parsed_query"], Value::Undefined);
+        assert_eq!(
+            get(&input, &["attributes", "request", "http", "headers"]),
+            &Value::Undefined
+        );
+    }
+
+    #[test]
+    fn needs_follow_the_words_the_policy_uses() {
+        let needs = InputNeeds::of_sources([
+            "import input.attributes.request.http as http\nallow if http.headers[\"x\"]",
+            "allow if input.parsed_query.id[0] == \"7\"",
+        ]);
+        assert!(needs.headers && needs.parsed_query);
+        assert!(!needs.source && !needs.parsed_body && !needs.time);
+        assert!(InputNeeds::of_sources(["x := input"]).source);
+        assert!(InputNeeds::of_sources(["allow if walk(input, [p, v])"]).time);
+        assert!(InputNeeds::of_sources(["allow if input[k] == 1"]).body);
+        assert!(!InputNeeds::of_sources(["allow if input[\"parsed_path\"][0] == \"a\""]).body);
+        assert!(!InputNeeds::of_sources(["my_input := 1\nallow if myinput.x"]).body);
+    }
+}

@@ -1,0 +1,301 @@
+//! OPA-Envoy-compatible Rego authorization, evaluated in the proxy by regorus.
+//!
+//! [`RegoAuthz`] is a [`Policy`]: configured with Rego modules, optional data and the rule to
+//! evaluate (OPA-Envoy's `path`, default `envoy/authz/allow`), it builds OPA-Envoy's input
+//! document for each request, evaluates the rule compiled once per VM, and reads the result as
+//! OPA-Envoy does (a boolean, or an object with `allowed`, `headers`, `http_status`, ...).
+
+pub mod builtins;
+pub mod eval;
+pub mod extensions;
+pub mod input;
+pub mod jwt;
+pub mod result;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::decision::Decision;
+use crate::ids::IdGenerator;
+use crate::policy::{FailureMode, Policy, PolicyError};
+use crate::request::Request;
+
+use eval::{Budget, EvalError, Evaluator};
+use input::{InputContext, InputNeeds};
+
+/// The plugin configuration of the `rego-authz` filter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegoConfig {
+    /// Rego modules by file name.
+    #[serde(default)]
+    pub policies: BTreeMap<String, String>,
+    /// A single Rego module (instead of `policies`).
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// The base document (`data.*`).
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+    /// The rule to evaluate, OPA-Envoy style: `envoy/authz/allow` means
+    /// `data.envoy.authz.allow`.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Evaluate, log and count, but always allow.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Buffer the request body (up to `max_body_bytes`) and give it to the policy.
+    #[serde(default)]
+    pub with_body: bool,
+    /// How much of the body to buffer with `with_body`.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Leave `parsed_body` out of the input.
+    #[serde(default)]
+    pub skip_request_body_parse: bool,
+    /// What a request gets when evaluation fails: `deny` (403) or `allow`.
+    #[serde(default)]
+    pub failure_mode: FailureMode,
+    /// Time one evaluation may take before it is stopped.
+    #[serde(default = "default_max_eval_ms")]
+    pub max_eval_ms: u64,
+    /// Bytecode instructions one evaluation may run (bytecode VM only).
+    #[serde(default = "default_max_eval_instructions")]
+    pub max_eval_instructions: usize,
+    /// `v1` (OPA 1.x, the default) or `v0` for policies written before OPA 1.0.
+    #[serde(default)]
+    pub rego_version: RegoVersion,
+}
+
+/// The Rego language version policies are written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegoVersion {
+    /// Rego v0 (`allow { ... }` without `if`).
+    V0,
+    /// Rego v1.
+    #[default]
+    V1,
+}
+
+fn default_path() -> String {
+    "envoy/authz/allow".into()
+}
+
+fn default_max_body_bytes() -> usize {
+    8192
+}
+
+fn default_max_eval_ms() -> u64 {
+    100
+}
+
+fn default_max_eval_instructions() -> usize {
+    1_000_000
+}
+
+/// `envoy/authz/allow`, `/envoy/authz/allow` or `data.envoy.authz.allow` as a rule path.
+pub fn rule_path(path: &str) -> String {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.starts_with("data.") || trimmed == "data" {
+        trimmed.to_string()
+    } else {
+        format!("data.{}", trimmed.replace('/', "."))
+    }
+}
+
+/// Error reasons, each counted as `palisade.rego_authz.errors.<reason>`.
+const REASONS: &[&str] = &[
+    "evaluation",
+    "budget_exceeded",
+    "undefined",
+    "bad_decision",
+    "bad_body",
+];
+
+/// OPA-Envoy-compatible authorization by a Rego policy.
+#[derive(Debug)]
+pub struct RegoAuthz {
+    evaluator: RefCell<Evaluator>,
+    rule: String,
+    needs: InputNeeds,
+    config: RegoConfig,
+    ids: IdGenerator,
+}
+
+impl RegoAuthz {
+    /// The rule this filter evaluates, e.g. `data.envoy.authz.allow`.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// Which engine runs the policy (for logs and tests).
+    pub fn engine_name(&self) -> &'static str {
+        match &*self.evaluator.borrow() {
+            Evaluator::Vm(_) => "bytecode VM",
+            Evaluator::Interpreter(_) => "interpreter",
+        }
+    }
+}
+
+fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> {
+    let modules: Vec<(String, &str)> = match (&config.policy, config.policies.is_empty()) {
+        (Some(_), false) => {
+            return Err(ConfigError::field(
+                "policy",
+                "give either `policy` or `policies`, not both",
+            ))
+        }
+        (Some(policy), true) => vec![("policy.rego".to_string(), policy.as_str())],
+        (None, false) => config
+            .policies
+            .iter()
+            .map(|(name, source)| (name.clone(), source.as_str()))
+            .collect(),
+        (None, true) => {
+            return Err(ConfigError::field(
+                "policies",
+                "no policy: give `policies` (file name -> Rego) or `policy`",
+            ))
+        }
+    };
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(config.rego_version == RegoVersion::V0);
+    for (name, source) in &modules {
+        let field = match config.policy {
+            Some(_) => "policy".to_string(),
+            None => format!("policies.{name}"),
+        };
+        engine
+            .add_policy(name.clone(), (*source).to_string())
+            .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
+    }
+    if let Some(data) = &config.data {
+        if !data.is_object() {
+            return Err(ConfigError::field("data", "expected a JSON object"));
+        }
+        engine
+            .add_data(regorus::Value::from(data.clone()))
+            .map_err(|e| ConfigError::field("data", eval::one_line(&e)))?;
+    }
+    let sources: Vec<&str> = modules.iter().map(|(_, s)| *s).collect();
+    let extensions = extensions::all();
+    let extension_names: Vec<&str> = extensions.iter().map(|e| e.name).collect();
+    let unsupported = builtins::unsupported_calls(&sources, &extension_names);
+    if !unsupported.is_empty() {
+        return Err(ConfigError::field(
+            "policies",
+            format!(
+                "the policy calls functions Palisade does not provide: {}",
+                unsupported.join(", ")
+            ),
+        ));
+    }
+    let uses_extensions = sources
+        .iter()
+        .any(|source| extension_names.iter().any(|name| source.contains(name)));
+    let budget = Budget {
+        time: Duration::from_millis(config.max_eval_ms),
+        instructions: config.max_eval_instructions,
+    };
+    let rule = rule_path(&config.path);
+    let evaluator = Evaluator::compile(engine, &rule, &extensions, uses_extensions, budget)
+        .map_err(|e| ConfigError::field("path", e.0))?;
+    Ok((evaluator, InputNeeds::of_sources(sources)))
+}
+
+impl Policy for RegoAuthz {
+    type Config = RegoConfig;
+    const NAME: &'static str = "rego_authz";
+    const ERROR_REASONS: &'static [&'static str] = REASONS;
+
+    fn from_config(config: RegoConfig) -> Result<Self, ConfigError> {
+        if config.max_eval_ms == 0 {
+            return Err(ConfigError::field("max_eval_ms", "must be at least 1"));
+        }
+        let (evaluator, needs) = compile(&config)?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let authz = Self {
+            evaluator: RefCell::new(evaluator),
+            rule: rule_path(&config.path),
+            needs,
+            config,
+            ids: IdGenerator::seeded(seed),
+        };
+        log::info!(
+            "rego_authz: {} compiled for the {}",
+            authz.rule,
+            authz.engine_name()
+        );
+        Ok(authz)
+    }
+
+    fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
+        let context = InputContext {
+            now: request.now(),
+            skip_body_parse: self.config.skip_request_body_parse,
+        };
+        let input = input::build(request, &self.needs, &context)
+            .map_err(|e| PolicyError::because("bad_body", e.to_string()))?;
+        let value = self
+            .evaluator
+            .try_borrow_mut()
+            .map_err(|_| PolicyError::because("evaluation", "re-entrant evaluation"))?
+            .evaluate(&self.rule, input)
+            .map_err(|e| match e {
+                EvalError::Budget(_) => PolicyError::because("budget_exceeded", e.to_string()),
+                EvalError::Failed(_) => PolicyError::because("evaluation", e.to_string()),
+            })?;
+        let decision = result::to_decision(&value).map_err(|e| match e {
+            result::ResultError::Undefined => PolicyError::because("undefined", e.to_string()),
+            result::ResultError::Invalid(_) => PolicyError::because("bad_decision", e.to_string()),
+        })?;
+        let decision_id = self.ids.next_uuid();
+        let mut metadata = match decision.dynamic_metadata.clone() {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        metadata.insert("decision_id".into(), decision_id.clone().into());
+        log::debug!(
+            "rego_authz: decision {decision_id}: {} {} -> {}",
+            request.method(),
+            request.path(),
+            if decision.allowed { "allow" } else { "deny" }
+        );
+        if self.config.dry_run && !decision.allowed {
+            log::info!(
+                "rego_authz: dry run: would deny {} {} with {} (decision {decision_id})",
+                request.method(),
+                request.path(),
+                decision.status
+            );
+            return Ok(Decision::allow().dynamic_metadata(metadata.into()));
+        }
+        Ok(decision.dynamic_metadata(metadata.into()))
+    }
+
+    fn body_limit(&self) -> Option<usize> {
+        self.config.with_body.then_some(self.config.max_body_bytes)
+    }
+
+    fn failure_mode(&self) -> FailureMode {
+        self.config.failure_mode
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_paths_follow_opa_envoy() {
+        assert_eq!(rule_path("envoy/authz/allow"), "data.envoy.authz.allow");
+        assert_eq!(rule_path("/envoy/authz/allow/"), "data.envoy.authz.allow");
+        assert_eq!(rule_path("data.x.y"), "data.x.y");
+    }
+}
