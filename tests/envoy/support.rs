@@ -1,9 +1,7 @@
 //! Shared pieces: build each filter once per test process, start Envoy with a rendered
 //! config, send requests.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use palisade_cli::echo::EchoServer;
@@ -11,17 +9,7 @@ use palisade_cli::envoy::{self, Envoy};
 
 /// Builds `package` to wasm once per test process and returns the `.wasm` path.
 pub fn wasm(package: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Mutex::default);
-    let mut built = built.lock().unwrap();
-    built
-        .entry(package.to_string())
-        .or_insert_with(|| {
-            palisade_cli::wasm::build(package)
-                .unwrap_or_else(|e| panic!("building {package}: {e:#}"))
-                .path
-        })
-        .clone()
+    palisade_cli::wasm::build_once(package).unwrap_or_else(|e| panic!("building {package}: {e}"))
 }
 
 /// A filter config from `envoy-configs/`, with the upstream port and wasm path filled in.

@@ -6,5 +6,6 @@
 pub mod demo;
 pub mod echo;
 pub mod envoy;
-pub mod wasm;
 pub mod workspace;
+
+pub use palisade_build as wasm;

@@ -1,8 +1,12 @@
-//! Builds a filter crate to `wasm32-wasip1` with the workspace's release profile.
+//! Builds a filter crate to `wasm32-wasip1` with the workspace's release profile: the one place
+//! the CLI, the harness tests and the end-to-end tests get their `.wasm` from.
+#![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
@@ -26,7 +30,7 @@ pub struct BuiltWasm {
 /// Cargo's progress goes to stderr as usual; the artifact path is taken from cargo's own
 /// JSON messages rather than guessed from the package name.
 pub fn build(package: &str) -> anyhow::Result<BuiltWasm> {
-    let root = crate::workspace::root();
+    let root = workspace_root();
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&root)
         .args(["build", "--release", "--target", TARGET, "-p", package])
@@ -62,6 +66,31 @@ pub fn build(package: &str) -> anyhow::Result<BuiltWasm> {
     let path =
         wasm.with_context(|| format!("cargo built no .wasm for {package}: is it a cdylib?"))?;
     describe(&path)
+}
+
+/// Builds `package` once per process (tests call this from many threads) and returns its
+/// `.wasm` path; a failed build is reported to every caller.
+pub fn build_once(package: &str) -> Result<PathBuf, String> {
+    type Cell = Arc<OnceLock<Result<PathBuf, String>>>;
+    static BUILDS: OnceLock<Mutex<HashMap<String, Cell>>> = OnceLock::new();
+    let cell = BUILDS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(package.to_string())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| build(package).map(|b| b.path).map_err(|e| format!("{e:#}")))
+        .clone()
+}
+
+/// The workspace root: `PALISADE_ROOT` if set, else the checkout this crate was built from.
+pub fn workspace_root() -> PathBuf {
+    let root = match std::env::var_os("PALISADE_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+    };
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Size and SHA-256 of a `.wasm` file.

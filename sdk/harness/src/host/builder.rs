@@ -1,0 +1,167 @@
+//! `HostBuilder`: the module, the VM and plugin configuration, properties, environment and host hooks.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::cache::compiled;
+use crate::clock::default_start;
+use crate::config::{HostConfig, PluginConfig};
+use crate::error::HarnessError;
+use crate::properties::{parse_dotted_path, PropertyValue};
+use crate::types::{LogLevel, Status};
+
+use super::Host;
+
+#[derive(Debug, Clone)]
+enum Source {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// Builds a [`Host`]. Setters never fail; [`HostBuilder::build`] reports what is wrong.
+///
+/// ```no_run
+/// use palisade_harness::{HostBuilder, PluginConfig};
+///
+/// let mut host = HostBuilder::from_file("target/wasm32-wasip1/release/my_filter.wasm")
+///     .plugin(PluginConfig::new("my_root").configuration(r#"{"tenant":"a"}"#))
+///     .property("source.address", "10.0.0.1:1234")
+///     .env("MODE", "test")
+///     .build()?;
+/// assert!(host.start()?.ok());
+/// let s = host.new_http_stream()?;
+/// host.request_headers(s, &[(":method", "GET"), (":path", "/")], true)?;
+/// # Ok::<(), palisade_harness::HarnessError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HostBuilder {
+    source: Source,
+    config: HostConfig,
+}
+
+impl HostBuilder {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            config: HostConfig {
+                vm_id: String::new(),
+                vm_configuration: Vec::new(),
+                plugins: Vec::new(),
+                properties: Vec::new(),
+                environment: Vec::new(),
+                log_level: LogLevel::Trace,
+                upstreams: None,
+                foreign_functions: BTreeMap::new(),
+                start_time: default_start(),
+                random_seed: 0x5eed,
+            },
+        }
+    }
+
+    /// A host for the `.wasm` file at `path`.
+    pub fn from_file(path: impl Into<PathBuf>) -> Self {
+        Self::new(Source::File(path.into()))
+    }
+
+    /// A host for a module given as bytes.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        Self::new(Source::Bytes(bytes.into()))
+    }
+
+    /// Sets the VM id (`plugin_vm_id`; shared queues are registered under it).
+    pub fn vm_id(mut self, vm_id: &str) -> Self {
+        self.config.vm_id = vm_id.to_string();
+        self
+    }
+
+    /// Sets the VM configuration (`VM_CONFIGURATION`, given to `proxy_on_vm_start`).
+    pub fn vm_configuration(mut self, configuration: impl Into<Vec<u8>>) -> Self {
+        self.config.vm_configuration = configuration.into();
+        self
+    }
+
+    /// Adds a plugin (root context). Without any, the host has one plugin with root id `""`.
+    pub fn plugin(mut self, plugin: PluginConfig) -> Self {
+        self.config.plugins.push(plugin);
+        self
+    }
+
+    /// Sets a property by dotted path (`"source.address"`); later settings win.
+    pub fn property(mut self, path: &str, value: impl Into<PropertyValue>) -> Self {
+        self.config
+            .properties
+            .push((parse_dotted_path(path), value.into()));
+        self
+    }
+
+    /// Sets a property by path segments (for keys that contain dots).
+    pub fn property_path(mut self, path: &[&str], value: impl Into<PropertyValue>) -> Self {
+        let path = path.iter().map(|s| s.to_string()).collect();
+        self.config.properties.push((path, value.into()));
+        self
+    }
+
+    /// Adds an environment variable the module sees through WASI (`vm_config.environment_variables`).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.config
+            .environment
+            .push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sets the host log level: what `proxy_get_log_level` returns and the lowest level recorded
+    /// (default `Trace`, so tests see everything).
+    pub fn log_level(mut self, level: LogLevel) -> Self {
+        self.config.log_level = level;
+        self
+    }
+
+    /// Sets the virtual wall-clock time at start (default 2024-01-01T00:00:00Z).
+    pub fn start_time(mut self, time: SystemTime) -> Self {
+        self.config.start_time = time;
+        self
+    }
+
+    /// Restricts callouts to these upstream (cluster) names; others get `BAD_ARGUMENT` (HTTP) or
+    /// `PARSE_FAILURE` (gRPC), as for an unknown cluster in Envoy. By default every name is accepted.
+    pub fn upstreams(mut self, names: &[&str]) -> Self {
+        self.config.upstreams = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Registers a host function the plugin can call with `proxy_call_foreign_function`.
+    pub fn foreign_function(
+        mut self,
+        name: &str,
+        function: impl Fn(&[u8]) -> Result<Vec<u8>, Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.config
+            .foreign_functions
+            .insert(name.to_string(), Arc::new(function));
+        self
+    }
+
+    /// Seeds the deterministic source behind WASI `random_get`.
+    pub fn random_seed(mut self, seed: u64) -> Self {
+        self.config.random_seed = seed;
+        self
+    }
+
+    /// Compiles the module (once per process, cached by content), instantiates a VM and runs the module's
+    /// start functions. Call [`Host::start`] next to run `proxy_on_vm_start` and `proxy_on_configure`.
+    pub fn build(mut self) -> Result<Host, HarnessError> {
+        let bytes = match self.source {
+            Source::Bytes(bytes) => bytes,
+            Source::File(path) => {
+                std::fs::read(&path).map_err(|source| HarnessError::Read { path, source })?
+            }
+        };
+        if self.config.plugins.is_empty() {
+            self.config.plugins.push(PluginConfig::new(""));
+        }
+        let module = compiled(&bytes)?;
+        Host::new(module, Arc::new(self.config))
+    }
+}

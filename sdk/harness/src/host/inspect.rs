@@ -1,0 +1,96 @@
+//! Reading (and seeding) host-side state: logs, metrics, shared data, queues.
+
+use crate::error::HarnessError;
+use crate::metrics::MetricValue;
+use crate::state::{Deferred, LogEntry};
+use crate::types::LogLevel;
+
+use super::Host;
+
+impl Host {
+    /// Every log line, in order.
+    pub fn logs(&self) -> &[LogEntry] {
+        &self.vm.state().logs
+    }
+
+    /// The messages logged at exactly `level`.
+    pub fn log_messages(&self, level: LogLevel) -> Vec<&str> {
+        self.logs()
+            .iter()
+            .filter(|l| l.level == level)
+            .map(|l| l.message.as_str())
+            .collect()
+    }
+
+    /// The metric the plugin defined under `name`.
+    pub fn metric(&self, name: &str) -> Option<&MetricValue> {
+        self.vm.state().metrics.by_name(name)
+    }
+
+    /// Every metric, in definition order.
+    pub fn metrics(&self) -> Vec<(&str, &MetricValue)> {
+        self.vm.state().metrics.all().collect()
+    }
+
+    /// A shared-data value and its CAS.
+    pub fn shared_data(&self, key: &str) -> Option<(&[u8], u32)> {
+        self.vm.state().shared_data.get(key)
+    }
+
+    /// Every shared-data key.
+    pub fn shared_data_keys(&self) -> Vec<&str> {
+        self.vm
+            .state()
+            .shared_data
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Sets a shared-data value, as another VM would.
+    pub fn set_shared_data(&mut self, key: &str, value: &[u8]) {
+        // A zero CAS always succeeds.
+        let _ = self.vm.state_mut().shared_data.set(key, value.to_vec(), 0);
+    }
+
+    /// The items waiting in the queue `name` of this VM, front first.
+    pub fn queue_items(&self, name: &str) -> Option<Vec<&[u8]>> {
+        let state = self.vm.state();
+        let id = state.queues.resolve(&state.config.vm_id, name)?;
+        state
+            .queues
+            .get(id)
+            .map(|q| q.items.iter().map(Vec::as_slice).collect())
+    }
+
+    /// Enqueues `item` on the queue `name`, as another VM would; the owner gets `proxy_on_queue_ready`.
+    pub fn enqueue(&mut self, name: &str, item: &[u8]) -> Result<(), HarnessError> {
+        let state = self.vm.state_mut();
+        let id = state
+            .queues
+            .resolve(&state.config.vm_id, name)
+            .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
+        let queue = state
+            .queues
+            .get_mut(id)
+            .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
+        queue.items.push_back(item.to_vec());
+        let context_id = queue.owner_context_id;
+        state.deferred.push(Deferred::QueueReady {
+            context_id,
+            queue_id: id,
+        });
+        self.run_deferred();
+        Ok(())
+    }
+
+    /// Takes the front item of the queue `name`, as another VM would.
+    pub fn dequeue(&mut self, name: &str) -> Result<Option<Vec<u8>>, HarnessError> {
+        let state = self.vm.state_mut();
+        let id = state
+            .queues
+            .resolve(&state.config.vm_id, name)
+            .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
+        Ok(state.queues.get_mut(id).and_then(|q| q.items.pop_front()))
+    }
+}

@@ -1,0 +1,58 @@
+//! A proxy-wasm host for tests: runs a compiled filter (`wasm32-wasip1`) on wasmtime the way Envoy runs it,
+//! so a filter can be tested without Envoy.
+//!
+//! The host implements every host function of proxy-wasm ABI v0.2.1 and the WASI calls Envoy gives a
+//! module, with Envoy's behaviour where the spec is silent (property encodings, header-map rules, local
+//! replies, body buffering, failure policies). Tests drive callbacks and then look at state: the current
+//! headers and body, the local reply, callouts (and answer them), metrics, logs, shared data, queues.
+//! Time is virtual. Each `Host` owns its state, so tests run in parallel; only compiled modules are cached
+//! process-wide.
+//!
+//! ```no_run
+//! use palisade_harness::{Action, HostBuilder, HttpResponse, PluginConfig};
+//!
+//! let mut host = HostBuilder::from_file("filter.wasm")
+//!     .plugin(PluginConfig::new("authz").configuration("{}"))
+//!     .build()?;
+//! assert!(host.start()?.ok());
+//! let s = host.new_http_stream()?;
+//! let action = host.request_headers(s, &[(":method", "GET"), (":path", "/x"), (":authority", "a")], true)?;
+//! if action == Action::Pause {
+//!     let token = host.pending_http_callouts()[0].token;
+//!     host.respond_http_callout(token, HttpResponse::new(200).body("ok"))?;
+//! }
+//! println!("{:?}", host.stream(s)?.local_reply);
+//! # Ok::<(), palisade_harness::HarnessError>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod abi;
+mod cache;
+mod callout;
+mod clock;
+mod config;
+mod error;
+mod headers;
+mod host;
+mod memory;
+mod metrics;
+mod properties;
+mod shared;
+mod state;
+mod stream;
+mod types;
+mod vm;
+mod wasi;
+
+pub use cache::AbiVersion;
+pub use callout::{CalloutState, GrpcCall, GrpcKind, HttpCallout, HttpResponse};
+pub use config::{FailurePolicy, ForeignFunction, PluginConfig};
+pub use error::HarnessError;
+pub use headers::{deserialize_pairs, serialize_pairs, HeaderMap, MapFormatError};
+pub use host::{Host, HostBuilder, StartOutcome};
+pub use memory::MemoryError;
+pub use metrics::MetricValue;
+pub use properties::PropertyValue;
+pub use state::LogEntry;
+pub use stream::{Action, ConnectionId, HttpStream, LocalReply, StreamId, TcpConnection};
+pub use types::{LogLevel, MetricType, PeerType, Status};

@@ -1,0 +1,142 @@
+//! proxy_http_call and proxy_on_http_call_response: answered, failed, timed out, refused.
+
+use std::time::Duration;
+
+use palisade_harness::{
+    Action, CalloutState, HarnessError, HostBuilder, HttpResponse, PluginConfig,
+};
+
+use crate::support::{get, probe, probe_host};
+
+#[test]
+fn callout_answered_resumes_the_request() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    assert_eq!(
+        host.request_headers(s, &get("callout"), false)?,
+        Action::Pause
+    );
+    // Body arriving while paused is buffered.
+    assert_eq!(host.request_body(s, b"payload", true)?, Action::Continue);
+    let callouts = host.pending_http_callouts();
+    assert_eq!(callouts.len(), 1);
+    let c = callouts[0];
+    assert_eq!(c.upstream, "auth_cluster");
+    assert_eq!(c.headers.get(":path"), Some("/check"));
+    assert_eq!(c.headers.get("x-from"), Some("probe"));
+    assert_eq!(c.body, b"callout-body");
+    assert_eq!(c.trailers.get("x-trailer"), Some("t"));
+    assert_eq!(c.timeout, Duration::from_millis(500));
+    assert_eq!(c.context_id, s.0);
+    let token = c.token;
+    host.respond_http_callout(
+        token,
+        HttpResponse::new(200).body("user-1").trailer("x-t", "tv"),
+    )?;
+    let stream = host.stream(s)?;
+    assert_eq!(stream.request_headers.get("x-auth"), Some("user-1"));
+    assert_eq!(stream.request_headers.get("x-auth-trailer"), Some("tv"));
+    assert!(!stream.request_paused);
+    assert_eq!(stream.request_resumed, 1);
+    assert_eq!(stream.request_body, b"payload");
+    assert_eq!(
+        host.http_callout(token).map(|c| c.state.clone()),
+        Some(CalloutState::Answered)
+    );
+    assert!(matches!(
+        host.respond_http_callout(token, HttpResponse::new(200)),
+        Err(HarnessError::CalloutNotPending(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn callout_denied() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    let token = host.pending_http_callouts()[0].token;
+    host.respond_http_callout(token, HttpResponse::new(401))?;
+    let reply = host.stream(s)?.local_reply.clone().expect("reply");
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.headers.get("x-callout-status"), Some("401"));
+    Ok(())
+}
+
+#[test]
+fn callout_failure_delivers_zero_headers() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    let token = host.pending_http_callouts()[0].token;
+    host.fail_http_callout(token)?;
+    assert_eq!(
+        host.stream(s)?.local_reply.as_ref().map(|r| r.status),
+        Some(503)
+    );
+    assert!(host
+        .log_messages(palisade_harness::LogLevel::Info)
+        .contains(&format!("callout {token}: headers=0 body=0 trailers=0").as_str()));
+    Ok(())
+}
+
+#[test]
+fn callout_times_out_on_the_virtual_clock() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    let token = host.pending_http_callouts()[0].token;
+    host.advance_time(Duration::from_millis(499))?;
+    assert!(host.stream(s)?.local_reply.is_none());
+    host.advance_time(Duration::from_millis(1))?;
+    assert_eq!(
+        host.http_callout(token).map(|c| c.state.clone()),
+        Some(CalloutState::TimedOut)
+    );
+    assert_eq!(
+        host.stream(s)?.local_reply.as_ref().map(|r| r.status),
+        Some(503)
+    );
+    Ok(())
+}
+
+#[test]
+fn callout_without_required_headers_or_to_unknown_upstream_is_refused() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    assert_eq!(
+        host.request_headers(s, &get("callout-bad"), true)?,
+        Action::Continue
+    );
+    assert_eq!(
+        host.stream(s)?.request_headers.get("x-callout-error"),
+        Some("BadArgument")
+    );
+    let mut host = HostBuilder::from_file(probe())
+        .plugin(PluginConfig::new("http"))
+        .upstreams(&["other"])
+        .build()?;
+    assert!(host.start()?.ok());
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    assert_eq!(
+        host.stream(s)?.request_headers.get("x-callout-error"),
+        Some("BadArgument")
+    );
+    assert!(host.http_callouts().is_empty());
+    Ok(())
+}
+
+#[test]
+fn finishing_a_stream_cancels_its_callouts() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    let token = host.pending_http_callouts()[0].token;
+    host.finish_stream(s)?;
+    assert_eq!(
+        host.http_callout(token).map(|c| c.state.clone()),
+        Some(CalloutState::Cancelled)
+    );
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Integration tests: every host function and WASI import exercised against compiled test filters.
+
+mod callouts;
+mod failure;
+mod grpc;
+mod http;
+mod lifecycle;
+mod observe;
+mod properties;
+mod raw_abi;
+mod shared;
+mod support;
+mod tcp;
+mod time;
+mod wasi;
