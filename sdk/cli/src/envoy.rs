@@ -16,6 +16,9 @@ pub enum EnvoyError {
     /// No Envoy binary where we looked.
     #[error("Envoy not found at {0}: run `scripts/setup` (or set ENVOY=/path/to/envoy)")]
     NotFound(PathBuf),
+    /// A bootstrap could not be read or changed.
+    #[error("bootstrap: {0}")]
+    Config(String),
     /// A `${NAME}` placeholder in a config had no value.
     #[error("config placeholder ${{{0}}} has no value")]
     Placeholder(String),
@@ -99,6 +102,62 @@ pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyEr
     let mut all = vec![("ADMIN_PORT", "0"), ("LISTENER_PORT", "0")];
     all.extend_from_slice(vars);
     render(&template, &all)
+}
+
+/// Replaces the plugin configuration of the wasm filter named `plugin` in a bootstrap with
+/// `configuration` (as a `Struct`), leaving everything else as the file has it; tests use this
+/// to run the shipped bootstraps with other policies.
+pub fn with_plugin_configuration(
+    bootstrap: &str,
+    plugin: &str,
+    configuration: &serde_json::Value,
+) -> Result<String, EnvoyError> {
+    let invalid = |message: String| EnvoyError::Config(message);
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(bootstrap).map_err(|e| invalid(e.to_string()))?;
+    let value: serde_yaml::Value =
+        serde_yaml::to_value(configuration).map_err(|e| invalid(e.to_string()))?;
+    let mut replaced = 0;
+    visit_mappings(&mut doc, &mut |map| {
+        let is_plugin = map
+            .get("name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| n == plugin)
+            && map.contains_key("vm_config");
+        if is_plugin {
+            let mut any = serde_yaml::Mapping::new();
+            any.insert(
+                "@type".into(),
+                "type.googleapis.com/google.protobuf.Struct".into(),
+            );
+            any.insert("value".into(), value.clone());
+            map.insert("configuration".into(), serde_yaml::Value::Mapping(any));
+            replaced += 1;
+        }
+    });
+    if replaced == 0 {
+        return Err(invalid(format!(
+            "no wasm plugin named {plugin} in the bootstrap"
+        )));
+    }
+    serde_yaml::to_string(&doc).map_err(|e| invalid(e.to_string()))
+}
+
+fn visit_mappings(value: &mut serde_yaml::Value, f: &mut dyn FnMut(&mut serde_yaml::Mapping)) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            f(map);
+            for (_, child) in map.iter_mut() {
+                visit_mappings(child, f);
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                visit_mappings(item, f);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Checks a config with `envoy --mode validate` (which also loads and configures wasm filters).
@@ -206,6 +265,11 @@ impl Envoy {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(EnvoyError::NotReady { log: self.log() })
+    }
+
+    /// The Envoy process id (e.g. to pin it to a CPU in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything Envoy has logged so far.

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)] // a command-line tool: printing is its job
 
+pub mod bench;
 pub mod demo;
 pub mod echo;
 pub mod envoy;

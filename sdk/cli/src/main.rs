@@ -16,6 +16,20 @@ enum Command {
     ///
     /// Example: palisade demo
     Demo,
+    /// Benchmark rego-authz against Envoy's RBAC filter and no filter, in real Envoy under wrk.
+    ///
+    /// Example: palisade bench --rounds 3 --seconds 8
+    Bench {
+        /// Rounds over the three variants (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Measured seconds per variant and round.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+    },
     /// Build a filter crate for wasm32-wasip1 and print its path, size and sha256.
     ///
     /// Example: palisade build tenant-header
@@ -29,6 +43,15 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => palisade_cli::demo::run(),
+        Command::Bench {
+            rounds,
+            seconds,
+            connections,
+        } => palisade_cli::bench::run(&palisade_cli::bench::BenchOptions {
+            rounds,
+            seconds,
+            connections,
+        }),
         Command::Build { package } => build(&package),
     };
     match result {

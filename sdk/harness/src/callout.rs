@@ -13,7 +13,7 @@ pub enum CalloutState {
     Answered,
     /// Failed by the test or by the host (`proxy_on_http_call_response` got 0 headers).
     Failed,
-    /// Its timeout passed on the virtual clock.
+    /// Its timeout passed on the virtual clock (an HTTP callout got Envoy's 504).
     TimedOut,
     /// Cancelled: by the plugin (gRPC) or because its context went away.
     Cancelled,

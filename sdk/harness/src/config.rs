@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::properties::PropertyValue;
 use crate::types::{LogLevel, Status};
@@ -16,7 +16,8 @@ pub enum FailurePolicy {
     FailClosed,
     /// The plugin is skipped for the stream and for every later stream of that VM.
     FailOpen,
-    /// The stream gets a 503; the next stream gets a fresh VM instance.
+    /// The stream gets a 503; a later stream gets a fresh VM instance, once the reload backoff has passed
+    /// since the VM was last loaded ([`PluginConfig::reload_backoff`]); until then streams get a 503.
     Reload,
 }
 
@@ -27,7 +28,11 @@ pub struct PluginConfig {
     pub(crate) root_id: String,
     pub(crate) configuration: Vec<u8>,
     pub(crate) failure_policy: FailurePolicy,
+    pub(crate) reload_backoff: Option<Duration>,
 }
+
+/// Envoy's default `reload_config.backoff.base_interval`.
+const DEFAULT_RELOAD_BACKOFF: Duration = Duration::from_secs(1);
 
 impl PluginConfig {
     /// A plugin with this root id (also used as its name), no configuration, and `FailClosed`.
@@ -57,6 +62,17 @@ impl PluginConfig {
         self
     }
 
+    /// Sets how long after the last VM load a failed VM may be reloaded under `Reload` (Envoy's
+    /// `reload_config.backoff.base_interval`, default 1 s; Envoy adds up to 50% jitter, the harness none).
+    pub fn reload_backoff(mut self, backoff: Duration) -> Self {
+        self.reload_backoff = Some(backoff);
+        self
+    }
+
+    pub(crate) fn backoff(&self) -> Duration {
+        self.reload_backoff.unwrap_or(DEFAULT_RELOAD_BACKOFF)
+    }
+
     /// The root id.
     pub fn root_id(&self) -> &str {
         &self.root_id
@@ -76,6 +92,7 @@ pub(crate) struct HostConfig {
     pub(crate) environment: Vec<(String, String)>,
     pub(crate) log_level: LogLevel,
     pub(crate) upstreams: Option<Vec<String>>,
+    pub(crate) unhealthy_upstreams: Vec<String>,
     pub(crate) foreign_functions: BTreeMap<String, ForeignFunction>,
     pub(crate) start_time: SystemTime,
     pub(crate) random_seed: u64,
@@ -90,6 +107,7 @@ impl fmt::Debug for HostConfig {
             .field("environment", &self.environment)
             .field("log_level", &self.log_level)
             .field("upstreams", &self.upstreams)
+            .field("unhealthy_upstreams", &self.unhealthy_upstreams)
             .field(
                 "foreign_functions",
                 &self.foreign_functions.keys().collect::<Vec<_>>(),

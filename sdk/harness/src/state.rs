@@ -51,8 +51,18 @@ pub(crate) struct CallbackScope {
 /// Work a host function asks for that must run after the current callback returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Deferred {
-    QueueReady { context_id: u32, queue_id: u32 },
-    Done { context_id: u32 },
+    QueueReady {
+        context_id: u32,
+        queue_id: u32,
+    },
+    Done {
+        context_id: u32,
+    },
+    /// A local reply sent before the response started: Envoy encodes it through the filter chain,
+    /// the sending plugin's own `proxy_on_response_headers`/`_body` included.
+    EncodeLocalReply {
+        context_id: u32,
+    },
 }
 
 /// A root context's timer.

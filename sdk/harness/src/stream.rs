@@ -36,7 +36,8 @@ pub struct LocalReply {
     pub details: String,
     /// The body.
     pub body: Vec<u8>,
-    /// The headers the plugin gave.
+    /// The headers the client gets: the plugin's, `content-length` and `content-type` for a body, and
+    /// (for a reply sent before the response started) what the plugin's own response callbacks changed.
     pub headers: HeaderMap,
     /// The gRPC status, if any (`-1`/`u32::MAX` means none, as in the ABI).
     pub grpc_status: Option<u32>,

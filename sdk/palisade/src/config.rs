@@ -34,13 +34,31 @@ impl ConfigError {
 }
 
 /// Parses a plugin configuration. An absent or blank configuration is read as `{}`, so a
-/// config type whose fields all have defaults works without one.
+/// config type whose fields all have defaults works without one. JSON text is the usual form;
+/// a serialised `google.protobuf.Struct` (what Envoy passes for a `Struct` configuration) is
+/// accepted too.
 pub fn parse_config<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ConfigError> {
     let raw = if raw.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         raw
     };
+    let looks_like_json = raw
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !looks_like_json {
+        if let Some(document) = crate::proto_struct::struct_to_json(raw) {
+            return serde_path_to_error::deserialize(document).map_err(|err| {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                ConfigError {
+                    field: nested_field(&path, &inner.to_string()),
+                    message: strip_position(&inner),
+                }
+            });
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(raw);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -150,6 +168,19 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("sink.cluster"));
 
         let err = parse_config::<Config>(br#"{"hedaer": "x"}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("hedaer"));
+    }
+
+    #[test]
+    fn a_serialised_struct_is_read_like_json() {
+        // Struct { fields: { "header": Value { string_value: "x-t" } } }, as Envoy passes it.
+        let entry = [&[0x0a, 6][..], b"header", &[0x12, 5, 0x1a, 3][..], b"x-t"].concat();
+        let bytes = [&[0x0a, u8::try_from(entry.len()).unwrap()][..], &entry].concat();
+        let c: Config = parse_config(&bytes).unwrap();
+        assert_eq!(c.header, "x-t");
+        let typo = [&[0x0a, 6][..], b"hedaer", &[0x12, 5, 0x1a, 3][..], b"x-t"].concat();
+        let bytes = [&[0x0a, u8::try_from(typo.len()).unwrap()][..], &typo].concat();
+        let err = parse_config::<Config>(&bytes).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("hedaer"));
     }
 

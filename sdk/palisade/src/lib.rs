@@ -17,6 +17,7 @@ pub mod host;
 pub mod ids;
 pub mod metrics;
 pub mod policy;
+pub mod proto_struct;
 #[cfg(feature = "rego")]
 pub mod rego;
 pub mod request;

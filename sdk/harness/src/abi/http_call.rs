@@ -58,6 +58,9 @@ fn http_call(
     if !state.config.knows_upstream(&upstream) {
         return Err(Status::BadArgument.into());
     }
+    if state.config.unhealthy_upstreams.contains(&upstream) {
+        return Err(Status::InternalFailure.into());
+    }
     if [":method", ":path", ":authority"]
         .iter()
         .any(|name| headers.get(name).is_none())

@@ -108,11 +108,14 @@ fn map(state: &HostState, kind: MapType) -> Result<&HeaderMap, Status> {
             .as_ref()
             .map(|r| &r.headers)
             .ok_or(Status::BadArgument),
+        // Envoy has no trailers map for a response that came without trailers (an HTTP/1 response,
+        // a failed callout): reading it is `BAD_ARGUMENT`, not an empty map.
         MapType::HttpCallResponseTrailers => state
             .scope
             .http_response
             .as_ref()
             .map(|r| &r.trailers)
+            .filter(|t| !t.is_empty())
             .ok_or(Status::BadArgument),
     }
 }

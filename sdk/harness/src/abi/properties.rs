@@ -145,8 +145,16 @@ fn derived(stream: &HttpStream, state: &HostState, path: &[String]) -> Option<Pr
         ("request", Some("duration")) => {
             PropertyValue::Duration(state.clock.now().duration_since(stream.created_at).ok()?)
         }
+        // Envoy: the content-length header when there is one, else the body bytes seen so far.
         ("request", Some("size")) => PropertyValue::Int(
-            (stream.request_body.len() + stream.request_body_buffered.len()) as i64,
+            match stream
+                .request_headers
+                .get("content-length")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            {
+                Some(length) => length,
+                None => (stream.request_body.len() + stream.request_body_buffered.len()) as i64,
+            },
         ),
         ("request", Some("headers")) => pairs(&stream.request_headers),
         ("request", Some("trailers")) => pairs(&stream.request_trailers),

@@ -6,7 +6,7 @@ use crate::headers::HeaderMap;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,
 };
-use crate::state::HostState;
+use crate::state::{Deferred, HostState};
 use crate::stream::LocalReply;
 use crate::types::{Status, StreamType};
 
@@ -130,10 +130,17 @@ fn send_local_response(
     let body = read_bytes(caller, body.0, body.1)?;
     let headers = read_bytes(caller, headers.0, headers.1)?;
     let headers = HeaderMap::deserialize(&headers).map_err(|_| Status::BadArgument)?;
-    let stream = caller
-        .data_mut()
-        .effective_stream()
-        .ok_or(Status::NotFound)?;
+    let mut headers = headers;
+    // Envoy's local reply: the plugin's headers, then a length and (unless given) a type for a body.
+    if !body.is_empty() {
+        headers.replace("content-length", &body.len().to_string());
+        if headers.get("content-type").is_none() {
+            headers.add("content-type", "text/plain");
+        }
+    }
+    let state = caller.data_mut();
+    let context_id = state.effective_context;
+    let stream = state.effective_stream().ok_or(Status::NotFound)?;
     // Envoy sends one local reply per stream; later calls change nothing.
     if stream.local_reply.is_none() {
         stream.local_reply = Some(LocalReply {
@@ -145,6 +152,13 @@ fn send_local_response(
         });
         stream.request_paused = false;
         stream.response_paused = false;
+        // Before the response started, Envoy sends the reply through the encoder filters, the sending
+        // plugin included (after the current callback returns); afterwards it goes out directly.
+        if stream.response_headers.is_empty() {
+            state
+                .deferred
+                .push(Deferred::EncodeLocalReply { context_id });
+        }
     }
     Ok(())
 }

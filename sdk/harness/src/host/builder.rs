@@ -53,6 +53,7 @@ impl HostBuilder {
                 environment: Vec::new(),
                 log_level: LogLevel::Trace,
                 upstreams: None,
+                unhealthy_upstreams: Vec::new(),
                 foreign_functions: BTreeMap::new(),
                 start_time: default_start(),
                 random_seed: 0x5eed,
@@ -128,6 +129,13 @@ impl HostBuilder {
     /// `PARSE_FAILURE` (gRPC), as for an unknown cluster in Envoy. By default every name is accepted.
     pub fn upstreams(mut self, names: &[&str]) -> Self {
         self.config.upstreams = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Marks upstreams that exist but have no healthy endpoint. Envoy answers a callout to one inline,
+    /// before `proxy_http_call` returns, so the call fails with `INTERNAL_FAILURE` and no callout is made.
+    pub fn unhealthy_upstreams(mut self, names: &[&str]) -> Self {
+        self.config.unhealthy_upstreams = names.iter().map(|s| s.to_string()).collect();
         self
     }
 

@@ -114,7 +114,7 @@ impl Host {
         self.vm.state_mut().scope = CallbackScope::default();
         self.run_deferred();
         if result.is_err() {
-            self.apply_failure(ctx);
+            self.apply_trap(ctx);
         }
     }
 

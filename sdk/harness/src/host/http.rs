@@ -97,7 +97,7 @@ impl Host {
                 .call(create, context_id, (context_id as i32, root as i32));
             self.run_deferred();
             if result.is_err() {
-                self.apply_failure(context_id);
+                self.apply_trap(context_id);
             }
         }
         Ok(StreamId(context_id))
@@ -164,12 +164,7 @@ impl Host {
         let result = invoke(&mut self.vm, size);
         self.run_deferred();
         let Ok(code) = result else {
-            self.apply_failure(id.0);
-            let stream = self.stream_mut(id)?;
-            if stream.skipped {
-                forward(stream, direction);
-                return Ok(Action::Continue);
-            }
+            self.apply_trap(id.0);
             return Ok(Action::Ended);
         };
         let action = code.map_or(Action::Continue, Action::from_code);
@@ -312,8 +307,8 @@ impl Host {
         )
     }
 
-    /// Ends the stream: `proxy_on_done`, then `proxy_on_log` and `proxy_on_delete` (at once, or when the
-    /// plugin calls `proxy_done` if `proxy_on_done` returned false).
+    /// Ends the stream as Envoy does: `proxy_on_log`, `proxy_on_done`, then `proxy_on_delete` (at once, or
+    /// when the plugin calls `proxy_done` if `proxy_on_done` returned false).
     pub fn finish_stream(&mut self, id: StreamId) -> Result<(), HarnessError> {
         if self.stream_mut(id)?.deleted {
             return Ok(());

@@ -57,6 +57,8 @@ pub struct Host {
     plugins: Vec<PluginStatus>,
     generation: u32,
     reloads: u32,
+    /// Virtual time of the last VM load (start or reload), from which the reload backoff counts.
+    last_load: std::time::Duration,
     next_context_id: u32,
 }
 
@@ -75,6 +77,7 @@ impl Host {
             plugins: vec![PluginStatus::default(); config.plugins.len()],
             generation: 0,
             reloads: 0,
+            last_load: std::time::Duration::ZERO,
             next_context_id: config.plugins.len() as u32 + 1,
         })
     }
@@ -202,8 +205,14 @@ impl Host {
             .plugins
             .get(index)
             .ok_or_else(|| HarnessError::UnknownPlugin(String::new()))?;
+        // Envoy reloads when the backoff has passed since the last load, and counts the attempt as a
+        // load whatever its outcome; before that the failed VM answers 503.
         if self.vm.failed && plugin.failure_policy == FailurePolicy::Reload {
-            self.reload()?;
+            let now = self.elapsed();
+            if now.saturating_sub(self.last_load) >= plugin.backoff() {
+                self.last_load = now;
+                self.reload()?;
+            }
         }
         if self.plugins.get(index).and_then(|p| p.configured) != Some(true) {
             return Err(HarnessError::PluginNotRunning(plugin.root_id.clone()));
@@ -211,6 +220,23 @@ impl Host {
         let context_id = self.next_context_id;
         self.next_context_id += 1;
         Ok((context_id, index as u32 + 1))
+    }
+
+    /// A callback of this context trapped. Envoy fails the HTTP stream it was running for with a 503
+    /// whatever the policy (`FailOpen` only lets later streams skip the failed plugin); a TCP connection
+    /// gets the policy.
+    fn apply_trap(&mut self, context_id: u32) {
+        let state = self.vm.state_mut();
+        match state.streams.get_mut(&context_id) {
+            Some(stream) => {
+                stream.request_paused = false;
+                stream.response_paused = false;
+                if stream.local_reply.is_none() {
+                    stream.local_reply = Some(fail_reply());
+                }
+            }
+            None => self.apply_failure(context_id),
+        }
     }
 
     /// Applies the plugin's failure policy to a stream or connection whose VM failed.
@@ -222,13 +248,7 @@ impl Host {
                 FailurePolicy::FailOpen => stream.skipped = true,
                 FailurePolicy::FailClosed | FailurePolicy::Reload => {
                     if stream.local_reply.is_none() {
-                        stream.local_reply = Some(LocalReply {
-                            status: 503,
-                            details: FAIL_DETAILS.to_string(),
-                            body: Vec::new(),
-                            headers: HeaderMap::new(),
-                            grpc_status: None,
-                        });
+                        stream.local_reply = Some(fail_reply());
                     }
                 }
             }
@@ -262,19 +282,83 @@ impl Host {
                         }
                     }
                     Deferred::Done { context_id } => self.finalize(context_id),
+                    Deferred::EncodeLocalReply { context_id } => {
+                        self.encode_local_reply(context_id);
+                    }
                 }
             }
         }
     }
 
-    /// `proxy_on_log` then `proxy_on_delete`; the context is gone afterwards and its callouts cancelled.
+    /// Passes a local reply sent before the response started through the plugin's response callbacks,
+    /// as Envoy encodes it through the filter chain: `proxy_on_response_headers` sees `:status` and the
+    /// reply's headers, `proxy_on_response_body` its body; what the plugin changes is what the client
+    /// gets. Its return values are ignored (the reply goes out regardless).
+    fn encode_local_reply(&mut self, context_id: u32) {
+        let live = !self.vm.failed && self.context_generation(context_id) == Some(self.generation);
+        let Some(stream) = self.vm.state_mut().streams.get_mut(&context_id) else {
+            return;
+        };
+        let Some(reply) = stream.local_reply.clone() else {
+            return;
+        };
+        if !live || stream.skipped {
+            return;
+        }
+        let mut headers = HeaderMap::new();
+        headers.add(":status", &reply.status.to_string());
+        for (name, value) in reply.headers.pairs() {
+            headers.add(name, value);
+        }
+        let n = headers.len() as i32;
+        stream.response_headers = headers;
+        let end_of_stream = reply.body.is_empty();
+        let ctx = context_id as i32;
+        let f = self.vm.callbacks.on_response_headers.clone();
+        if self
+            .vm
+            .call(f, context_id, (ctx, n, i32::from(end_of_stream)))
+            .is_err()
+        {
+            return;
+        }
+        if !end_of_stream {
+            if let Some(stream) = self.vm.state_mut().streams.get_mut(&context_id) {
+                stream.response_body_buffered = reply.body.clone();
+            }
+            let f = self.vm.callbacks.on_response_body.clone();
+            let size = reply.body.len() as i32;
+            if self.vm.call(f, context_id, (ctx, size, 1)).is_err() {
+                return;
+            }
+        }
+        let Some(stream) = self.vm.state_mut().streams.get_mut(&context_id) else {
+            return;
+        };
+        let body = std::mem::take(&mut stream.response_body_buffered);
+        let headers: Vec<(String, String)> = stream.response_headers.pairs().to_vec();
+        if let Some(out) = stream.local_reply.as_mut() {
+            out.headers = HeaderMap::new();
+            for (name, value) in headers.iter().filter(|(k, _)| !k.starts_with(':')) {
+                out.headers.add(name, value);
+            }
+            if !end_of_stream {
+                out.body = body;
+            }
+        }
+    }
+
+    /// `proxy_on_log` (unless the stream logged already) then `proxy_on_delete`; the context is gone
+    /// afterwards and its callouts cancelled.
     fn finalize(&mut self, context_id: u32) {
         let live = !self.vm.failed
             && self.vm.state().contexts.contains_key(&context_id)
             && self.context_generation(context_id) == Some(self.generation);
         if live {
-            let on_log = self.vm.callbacks.on_log.clone();
-            let _ = self.vm.call(on_log, context_id, context_id as i32);
+            if !self.vm.state().streams.contains_key(&context_id) {
+                let on_log = self.vm.callbacks.on_log.clone();
+                let _ = self.vm.call(on_log, context_id, context_id as i32);
+            }
             let on_delete = self.vm.callbacks.on_delete.clone();
             let _ = self.vm.call(on_delete, context_id, context_id as i32);
         }
@@ -312,13 +396,24 @@ impl Host {
         }
     }
 
-    /// `proxy_on_done`, then (when it returns true) `proxy_on_log` and `proxy_on_delete`. When it returns
-    /// false the context waits for the plugin to call `proxy_done`.
+    /// An HTTP stream: `proxy_on_log` (Envoy writes access logs before it destroys the filters), then
+    /// `proxy_on_done`, then (when it returns true) `proxy_on_delete`. A TCP connection: `proxy_on_done`,
+    /// then `proxy_on_log` and `proxy_on_delete`. When `proxy_on_done` returns false the context waits
+    /// for the plugin to call `proxy_done`.
     fn finish_context(&mut self, context_id: u32) {
         let live = !self.vm.failed && self.context_generation(context_id) == Some(self.generation);
         if !live {
             self.finalize(context_id);
             return;
+        }
+        if self.vm.state().streams.contains_key(&context_id) {
+            let on_log = self.vm.callbacks.on_log.clone();
+            let _ = self.vm.call(on_log, context_id, context_id as i32);
+            self.run_deferred();
+            if self.vm.failed {
+                self.finalize(context_id);
+                return;
+            }
         }
         let on_done = self.vm.callbacks.on_done.clone();
         match self.vm.call(on_done, context_id, context_id as i32) {
@@ -377,6 +472,17 @@ impl Host {
     /// How often the VM was replaced under the `Reload` policy.
     pub fn reloads(&self) -> u32 {
         self.reloads
+    }
+}
+
+/// The 503 Envoy answers for a failed plugin.
+fn fail_reply() -> LocalReply {
+    LocalReply {
+        status: 503,
+        details: FAIL_DETAILS.to_string(),
+        body: Vec::new(),
+        headers: HeaderMap::new(),
+        grpc_status: None,
     }
 }
 

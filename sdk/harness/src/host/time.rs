@@ -2,11 +2,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::callout::CalloutState;
+use crate::callout::{CalloutState, HttpResponse};
 use crate::error::HarnessError;
 
 use super::callouts::GRPC_DEADLINE_EXCEEDED;
 use super::Host;
+
+/// The body of the 504 Envoy answers for a callout that timed out.
+const UPSTREAM_TIMEOUT: &str = "upstream request timeout";
 
 #[derive(Debug, Clone, Copy)]
 enum Due {
@@ -82,7 +85,8 @@ impl Host {
     }
 
     /// Moves virtual time forward by `by`. On the way, every tick falls due (`proxy_on_tick`, once per
-    /// period) and every callout whose timeout passes fails (HTTP: 0 headers; gRPC: `DEADLINE_EXCEEDED`).
+    /// period) and every callout whose timeout passes ends (HTTP: a 504 `upstream request timeout`, as
+    /// Envoy's router answers it; gRPC: `DEADLINE_EXCEEDED`).
     pub fn advance_time(&mut self, by: Duration) -> Result<(), HarnessError> {
         let target = self.elapsed() + by;
         while let Some((at, due)) = self.next_due() {
@@ -101,7 +105,12 @@ impl Host {
                     self.fire_tick(root);
                 }
                 Due::HttpTimeout { token } => {
-                    self.deliver_http_response(token, None, CalloutState::TimedOut)?;
+                    // Envoy's router answers a callout that runs out of time itself: a 504.
+                    let response = HttpResponse::new(504)
+                        .header("content-length", &UPSTREAM_TIMEOUT.len().to_string())
+                        .header("content-type", "text/plain")
+                        .body(UPSTREAM_TIMEOUT);
+                    self.deliver_http_response(token, Some(response), CalloutState::TimedOut)?;
                 }
                 Due::GrpcTimeout { token, ctx } => {
                     self.close_grpc(

@@ -93,10 +93,33 @@ fn callout_times_out_on_the_virtual_clock() -> anyhow::Result<()> {
         host.http_callout(token).map(|c| c.state.clone()),
         Some(CalloutState::TimedOut)
     );
+    // As in Envoy, the timeout arrives as the router's 504, which the probe turns into a 403.
+    let reply = host.stream(s)?.local_reply.clone().expect("reply");
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.headers.get("x-callout-status"), Some("504"));
+    assert!(host
+        .log_messages(palisade_harness::LogLevel::Info)
+        .contains(&format!("callout {token}: headers=3 body=24 trailers=0").as_str()));
+    Ok(())
+}
+
+#[test]
+fn callout_to_an_upstream_without_healthy_endpoints_fails_at_dispatch() -> anyhow::Result<()> {
+    let mut host = HostBuilder::from_file(probe())
+        .plugin(PluginConfig::new("http"))
+        .unhealthy_upstreams(&["auth_cluster"])
+        .build()?;
+    assert!(host.start()?.ok());
+    let s = host.new_http_stream()?;
     assert_eq!(
-        host.stream(s)?.local_reply.as_ref().map(|r| r.status),
-        Some(503)
+        host.request_headers(s, &get("callout"), true)?,
+        Action::Continue
     );
+    assert_eq!(
+        host.stream(s)?.request_headers.get("x-callout-error"),
+        Some("InternalFailure")
+    );
+    assert!(host.http_callouts().is_empty());
     Ok(())
 }
 
@@ -138,5 +161,23 @@ fn finishing_a_stream_cancels_its_callouts() -> anyhow::Result<()> {
         host.http_callout(token).map(|c| c.state.clone()),
         Some(CalloutState::Cancelled)
     );
+    Ok(())
+}
+
+#[test]
+fn callout_answer_without_trailers() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let s = host.new_http_stream()?;
+    host.request_headers(s, &get("callout"), true)?;
+    let token = host.pending_http_callouts()[0].token;
+    // An HTTP/1 answer has no trailers; the probe looks at them only when the count says so.
+    host.respond_http_callout(token, HttpResponse::new(200).body("user-2"))?;
+    let stream = host.stream(s)?;
+    assert_eq!(stream.request_headers.get("x-auth"), Some("user-2"));
+    assert_eq!(stream.request_headers.get("x-auth-trailer"), Some(""));
+    assert!(!host.vm_failed());
+    assert!(host
+        .log_messages(palisade_harness::LogLevel::Info)
+        .contains(&format!("callout {token}: headers=1 body=6 trailers=0").as_str()));
     Ok(())
 }

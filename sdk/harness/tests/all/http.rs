@@ -52,6 +52,14 @@ fn local_reply_ends_the_stream() -> anyhow::Result<()> {
     assert_eq!(reply.status, 403);
     assert_eq!(reply.body, b"denied");
     assert_eq!(reply.headers.get("x-denied"), Some("yes"));
+    assert_eq!(reply.headers.get("content-length"), Some("6"));
+    assert_eq!(reply.headers.get("content-type"), Some("text/plain"));
+    // Envoy sends the reply through the plugin's own response callback, which adds its headers.
+    assert_eq!(reply.headers.get("x-response-probe"), Some("1"));
+    assert_eq!(reply.headers.get("x-upstream-status"), Some("403"));
+    assert!(host
+        .log_messages(palisade_harness::LogLevel::Info)
+        .contains(&"response_headers 4"));
     assert_eq!(reply.grpc_status, None);
     // The rest of the stream is not delivered to the plugin.
     let before = host.logs().len();
@@ -202,8 +210,11 @@ fn streams_are_concurrent_and_finish_with_on_log() -> anyhow::Result<()> {
     host.finish_stream(b)?;
     assert!(host.stream(b)?.deleted);
     let logs = host.log_messages(palisade_harness::LogLevel::Info);
-    assert!(logs.contains(&format!("on_done {}", b.0).as_str()));
-    assert!(logs.contains(&format!("on_log {}", b.0).as_str()));
+    // As in Envoy: the access log (on_log) comes before on_done.
+    let position = |m: String| logs.iter().position(|l| *l == m);
+    let on_log = position(format!("on_log {}", b.0)).expect("on_log");
+    let on_done = position(format!("on_done {}", b.0)).expect("on_done");
+    assert!(on_log < on_done, "{logs:?}");
     assert!(!host.stream(a)?.deleted);
     Ok(())
 }

@@ -111,3 +111,30 @@ fn set_property_is_stored_under_the_wasm_prefix() -> anyhow::Result<()> {
     assert_eq!(stream.filter_state("wasm.my_key"), Some(&b"my_value"[..]));
     Ok(())
 }
+
+#[test]
+fn request_size_is_the_content_length_when_there_is_one() -> anyhow::Result<()> {
+    let mut host = HostBuilder::from_file(probe())
+        .plugin(PluginConfig::new("http"))
+        .build()?;
+    assert!(host.start()?.ok());
+    let size = |host: &palisade_harness::Host, s| -> anyhow::Result<Option<String>> {
+        Ok(host
+            .stream(s)?
+            .request_headers
+            .get("x-prop-request.size")
+            .map(str::to_string))
+    };
+    let s = host.new_http_stream()?;
+    let mut headers = get("props");
+    headers.extend([("x-props", "request.size"), ("content-length", "5")]);
+    host.request_headers(s, &headers, false)?;
+    // As in Envoy: known from the header before any body arrives.
+    assert_eq!(size(&host, s)?, Some(hex(&5i64.to_le_bytes())));
+    let s = host.new_http_stream()?;
+    let mut headers = get("props");
+    headers.push(("x-props", "request.size"));
+    host.request_headers(s, &headers, false)?;
+    assert_eq!(size(&host, s)?, Some(hex(&0i64.to_le_bytes())));
+    Ok(())
+}

@@ -3,7 +3,8 @@
 //!
 //! Root ids: `http` (or any other) is an HTTP filter; `tcp` is a TCP filter. Plugin configuration is
 //! `key=value` pairs separated by `;`: `fail=1` makes `on_configure` return false, `tick=<ms>` sets a tick
-//! period. A VM configuration of `fail` makes `on_vm_start` return false.
+//! period. A VM configuration of `fail` makes `on_vm_start` return false. The `callout` command calls the
+//! cluster named by the request header `x-callout-cluster` (default `auth_cluster`).
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -262,8 +263,13 @@ impl ProbeHttp {
         if with_path {
             headers.push((":path", "/check"));
         }
+        // `x-callout-cluster` picks the upstream (default `auth_cluster`), so one configuration can
+        // reach a working cluster, one without endpoints and one that never answers.
+        let cluster = self
+            .get_http_request_header("x-callout-cluster")
+            .unwrap_or_else(|| "auth_cluster".to_string());
         match self.dispatch_http_call(
-            "auth_cluster",
+            &cluster,
             headers,
             Some(b"callout-body"),
             vec![("x-trailer", "t")],
@@ -341,9 +347,14 @@ impl Context for ProbeHttp {
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
-        let trailer = self
-            .get_http_call_response_trailer("x-t")
-            .unwrap_or_default();
+        // Without trailers Envoy has no trailers map (reading it is BAD_ARGUMENT, which the SDK turns
+        // into a panic): look only when the response has some.
+        let trailer = if trailers > 0 {
+            self.get_http_call_response_trailer("x-t")
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         if status == "200" {
             self.set_http_request_header("x-auth", Some(&String::from_utf8_lossy(&body)));
             self.set_http_request_header("x-auth-trailer", Some(&trailer));

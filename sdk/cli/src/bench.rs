@@ -1,0 +1,272 @@
+//! `palisade bench`: rego-authz against Envoy's native RBAC filter and no filter, side by side
+//! in one run, in real Envoy with one worker, under the same load from `wrk`.
+//!
+//! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so the three share the
+//! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
+//! measures. The table gives medians over rounds, and ratios to RBAC.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::envoy::{self, Envoy};
+
+/// One measured configuration.
+struct Variant {
+    name: &'static str,
+    file: &'static str,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "no filter",
+        file: "bench/no-filter.yaml",
+    },
+    Variant {
+        name: "Envoy RBAC",
+        file: "bench/rbac.yaml",
+    },
+    Variant {
+        name: "rego-authz",
+        file: "bench/rego-authz.yaml",
+    },
+];
+
+/// The request mix: an allowed public GET, an allowed admin POST, a denied GET.
+const WRK_SCRIPT: &str = r#"
+local requests = {}
+local n = 0
+init = function(args)
+  requests[1] = wrk.format("GET", "/public/item?id=7", {})
+  requests[2] = wrk.format("POST", "/private/item", {["x-role"] = "admin", ["content-length"] = "0"})
+  requests[3] = wrk.format("GET", "/private/item", {})
+end
+request = function()
+  n = n % 3 + 1
+  return requests[n]
+end
+"#;
+
+/// Settings for a run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Rounds over the three variants.
+    pub rounds: usize,
+    /// Measured seconds per variant and round.
+    pub seconds: u64,
+    /// wrk connections.
+    pub connections: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+/// Runs the benchmark and prints the table.
+pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
+    which("wrk").context("wrk not found: install it (apt-get install wrk) or run scripts/bench")?;
+    println!("==> building rego-authz for wasm32-wasip1");
+    let built = crate::wasm::build("rego-authz")?;
+    println!("    {} ({} bytes)", built.path.display(), built.size);
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("mix.lua");
+    std::fs::write(&script, WRK_SCRIPT)?;
+    let wasm = built.path.to_string_lossy().into_owned();
+
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); VARIANTS.len()];
+    let mut ready_times = Vec::new();
+    for round in 1..=options.rounds {
+        for (i, variant) in VARIANTS.iter().enumerate() {
+            let config = envoy::render_file(
+                &crate::workspace::envoy_config(variant.file),
+                &[("WASM_PATH", &wasm)],
+            )?;
+            let started = Instant::now();
+            let envoy = Envoy::start(&config)?;
+            let ready = started.elapsed();
+            if variant.file.contains("rego") {
+                ready_times.push(ready);
+            }
+            pin(envoy.pid(), 0);
+            let url = format!("http://{}/", envoy.listener("ingress")?);
+            wrk(&script, &url, 2, options.connections)?; // warm-up
+            let sample = wrk(&script, &url, options.seconds, options.connections)?;
+            println!(
+                "    round {round}: {:<11} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
+                variant.name, sample.rps, sample.p50_us, sample.p99_us
+            );
+            if let Some(slot) = samples.get_mut(i) {
+                slot.push(sample);
+            }
+        }
+    }
+    print_table(&samples, &ready_times, built.size, options);
+    Ok(())
+}
+
+fn print_table(
+    samples: &[Vec<Sample>],
+    ready: &[Duration],
+    wasm_size: u64,
+    options: &BenchOptions,
+) {
+    let medians: Vec<Sample> = samples
+        .iter()
+        .map(|s| Sample {
+            rps: median(s.iter().map(|x| x.rps)),
+            p50_us: median(s.iter().map(|x| x.p50_us)),
+            p99_us: median(s.iter().map(|x| x.p99_us)),
+        })
+        .collect();
+    let rbac_rps = medians.get(1).map_or(f64::NAN, |m| m.rps);
+    println!(
+        "\nmedians of {} rounds, {} s each, {} connections, 1 Envoy worker (CPU 0), wrk on CPU 1:\n",
+        options.rounds, options.seconds, options.connections
+    );
+    println!("| variant     |    req/s | vs RBAC | p50 (us) | p99 (us) |");
+    println!("|-------------|---------:|--------:|---------:|---------:|");
+    for (variant, m) in VARIANTS.iter().zip(&medians) {
+        println!(
+            "| {:<11} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
+            variant.name,
+            m.rps,
+            m.rps / rbac_rps,
+            m.p50_us,
+            m.p99_us
+        );
+    }
+    let ready_ms = median(ready.iter().map(|d| d.as_secs_f64() * 1000.0));
+    println!(
+        "\nrego-authz.wasm: {wasm_size} bytes; Envoy start to ready with it: {ready_ms:.0} ms (median)"
+    );
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values.get(n / 2).copied().unwrap_or(f64::NAN),
+        n => {
+            let a = values.get(n / 2 - 1).copied().unwrap_or(f64::NAN);
+            let b = values.get(n / 2).copied().unwrap_or(f64::NAN);
+            (a + b) / 2.0
+        }
+    }
+}
+
+fn which(program: &str) -> anyhow::Result<()> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()?
+        .status
+        .success();
+    if found {
+        Ok(())
+    } else {
+        bail!("{program} is not installed")
+    }
+}
+
+/// Pins every thread of a process to one CPU (best effort: a machine without taskset or with
+/// one CPU just runs unpinned).
+fn pin(pid: u32, cpu: usize) {
+    let _ = Command::new("taskset")
+        .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
+        .output();
+}
+
+fn wrk(script: &Path, url: &str, seconds: u64, connections: u32) -> anyhow::Result<Sample> {
+    let output = Command::new("taskset")
+        .args(["-c", "1", "wrk", "-t1", "--latency"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!(
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    parse_wrk(&text).with_context(|| format!("reading wrk's output:\n{text}"))
+}
+
+/// Requests/sec and the 50%/99% latencies from wrk's `--latency` report.
+fn parse_wrk(text: &str) -> Option<Sample> {
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let percentile = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|v| latency_us(v.trim()))
+    };
+    Some(Sample {
+        rps,
+        p50_us: percentile("50%")?,
+        p99_us: percentile("99%")?,
+    })
+}
+
+/// wrk prints latencies as `812.00us`, `1.25ms` or `2.01s`.
+fn latency_us(text: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1_000.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1_000_000.0)
+    } else {
+        return None;
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRK_OUTPUT: &str = "Running 8s test @ http://127.0.0.1:1/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.10ms  200.00us   5.00ms   90.00%
+  Latency Distribution
+     50%  812.00us
+     75%    1.00ms
+     90%    1.50ms
+     99%    2.25ms
+  100000 requests in 8.00s, 10.00MB read
+Requests/sec:  12500.50
+Transfer/sec:      1.25MB
+";
+
+    #[test]
+    fn reads_wrk_reports() {
+        let sample = parse_wrk(WRK_OUTPUT).unwrap();
+        assert!((sample.rps - 12500.5).abs() < 1e-9);
+        assert!((sample.p50_us - 812.0).abs() < 1e-9);
+        assert!((sample.p99_us - 2250.0).abs() < 1e-9);
+        assert!((latency_us("2.01s").unwrap() - 2_010_000.0).abs() < 1e-3);
+        assert!(parse_wrk("garbage").is_none());
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
+        assert!(median(std::iter::empty()).is_nan());
+    }
+}

@@ -1,0 +1,82 @@
+//! Cases through real Envoy: the shipped rego-authz bootstrap with the case's plugin
+//! configuration, and a real echo upstream.
+
+use palisade_cli::echo::{EchoServer, EchoedRequest};
+use palisade_cli::envoy::{self, Envoy};
+
+use crate::case::{CaseFile, CaseRequest, Outcome};
+
+fn observe(envoy: &Envoy, upstream: &EchoServer, request: &CaseRequest) -> Result<Outcome, String> {
+    let listener = envoy.listener("ingress").map_err(|e| e.to_string())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!("http://{listener}{}", request.path);
+    let before = upstream.received().len();
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(&url);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let body = request.body.clone().unwrap_or_default();
+    let http_request = builder.body(body).map_err(|e| e.to_string())?;
+    let mut response = agent.run(http_request).map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    let received = upstream.received();
+    if received.len() == before {
+        return Ok(Outcome {
+            allowed: false,
+            status,
+            reply_headers: headers,
+            body: text,
+            ..Outcome::default()
+        });
+    }
+    let echoed: EchoedRequest = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(Outcome {
+        allowed: true,
+        status,
+        upstream_path: echoed.path.clone(),
+        upstream_headers: echoed.headers,
+        response_headers: headers,
+        ..Outcome::default()
+    })
+}
+
+pub fn run_file(name: &str, file: &CaseFile) -> Vec<String> {
+    let upstream = EchoServer::start().unwrap();
+    let path = palisade_cli::workspace::envoy_config("rego-authz.yaml");
+    let bootstrap = envoy::render_file(
+        &path,
+        &[
+            ("UPSTREAM_PORT", &upstream.port().to_string()),
+            ("WASM_PATH", &crate::wasm().to_string_lossy()),
+        ],
+    )
+    .unwrap();
+    let bootstrap =
+        envoy::with_plugin_configuration(&bootstrap, "rego-authz", &file.plugin_configuration())
+            .unwrap();
+    let envoy = match Envoy::start(&bootstrap) {
+        Ok(envoy) => envoy,
+        Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
+    };
+    file.check(name, |request| observe(&envoy, &upstream, request))
+}

@@ -1,0 +1,98 @@
+//! rego-authz decision cases: each file in `cases/` holds Rego policies, optional data and
+//! plugin settings, and requests with the decision OPA-Envoy would give. Every case runs through
+//! the compiled `rego-authz.wasm` in the harness and in real Envoy (the shipped
+//! `envoy-configs/rego-authz.yaml` with the case's plugin configuration, and a real echo
+//! upstream); both must match the expectation.
+#![allow(unreachable_pub)] // test modules share helpers with `pub`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod case;
+mod envoy_world;
+mod harness_world;
+mod tokens;
+
+use std::path::PathBuf;
+
+use case::CaseFile;
+
+fn case_files() -> Vec<(String, CaseFile)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rego/cases");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 10,
+        "expected the case files in {}",
+        dir.display()
+    );
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file: CaseFile =
+                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, file)
+        })
+        .collect()
+}
+
+fn wasm() -> PathBuf {
+    palisade_build::build_once("rego-authz").unwrap_or_else(|e| panic!("building rego-authz: {e}"))
+}
+
+/// Runs every file through `run` on `workers` threads, and fails listing every mismatch.
+fn run_all(world: &str, workers: usize, run: fn(&str, &CaseFile) -> Vec<String>) {
+    let files = case_files();
+    let wasm = wasm();
+    assert!(wasm.exists());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failures = Vec::new();
+                    while let Some((name, file)) =
+                        files.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                    {
+                        failures.extend(run(name, file));
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a case runner panicked".into()])
+            })
+            .collect()
+    });
+    let total: usize = files.iter().map(|(_, f)| f.cases.len()).sum();
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed in {world}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn decision_cases_in_the_harness() {
+    run_all("the harness", 4, harness_world::run_file);
+}
+
+#[test]
+fn decision_cases_in_envoy() {
+    // Each Envoy compiles the multi-megabyte module with V8 at start: two at a time.
+    run_all("Envoy", 2, envoy_world::run_file);
+}

@@ -1,0 +1,74 @@
+//! JWTs for the cases, made by an independent implementation (the `jsonwebtoken` crate).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Deserialize;
+
+use crate::case::CaseRequest;
+
+/// How to make one token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    /// `HS256` (with `secret`) or `RS256` (signed with `keys/rsa-private.pem`).
+    pub alg: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// `exp` this many seconds from now (negative: already expired); `nbf` is a minute ago.
+    #[serde(default = "hour")]
+    pub expires_in: i64,
+}
+
+fn hour() -> i64 {
+    3600
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .try_into()
+        .unwrap()
+}
+
+fn make(spec: &TokenSpec) -> String {
+    let mut claims = spec.claims.clone();
+    claims.insert("exp".into(), (now() + spec.expires_in).into());
+    claims.insert("nbf".into(), (now() - 60).into());
+    let (alg, key) = match spec.alg.as_str() {
+        "HS256" => (
+            Algorithm::HS256,
+            EncodingKey::from_secret(spec.secret.as_deref().unwrap().as_bytes()),
+        ),
+        "RS256" => (
+            Algorithm::RS256,
+            EncodingKey::from_rsa_pem(include_bytes!("keys/rsa-private.pem")).unwrap(),
+        ),
+        other => panic!("unsupported token alg {other}"),
+    };
+    jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
+}
+
+/// Every token of a file, by name.
+pub fn make_all(specs: &BTreeMap<String, TokenSpec>) -> BTreeMap<String, String> {
+    specs
+        .iter()
+        .map(|(name, spec)| (name.clone(), make(spec)))
+        .collect()
+}
+
+/// The request with `{{name}}` in header values replaced by the token.
+pub fn fill(request: &CaseRequest, tokens: &BTreeMap<String, String>) -> CaseRequest {
+    let mut filled = request.clone();
+    for value in filled.headers.values_mut() {
+        for (name, token) in tokens {
+            *value = value.replace(&format!("{{{{{name}}}}}"), token);
+        }
+    }
+    filled
+}

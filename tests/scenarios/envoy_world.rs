@@ -1,0 +1,271 @@
+//! The Envoy world: real Envoy on loopback, rendered from `envoy.yaml`, with a real echo upstream,
+//! a second echo server as the callout cluster, and a port that accepts connections but never
+//! answers. Requests are written as raw HTTP/1.1, so the headers Envoy receives are exactly the
+//! scenario's (no client defaults) and body chunks arrive as separate reads.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use palisade_cli::echo::EchoServer;
+use palisade_cli::envoy::{self, Envoy};
+
+use crate::format::{Request, ScenarioFile, WaitFor};
+use crate::outcome::{Observed, SeenCallout, Waited, Wants};
+
+/// Pause between body chunks, so Envoy reads (and the filter sees) each one separately.
+const CHUNK_GAP: Duration = Duration::from_millis(60);
+/// How long to wait for log lines the scenario expects (Envoy writes its log asynchronously).
+const LOG_WAIT: Duration = Duration::from_secs(2);
+const POLL: Duration = Duration::from_millis(20);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct EnvoyWorld {
+    envoy: Envoy,
+    listener: SocketAddr,
+    upstream: EchoServer,
+    callouts: EchoServer,
+    /// Accepted by the kernel (listen backlog), never answered: the `slow` cluster.
+    _slow: TcpListener,
+}
+
+impl EnvoyWorld {
+    pub fn start(file: &ScenarioFile, wasm: &Path) -> anyhow::Result<Self> {
+        let upstream = EchoServer::start()?;
+        let callouts = EchoServer::start()?;
+        let slow = TcpListener::bind("127.0.0.1:0")?;
+        let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/envoy.yaml");
+        let plugin = &file.plugin;
+        let configuration = serde_json::to_string(&plugin.configuration)?;
+        let config = envoy::render_file(
+            &template,
+            &[
+                ("UPSTREAM_PORT", &upstream.port().to_string()),
+                ("CALLOUT_PORT", &callouts.port().to_string()),
+                ("SLOW_PORT", &slow.local_addr()?.port().to_string()),
+                ("WASM_PATH", &wasm.to_string_lossy()),
+                ("PLUGIN_NAME", &plugin.name),
+                ("ROOT_ID", &plugin.root_id),
+                ("VM_ID", &plugin.vm_id),
+                ("CONFIGURATION", &configuration),
+                ("FAILURE_POLICY", plugin.failure_policy.envoy_name()),
+            ],
+        )?;
+        let envoy = Envoy::start(&config)?;
+        let listener = envoy.listener("ingress")?;
+        Ok(Self {
+            envoy,
+            listener,
+            upstream,
+            callouts,
+            _slow: slow,
+        })
+    }
+
+    pub fn request(&mut self, request: &Request, wants: &Wants) -> anyhow::Result<Observed> {
+        let upstream_mark = self.upstream.received().len();
+        let callout_mark = self.callouts.received().len();
+        let log_mark = self.envoy.log().len();
+        let reply = send(self.listener, request)
+            .with_context(|| format!("sending {} {} to Envoy", request.method, request.path))?;
+        let mut upstream = self.upstream.received().split_off(upstream_mark);
+        if upstream.len() > 1 {
+            bail!(
+                "the upstream received {} requests for one: {upstream:?}",
+                upstream.len()
+            );
+        }
+        let callouts = self
+            .callouts
+            .received()
+            .split_off(callout_mark)
+            .into_iter()
+            .map(|request| SeenCallout {
+                cluster: "auth_cluster".into(),
+                request,
+            })
+            .collect();
+        let logs = self.logs_until(log_mark, wants);
+        Ok(Observed {
+            status: reply.status,
+            headers: reply.headers,
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
+            upstream: upstream.pop(),
+            callouts,
+            metrics: self.metrics(wants)?,
+            logs,
+        })
+    }
+
+    pub fn wait_for(&mut self, wait: &WaitFor, wants: &Wants) -> anyhow::Result<Waited> {
+        let log_mark = self.envoy.log().len();
+        let deadline = Instant::now() + Duration::from_millis(wait.timeout_ms);
+        let mut value = self.metric(&wait.metric)?;
+        while value.is_none_or(|v| v < wait.at_least) && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+            value = self.metric(&wait.metric)?;
+        }
+        Ok(Waited {
+            value,
+            logs: self.logs_until(log_mark, wants),
+        })
+    }
+
+    pub fn sleep(&mut self, ms: u64) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+
+    /// Envoy's log (and the stats) of this instance, for failure messages.
+    pub fn log(&self) -> String {
+        self.envoy.log()
+    }
+
+    fn metric(&self, name: &str) -> anyhow::Result<Option<u64>> {
+        Ok(self
+            .envoy
+            .stats()?
+            .get(&format!("wasmcustom.{name}"))
+            .copied())
+    }
+
+    fn metrics(&self, wants: &Wants) -> anyhow::Result<BTreeMap<String, u64>> {
+        if wants.metrics.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let stats = self.envoy.stats()?;
+        Ok(wants
+            .metrics
+            .iter()
+            .filter_map(|name| Some((name.clone(), *stats.get(&format!("wasmcustom.{name}"))?)))
+            .collect())
+    }
+
+    /// The plugin's log messages since `mark`, waiting a little for the ones the scenario expects.
+    fn logs_until(&self, mark: usize, wants: &Wants) -> Vec<String> {
+        let deadline = Instant::now() + LOG_WAIT;
+        loop {
+            let logs = plugin_messages(self.envoy.log().get(mark..).unwrap_or_default());
+            if wants.logs_seen(&logs) || Instant::now() >= deadline {
+                return logs;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// The messages of Envoy's `wasm log <plugin> <root id> <vm id>: <message>` lines (a message may
+/// continue on the lines after it, up to the next log entry).
+fn plugin_messages(log: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut in_message = false;
+    for line in log.lines() {
+        if let Some((_, rest)) = line.split_once("] wasm log ") {
+            let message = rest.split_once(": ").map_or("", |(_, m)| m);
+            out.push(message.to_string());
+            in_message = true;
+        } else if line.starts_with('[') {
+            in_message = false;
+        } else if in_message {
+            if let Some(last) = out.last_mut() {
+                last.push('\n');
+                last.push_str(line);
+            }
+        }
+    }
+    out
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Writes the request as raw HTTP/1.1 (one connection per request) and reads the response.
+fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {}\r\n",
+        request.method, request.path, request.authority
+    );
+    for (name, value) in &request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let chunked = request.body.len() > 1;
+    match request.body.as_slice() {
+        [] => {}
+        [one] => head.push_str(&format!("content-length: {}\r\n", one.len())),
+        _ => head.push_str("transfer-encoding: chunked\r\n"),
+    }
+    head.push_str("\r\n");
+    if chunked {
+        stream.write_all(head.as_bytes())?;
+        for chunk in &request.body {
+            std::thread::sleep(CHUNK_GAP);
+            stream.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes())?;
+        }
+        std::thread::sleep(CHUNK_GAP);
+        stream.write_all(b"0\r\n\r\n")?;
+    } else {
+        head.push_str(request.body.first().map_or("", String::as_str));
+        stream.write_all(head.as_bytes())?;
+    }
+    stream.flush()?;
+    read_reply(BufReader::new(stream))
+}
+
+fn read_reply(mut reader: impl BufRead) -> anyhow::Result<Reply> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .context("no status line (connection closed?)")?
+        .parse()?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').context("bad header line")?;
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v): &(String, String)| v.clone())
+    };
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim(), 16)?;
+            if size == 0 {
+                break;
+            }
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk)?;
+            chunk.truncate(size);
+            body.extend_from_slice(&chunk);
+        }
+    } else if let Some(length) = header("content-length") {
+        body.resize(length.parse()?, 0);
+        reader.read_exact(&mut body)?;
+    } else if status != 204 && status != 304 {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}

@@ -1,0 +1,413 @@
+//! The scenario file format: a plugin setup, then scenarios made of steps (requests and waits), each
+//! request with the observable outcome it must have in both worlds.
+//!
+//! ```yaml
+//! note: what the file is about
+//! plugin: { configuration: "tick=50", failure_policy: FAIL_OPEN }   # all optional
+//! scenarios:
+//!   - name: deny
+//!     note: a local reply from request headers; the upstream sees nothing
+//!     steps:
+//!       - request:
+//!           headers: { x-probe: deny }
+//!           expect:
+//!             status: 403
+//!             headers: { x-denied: "yes" }
+//!             body: denied
+//!             upstream: { received: false }
+//! ```
+//!
+//! A value expectation is a scalar (exact) or one pattern: `{contains: s}`, `{prefix: s}`,
+//! `{present: bool}`, `{hex_text: s}` / `{hex_text_prefix: s}` (the hex the probe reports for a
+//! string property), `{hex_i64: n}` (an 8-byte little-endian integer property).
+//! A pattern says the value legitimately differs between the worlds, so it is left out of the
+//! harness-vs-Envoy value comparison (its pattern is still checked in both).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// One scenario file: the plugin every scenario in it runs with, and the scenarios, in order. Both
+/// worlds run the scenarios of a file in order against one plugin instance, so state (metrics, a
+/// failed VM) carries over from one scenario to the next, as it does in one Envoy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What the file covers.
+    pub note: String,
+    /// The filter package (a workspace cdylib built to wasm).
+    #[serde(default = "default_filter")]
+    pub filter: String,
+    #[serde(default)]
+    pub plugin: Plugin,
+    pub scenarios: Vec<Scenario>,
+}
+
+fn default_filter() -> String {
+    "palisade-harness-probe".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Plugin {
+    pub name: String,
+    pub root_id: String,
+    pub vm_id: String,
+    pub configuration: String,
+    pub failure_policy: FailurePolicy,
+}
+
+impl Default for Plugin {
+    fn default() -> Self {
+        Self {
+            name: "probe".into(),
+            root_id: "http".into(),
+            vm_id: "probe-vm".into(),
+            configuration: String::new(),
+            failure_policy: FailurePolicy::Closed,
+        }
+    }
+}
+
+/// Envoy's `failure_policy` names.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum FailurePolicy {
+    #[serde(rename = "FAIL_CLOSED")]
+    Closed,
+    #[serde(rename = "FAIL_OPEN")]
+    Open,
+    #[serde(rename = "FAIL_RELOAD")]
+    Reload,
+}
+
+impl FailurePolicy {
+    pub fn envoy_name(self) -> &'static str {
+        match self {
+            FailurePolicy::Closed => "FAIL_CLOSED",
+            FailurePolicy::Open => "FAIL_OPEN",
+            FailurePolicy::Reload => "FAIL_RELOAD",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub note: String,
+    pub steps: Vec<Step>,
+}
+
+/// One step: `request: {...}`, `wait_for: {...}` or `sleep_ms: n` (a map with one key).
+#[derive(Debug)]
+pub enum Step {
+    Request(Box<Request>),
+    WaitFor(WaitFor),
+    /// Lets time pass: real time in Envoy, the virtual clock in the harness.
+    SleepMs(u64),
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            request: Option<Box<Request>>,
+            wait_for: Option<WaitFor>,
+            sleep_ms: Option<u64>,
+        }
+        match Raw::deserialize(d)? {
+            Raw {
+                request: Some(r),
+                wait_for: None,
+                sleep_ms: None,
+            } => Ok(Step::Request(r)),
+            Raw {
+                request: None,
+                wait_for: Some(w),
+                sleep_ms: None,
+            } => Ok(Step::WaitFor(w)),
+            Raw {
+                request: None,
+                wait_for: None,
+                sleep_ms: Some(ms),
+            } => Ok(Step::SleepMs(ms)),
+            _ => Err(serde::de::Error::custom(
+                "a step is one of `request`, `wait_for`, `sleep_ms`",
+            )),
+        }
+    }
+}
+
+/// A client request through the listener, and what must come of it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The `Host` header (`:authority`).
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    /// Request headers in order (names as written; both worlds lower-case them).
+    #[serde(default, deserialize_with = "ordered_pairs")]
+    pub headers: Vec<(String, String)>,
+    /// Body chunks. One chunk is sent with `content-length`; several are sent chunked, with a pause
+    /// between them so Envoy's filter sees them as separate body callbacks.
+    #[serde(default)]
+    pub body: Vec<String>,
+    #[serde(default)]
+    pub expect: Expect,
+    /// Expectations that hold in Envoy only (a recorded difference, with its reason).
+    pub envoy_only: Option<WorldOnly>,
+    /// Expectations that hold in the harness only (a recorded difference, with its reason).
+    pub harness_only: Option<WorldOnly>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+fn default_path() -> String {
+    "/".into()
+}
+
+fn default_authority() -> String {
+    "example.com".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldOnly {
+    pub reason: String,
+    pub expect: Expect,
+}
+
+/// The observable outcome of one request. Absent fields are not checked against an expectation
+/// (but the worlds are still compared with each other; see `compare.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The status the client got.
+    pub status: Option<u16>,
+    /// Response headers the client got.
+    #[serde(default)]
+    pub headers: BTreeMap<String, ValueMatch>,
+    /// The response body the client got.
+    pub body: Option<ValueMatch>,
+    /// What the echo upstream received.
+    pub upstream: Option<UpstreamExpect>,
+    /// The HTTP callouts the plugin made during this request, in order (to clusters both worlds can
+    /// observe: `auth_cluster`).
+    pub callouts: Option<Vec<CalloutExpect>>,
+    /// Plugin metric values after the request.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, MetricMatch>,
+    /// Substrings of messages the plugin must have logged during the request, in this order.
+    #[serde(default)]
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamExpect {
+    /// False: the request must not reach the upstream.
+    #[serde(default = "yes")]
+    pub received: bool,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, ValueMatch>,
+    pub body: Option<ValueMatch>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalloutExpect {
+    pub cluster: String,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, ValueMatch>,
+    pub body: Option<ValueMatch>,
+}
+
+/// Waits until a metric reaches a value: Envoy is polled in real time, the harness's virtual clock is
+/// advanced in small steps; both give up after `timeout_ms`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFor {
+    pub metric: String,
+    pub at_least: u64,
+    #[serde(default = "default_wait")]
+    pub timeout_ms: u64,
+    /// Substrings of messages the plugin must have logged while waiting.
+    #[serde(default)]
+    pub logs: Vec<String>,
+}
+
+fn default_wait() -> u64 {
+    5000
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MetricMatch {
+    Exact(u64),
+    Pattern(MetricPattern),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricPattern {
+    pub at_least: u64,
+}
+
+impl MetricMatch {
+    pub fn matches(&self, value: Option<u64>) -> bool {
+        match (self, value) {
+            (MetricMatch::Exact(want), Some(v)) => v == *want,
+            (MetricMatch::Pattern(p), Some(v)) => v >= p.at_least,
+            (_, None) => false,
+        }
+    }
+
+    /// True when the value may differ between the worlds.
+    pub fn is_pattern(&self) -> bool {
+        matches!(self, MetricMatch::Pattern(_))
+    }
+}
+
+impl fmt::Display for MetricMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricMatch::Exact(v) => write!(f, "{v}"),
+            MetricMatch::Pattern(p) => write!(f, ">= {}", p.at_least),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ValueMatch {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+    Pattern(Pattern),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pattern {
+    pub contains: Option<String>,
+    pub prefix: Option<String>,
+    pub present: Option<bool>,
+    pub hex_text: Option<String>,
+    pub hex_text_prefix: Option<String>,
+    pub hex_i64: Option<i64>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ValueMatch {
+    /// Does the observed value (None: absent) satisfy this expectation?
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        match self {
+            ValueMatch::Text(want) => value == Some(want.as_str()),
+            ValueMatch::Integer(want) => value == Some(want.to_string().as_str()),
+            ValueMatch::Bool(want) => value == Some(want.to_string().as_str()),
+            ValueMatch::Pattern(p) => {
+                if let Some(present) = p.present {
+                    return value.is_some() == present;
+                }
+                let Some(value) = value else { return false };
+                p.contains
+                    .as_ref()
+                    .is_none_or(|s| value.contains(s.as_str()))
+                    && p.prefix
+                        .as_ref()
+                        .is_none_or(|s| value.starts_with(s.as_str()))
+                    && p.hex_text
+                        .as_ref()
+                        .is_none_or(|s| value == hex(s.as_bytes()))
+                    && p.hex_text_prefix
+                        .as_ref()
+                        .is_none_or(|s| value.starts_with(&hex(s.as_bytes())))
+                    && p.hex_i64.is_none_or(|n| value == hex(&n.to_le_bytes()))
+            }
+        }
+    }
+
+    /// True when the value may differ between the worlds (only its pattern is checked).
+    pub fn is_pattern(&self) -> bool {
+        match self {
+            ValueMatch::Pattern(p) => p.hex_text.is_none() && p.hex_i64.is_none(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ValueMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueMatch::Text(s) => write!(f, "{s:?}"),
+            ValueMatch::Integer(n) => write!(f, "\"{n}\""),
+            ValueMatch::Bool(b) => write!(f, "\"{b}\""),
+            ValueMatch::Pattern(p) => write!(f, "{p:?}"),
+        }
+    }
+}
+
+/// A YAML map read in document order (headers keep their order, unlike a `BTreeMap`).
+fn ordered_pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    struct Pairs;
+    impl<'de> Visitor<'de> for Pairs {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of header names to values")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((k, v)) = map.next_entry::<String, Scalar>()? {
+                out.push((k, v.0));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Pairs)
+}
+
+/// A header value written as a string, number or bool.
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Any {
+            S(String),
+            I(i64),
+            B(bool),
+        }
+        Ok(Scalar(match Any::deserialize(d)? {
+            Any::S(s) => s,
+            Any::I(i) => i.to_string(),
+            Any::B(b) => b.to_string(),
+        }))
+    }
+}
+
+impl ScenarioFile {
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(serde_yaml::from_str(text)?)
+    }
+}
