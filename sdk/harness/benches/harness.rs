@@ -1,5 +1,6 @@
 //! Harness benchmarks: module compile (once per process), VM instantiate + configure, and one request
-//! through the probe filter. Prints a table of medians.
+//! through the probe filter (a trivial filter) and through the tenant-header example policy.
+//! Prints a table of medians.
 //!
 //! Run: `CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 cargo bench -p palisade-harness`
 //! (the workspace release profile's fat LTO makes wasmtime take very long to build).
@@ -87,6 +88,39 @@ fn main() {
         host.finish_stream(s).expect("finish");
     });
 
+    let tenant = std::fs::read(support::wasm("tenant-header")).expect("read tenant-header");
+    let tenant_config = r#"{"allowed_tenants": ["acme"]}"#;
+    let tenant_instantiate = measure(200, || {
+        let mut host = HostBuilder::from_bytes(tenant.clone())
+            .plugin(PluginConfig::new("tenant-header").configuration(tenant_config))
+            .build()
+            .expect("build");
+        assert!(host.start().expect("start").ok());
+    });
+    let mut tenant_host = HostBuilder::from_bytes(tenant.clone())
+        .plugin(PluginConfig::new("tenant-header").configuration(tenant_config))
+        .build()
+        .expect("build");
+    assert!(tenant_host.start().expect("start").ok());
+    let mut tenant_request = |tenant: &str| {
+        let s = tenant_host.new_http_stream().expect("stream");
+        tenant_host
+            .request_headers(
+                s,
+                &[
+                    (":method", "GET"),
+                    (":path", "/orders"),
+                    (":authority", "a"),
+                    ("x-tenant-id", tenant),
+                ],
+                true,
+            )
+            .expect("headers");
+        tenant_host.finish_stream(s).expect("finish");
+    };
+    let tenant_allowed = measure(2000, || tenant_request("acme"));
+    let tenant_denied = measure(2000, || tenant_request("mallory"));
+
     println!(
         "| benchmark (probe filter, {} KiB)          | median      |",
         bytes.len() / 1024
@@ -96,4 +130,10 @@ fn main() {
     println!("| instantiate + vm start + configure         | {instantiate:>11.2?} |");
     println!("| one request (headers both ways + finish)   | {request:>11.2?} |");
     println!("| one request with header mutations          | {mutate:>11.2?} |");
+    println!(
+        "| tenant-header ({} KiB): instantiate+config | {tenant_instantiate:>11.2?} |",
+        tenant.len() / 1024
+    );
+    println!("| tenant-header: one allowed request         | {tenant_allowed:>11.2?} |");
+    println!("| tenant-header: one denied request          | {tenant_denied:>11.2?} |");
 }

@@ -81,10 +81,6 @@ impl Evaluator {
             check_interval: NonZeroU32::new(256).unwrap_or(NonZeroU32::MIN),
         };
         engine.set_execution_timer_config(timer);
-        // An unknown rule path is a configuration error, not a per-request one.
-        engine
-            .eval_rule(rule.to_string())
-            .map_err(|e| CompileError(format!("rule {rule}: {}", one_line(&e))))?;
         if uses_extensions {
             for extension in extensions {
                 let call = extension.call;
@@ -96,6 +92,17 @@ impl Evaluator {
                     )
                     .map_err(|e| CompileError(one_line(&e)))?;
             }
+        }
+        // An unknown rule path is a configuration error, not a per-request one. Other errors of
+        // this trial evaluation (with no input) say nothing about real requests. (Extensions are
+        // registered first: the rule may call one before reading the input.)
+        if let Err(err) = engine.eval_rule(rule.to_string()) {
+            let message = one_line(&err);
+            if message.contains("not a valid rule path") {
+                return Err(CompileError(format!("rule {rule}: {message}")));
+            }
+        }
+        if uses_extensions {
             return Ok(Self::Interpreter(Box::new(engine)));
         }
         let data = engine.get_data();

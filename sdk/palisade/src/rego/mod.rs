@@ -292,6 +292,48 @@ impl Policy for RegoAuthz {
 mod tests {
     use super::*;
 
+    fn config(policy: &str) -> RegoConfig {
+        crate::config::parse_config(
+            serde_json::json!({ "policy": policy })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_policy_calling_an_extension_first_compiles() {
+        let policy = "package envoy.authz\nimport rego.v1\n\
+                      default allow := false\n\
+                      allow if { [_, p, _] := io.jwt.decode(\"a.b.c\"); p.admin }\n";
+        let authz = RegoAuthz::from_config(config(policy)).unwrap();
+        assert_eq!(authz.engine_name(), "interpreter");
+    }
+
+    #[test]
+    fn policies_without_extensions_use_the_bytecode_vm() {
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n";
+        let authz = RegoAuthz::from_config(config(policy)).unwrap();
+        assert_eq!(authz.engine_name(), "bytecode VM");
+        assert_eq!(authz.rule(), "data.envoy.authz.allow");
+    }
+
+    #[test]
+    fn configuration_errors_name_the_field() {
+        let err = RegoAuthz::from_config(config("package envoy.authz\nallow if {")).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policy"));
+        assert!(err.message.starts_with("policy.rego:"), "{err}");
+        let err = RegoAuthz::from_config(config(
+            "package envoy.authz\nimport rego.v1\nallow if http.send({})\n",
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("http.send"), "{err}");
+        let mut missing_rule = config("package other\nimport rego.v1\nallow := true\n");
+        missing_rule.path = "envoy/authz/allow".into();
+        let err = RegoAuthz::from_config(missing_rule).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("path"));
+    }
+
     #[test]
     fn rule_paths_follow_opa_envoy() {
         assert_eq!(rule_path("envoy/authz/allow"), "data.envoy.authz.allow");
