@@ -197,30 +197,12 @@ pub fn percent_encode_header_value(value: &str) -> String {
 )]
 mod tests {
     use super::*;
+    use crate::events::event::spec_example;
+    use crate::time::at;
     use cloudevents::AttributesReader as _;
     use serde_json::json;
     use std::collections::BTreeMap;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    fn at(secs: u64, nanos: u32) -> SystemTime {
-        UNIX_EPOCH + Duration::new(secs, nanos)
-    }
-
-    /// The example at the end of the CloudEvents 1.0.2 spec.
-    fn spec_example() -> CloudEvent {
-        CloudEvent::builder()
-            .event_type("com.github.pull_request.opened")
-            .source("https://github.com/cloudevents/spec/pull")
-            .subject("123")
-            .id("A234-1234-1234")
-            .time(at(1_522_949_460, 0))
-            .extension("comexampleextension1", "value")
-            .extension("comexampleothervalue", 5)
-            .datacontenttype("text/xml")
-            .text_data(r#"<much wow="xml"/>"#)
-            .build()
-            .unwrap()
-    }
+    use std::time::UNIX_EPOCH;
 
     /// Test-only binary-mode decoding of a header value: one round of percent-decoding,
     /// accepting lower-case hex and rejecting invalid UTF-8, as the binding requires.
@@ -304,7 +286,7 @@ mod tests {
                     .id(format!("evt-{i}"))
                     .source(format!("/palisade/filters/authz/{}", i % 3))
                     .event_type("dev.palisade.decision.v1")
-                    .time(at(1_700_000_000 + u64::from(i) * 86_399, i * 1_000_123))
+                    .time(at(1_700_000_000 + i64::from(i) * 86_399, i * 1_000_123))
                     .extension("seq", i as i32)
                     .extension("dryrun", i % 2 == 0)
                     .extension("tenant", format!("t\u{e9}nant {i}"));

@@ -607,6 +607,24 @@ pub fn is_json_media_type(content_type: &str) -> bool {
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
 }
 
+/// The example event at the end of the CloudEvents 1.0.2 spec, for tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn spec_example() -> CloudEvent {
+    CloudEvent::builder()
+        .event_type("com.github.pull_request.opened")
+        .source("https://github.com/cloudevents/spec/pull")
+        .subject("123")
+        .id("A234-1234-1234")
+        .time(crate::time::at(1_522_949_460, 0))
+        .extension("comexampleextension1", "value")
+        .extension("comexampleothervalue", 5)
+        .datacontenttype("text/xml")
+        .text_data(r#"<much wow="xml"/>"#)
+        .build()
+        .unwrap()
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -632,19 +650,7 @@ mod tests {
 
     #[test]
     fn spec_example_event_builds() {
-        // The example at the end of the CloudEvents 1.0.2 spec.
-        let event = CloudEvent::builder()
-            .event_type("com.github.pull_request.opened")
-            .source("https://github.com/cloudevents/spec/pull")
-            .subject("123")
-            .id("A234-1234-1234")
-            .time(at(1_522_949_460, 0))
-            .extension("comexampleextension1", "value")
-            .extension("comexampleothervalue", 5)
-            .datacontenttype("text/xml")
-            .text_data(r#"<much wow="xml"/>"#)
-            .build()
-            .unwrap();
+        let event = spec_example();
         assert_eq!(event.specversion(), "1.0");
         assert_eq!(event.id(), "A234-1234-1234");
         assert_eq!(event.time_rfc3339(), Some("2018-04-05T17:31:00Z"));
