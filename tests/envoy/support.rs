@@ -2,7 +2,6 @@
 //! config, send requests.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use palisade_cli::echo::EchoServer;
 use palisade_cli::envoy::{self, Envoy};
@@ -30,15 +29,6 @@ pub fn start(config: &str) -> Envoy {
     Envoy::start(config).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A client that returns every status as a response.
-pub fn client() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
 /// A response as the client saw it.
 #[derive(Debug)]
 pub struct Reply {
@@ -59,7 +49,7 @@ impl Reply {
 /// GETs `path` from Envoy's `ingress` listener with the given headers.
 pub fn get(envoy: &Envoy, path: &str, headers: &[(&str, &str)]) -> Reply {
     let listener = envoy.listener("ingress").unwrap();
-    let mut request = client().get(&format!("http://{listener}{path}"));
+    let mut request = envoy::http_client().get(&format!("http://{listener}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -6,13 +6,13 @@ use palisade_cli::envoy::{self, Envoy};
 
 use crate::case::{CaseFile, CaseRequest, Outcome};
 
-fn observe(envoy: &Envoy, upstream: &EchoServer, request: &CaseRequest) -> Result<Outcome, String> {
+fn observe(
+    envoy: &Envoy,
+    agent: &ureq::Agent,
+    upstream: &EchoServer,
+    request: &CaseRequest,
+) -> Result<Outcome, String> {
     let listener = envoy.listener("ingress").map_err(|e| e.to_string())?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(10)))
-        .build()
-        .into();
     let url = format!("http://{listener}{}", request.path);
     let before = upstream.received().len();
     let mut builder = ureq::http::Request::builder()
@@ -78,5 +78,6 @@ pub fn run_file(name: &str, file: &CaseFile) -> Vec<String> {
         Ok(envoy) => envoy,
         Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
     };
-    file.check(name, |request| observe(&envoy, &upstream, request))
+    let agent = envoy::http_client();
+    file.check(name, |request| observe(&envoy, &agent, &upstream, request))
 }

@@ -1,7 +1,5 @@
 //! `palisade demo`: the tenant-header example enforced by real Envoy, with a few requests.
 
-use std::time::Duration;
-
 use anyhow::{bail, Context};
 
 use crate::echo::{EchoServer, EchoedRequest};
@@ -71,11 +69,7 @@ pub fn run() -> anyhow::Result<()> {
     let listener = envoy.listener("ingress")?;
     println!("    Envoy is listening on http://{listener}\n");
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
+    let agent = envoy::http_client();
     let mut failures = 0;
     for request in REQUESTS {
         let mut call = agent.get(&format!("http://{listener}/orders"));

@@ -160,6 +160,16 @@ fn visit_mappings(value: &mut serde_yaml::Value, f: &mut dyn FnMut(&mut serde_ya
     }
 }
 
+/// An HTTP client for talking to Envoy on loopback: every status is a response (denials are
+/// what tests look at), and nothing waits longer than 10 s.
+pub fn http_client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
 /// Checks a config with `envoy --mode validate` (which also loads and configures wasm filters).
 pub fn validate(config: &str) -> Result<String, EnvoyError> {
     let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
@@ -227,11 +237,7 @@ impl Envoy {
             .stderr(log_err)
             .spawn()
             .map_err(io("starting envoy"))?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
+        let agent = http_client();
         let mut envoy = Self {
             child,
             dir,
