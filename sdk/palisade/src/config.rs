@@ -3,8 +3,18 @@
 //! Envoy delivers a `google.protobuf.StringValue` configuration as its raw string and a
 //! `Struct` (and Istio its `pluginConfig`) as JSON, so both arrive here as JSON text. An
 //! error names the field that was wrong and what was expected.
+//!
+//! The SDK reads one top-level member itself: `events` (see [`crate::events::EventsConfig`]).
+//! [`parse_plugin_config`] takes it out before the rest is parsed as the policy's own
+//! configuration, so every filter supports events without declaring the field.
 
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::events::EventsConfig;
+
+/// The top-level member of every plugin configuration that belongs to the SDK.
+pub const EVENTS_FIELD: &str = "events";
 
 /// Why a plugin configuration was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +84,47 @@ pub fn parse_config<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ConfigError> {
         message: err.to_string(),
     })?;
     Ok(value)
+}
+
+/// Parses a plugin configuration into the policy's configuration `T` and the SDK's optional
+/// `events` section (JSON or a serialised `Struct`, as [`parse_config`]). `events` is removed
+/// before `T` is parsed, so a `T` with `deny_unknown_fields` never sees it; its errors name
+/// the field as `events.<field>`. An `events` of `null` is the same as none.
+pub fn parse_plugin_config<T: DeserializeOwned>(
+    raw: &[u8],
+) -> Result<(T, Option<EventsConfig>), ConfigError> {
+    let mut document: Value = parse_config(raw)?;
+    let events = match &mut document {
+        Value::Object(members) => members.remove(EVENTS_FIELD),
+        _ => None,
+    };
+    let events = match events {
+        None | Some(Value::Null) => None,
+        Some(section) => Some(EventsConfig::from_value(section)?),
+    };
+    Ok((from_value(document, None)?, events))
+}
+
+/// Deserialises `T` from a parsed document; error fields are prefixed with `prefix.` when the
+/// document is a section of the configuration (and named `prefix` when the section itself has
+/// the wrong shape).
+pub(crate) fn from_value<T: DeserializeOwned>(
+    document: Value,
+    prefix: Option<&str>,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(document).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let field = nested_field(&path, &inner.to_string());
+        ConfigError {
+            field: match (prefix, field) {
+                (Some(prefix), Some(field)) => Some(format!("{prefix}.{field}")),
+                (Some(prefix), None) => Some(prefix.to_string()),
+                (None, field) => field,
+            },
+            message: strip_position(&inner),
+        }
+    })
 }
 
 /// serde_path_to_error's path ends at the parent for a missing field (and at the field itself
@@ -182,6 +233,70 @@ mod tests {
         let bytes = [&[0x0a, u8::try_from(typo.len()).unwrap()][..], &typo].concat();
         let err = parse_config::<Config>(&bytes).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("hedaer"));
+    }
+
+    #[test]
+    fn events_are_taken_out_before_the_policy_config_is_parsed() {
+        let raw = br#"{"header": "x-t", "events": {"sink_cluster": "sink"}}"#;
+        let (c, events) = parse_plugin_config::<Config>(raw).unwrap();
+        assert_eq!(c.header, "x-t");
+        assert_eq!(events.unwrap().sink_cluster, "sink");
+        let (_, events) = parse_plugin_config::<Config>(br#"{"events": null}"#).unwrap();
+        assert_eq!(events, None);
+        let (c, events) = parse_plugin_config::<Config>(b"").unwrap();
+        assert_eq!((c.header.as_str(), events), ("x-tenant", None));
+        // The policy's own errors are named as before.
+        let err =
+            parse_plugin_config::<Config>(br#"{"hedaer": "x", "events": {"sink_cluster": "s"}}"#)
+                .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("hedaer"));
+        let err = parse_plugin_config::<Config>(br#"{"sink": {"cluster": 1}}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("sink.cluster"));
+    }
+
+    #[test]
+    fn events_errors_name_the_events_field() {
+        let err = parse_plugin_config::<Config>(br#"{"events": {}}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("events.sink_cluster"));
+        let err = parse_plugin_config::<Config>(br#"{"events": {"sink_cluster": "s", "mdoe": 1}}"#)
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("events.mdoe"));
+        let err =
+            parse_plugin_config::<Config>(br#"{"events": {"sink_cluster": "s", "mode": "fast"}}"#)
+                .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("events.mode"));
+        assert!(err.message.contains("`binary`, `structured`"), "{err}");
+        let err = parse_plugin_config::<Config>(br#"{"events": true}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("events"));
+    }
+
+    #[test]
+    fn events_in_a_serialised_struct() {
+        // Struct { fields: { "events": Struct { fields: { "sink_cluster": "s" } } } }.
+        let inner_entry = [
+            &[0x0a, 12][..],
+            b"sink_cluster",
+            &[0x12, 3, 0x1a, 1][..],
+            b"s",
+        ]
+        .concat();
+        let inner = [
+            &[0x0a, u8::try_from(inner_entry.len()).unwrap()][..],
+            &inner_entry,
+        ]
+        .concat();
+        let value = [&[0x2a, u8::try_from(inner.len()).unwrap()][..], &inner].concat();
+        let entry = [
+            &[0x0a, 6][..],
+            b"events",
+            &[0x12, u8::try_from(value.len()).unwrap()][..],
+            &value,
+        ]
+        .concat();
+        let bytes = [&[0x0a, u8::try_from(entry.len()).unwrap()][..], &entry].concat();
+        let (c, events) = parse_plugin_config::<Config>(&bytes).unwrap();
+        assert_eq!(c.header, "x-tenant");
+        assert_eq!(events.unwrap().sink_cluster, "s");
     }
 
     #[test]

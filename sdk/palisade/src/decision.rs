@@ -29,6 +29,11 @@ pub struct Decision {
     /// Written as filter state (`wasm.palisade.dynamic_metadata`, JSON) for later filters and
     /// access logs.
     pub dynamic_metadata: Option<serde_json::Value>,
+    /// The decision's id in its event (and, if the policy writes it there, its metadata); a
+    /// fresh UUID when `None`.
+    pub decision_id: Option<String>,
+    /// Policy-specific members of the decision event's data (see [`Decision::event_field`]).
+    pub event_fields: Vec<(String, serde_json::Value)>,
 }
 
 /// The status used when a policy denies without choosing one (as OPA-Envoy does).
@@ -56,6 +61,8 @@ impl Decision {
             set_query: Vec::new(),
             remove_query: Vec::new(),
             dynamic_metadata: None,
+            decision_id: None,
+            event_fields: Vec::new(),
         }
     }
 
@@ -101,9 +108,34 @@ impl Decision {
         self
     }
 
+    /// The id this decision's event carries (use the id the policy also logs or writes in
+    /// metadata, so they agree). Without one the SDK draws a UUID.
+    pub fn decision_id(mut self, id: impl Into<String>) -> Self {
+        self.decision_id = Some(id.into());
+        self
+    }
+
+    /// Adds a member to the decision event's data, e.g. `.event_field("rule", json!("r7"))`.
+    /// The SDK's own members (`decision_id`, `allowed`, `status`, `request`, `headers`,
+    /// `eval_time_us`, `error`) cannot be replaced; a name set twice keeps the last value.
+    pub fn event_field(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.event_fields.push((name.into(), value));
+        self
+    }
+
     /// Whether the request goes upstream.
     pub fn is_allowed(&self) -> bool {
         self.allowed
+    }
+
+    /// The status of the local reply a denial sends: the decision's, or 403 when that is not
+    /// an HTTP status.
+    pub fn reply_status(&self) -> u16 {
+        if (200..=599).contains(&self.status) {
+            self.status
+        } else {
+            DEFAULT_DENY_STATUS
+        }
     }
 
     /// Carries the decision out on the host: metadata, then header and query mutations or a
@@ -117,15 +149,13 @@ impl Decision {
             )?;
         }
         if !self.allowed {
-            let status = if (200..=599).contains(&self.status) {
-                self.status
-            } else {
+            let status = self.reply_status();
+            if status != self.status {
                 log::warn!(
-                    "deny status {} is not an HTTP status; replying {DEFAULT_DENY_STATUS}",
+                    "deny status {} is not an HTTP status; replying {status}",
                     self.status
                 );
-                DEFAULT_DENY_STATUS
-            };
+            }
             return host.send_local_reply(status, &self.headers, self.body.as_bytes());
         }
         for name in &self.remove_headers {

@@ -1,8 +1,12 @@
-//! Runs a policy over one request: read the request, decide, carry the decision out, count.
+//! Runs a policy over one request: read the request, decide, carry the decision out, count,
+//! and (when `events` is configured) emit a decision event.
 //!
 //! Host-independent, so the whole request path is unit-tested natively; `proxy` only calls in.
 
+use std::time::{Duration, SystemTime};
+
 use crate::decision::{Decision, DEFAULT_DENY_STATUS};
+use crate::events::{DecisionEvents, DecisionRecord};
 use crate::host::Host;
 use crate::metrics::{FilterMetrics, Outcome};
 use crate::policy::{FailureMode, Policy};
@@ -23,52 +27,154 @@ pub enum Flow {
 /// The local reply body when a policy fails closed.
 pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy failed\n";
 
-/// Decides one request (its headers, and the body when the policy asked for it).
+/// Decides one request (its headers, and the body when the policy asked for it); with
+/// `events`, emits its decision event afterwards. The proxy's clock is read (for the event's
+/// time and `eval_time_us`, measured around [`Policy::decide`]) only when events are on.
 pub fn on_request<P: Policy>(
     policy: &P,
     metrics: &FilterMetrics,
     host: &mut dyn Host,
     body: Option<RequestBody>,
+    events: Option<&DecisionEvents>,
 ) -> Flow {
+    let started = events.map(|_| clock(host));
+    let mut summary = None;
+    let mut eval_time = Duration::ZERO;
     let decided = match Request::from_host(host) {
         Ok(request) => {
             let request = request.with_body(body);
+            summary = events.map(|events| events.summarize(&request));
             let path = request.path().to_string();
-            policy
-                .decide(&request)
-                .map(|decision| (decision, path))
-                .map_err(|err| {
-                    let message = format!("policy {} failed: {err}", P::NAME);
-                    (message, err.reason)
-                })
+            let evaluating = events.map(|_| request.now());
+            let decided = policy.decide(&request);
+            if let Some(at) = evaluating {
+                eval_time = request.now().duration_since(at).unwrap_or_default();
+            }
+            decided.map(|decision| (decision, path)).map_err(|err| {
+                let message = format!("policy {} failed: {err}", P::NAME);
+                (message, err.reason)
+            })
         }
         Err(err) => Err((format!("reading request headers: {err}"), None)),
     };
+    let mut error = None;
     let (decision, path) = match decided {
         Ok(decided) => decided,
         Err((message, reason)) => {
             log::error!("{message}");
             metrics.count(host, Outcome::Error(reason));
+            error = Some(message);
             (failure_decision(policy.failure_mode()), String::new())
         }
     };
-    if let Err(err) = decision.apply(host, &path) {
-        log::error!("applying the decision of policy {}: {err}", P::NAME);
-        metrics.count(host, Outcome::Error(None));
-        if decision.is_allowed() && policy.failure_mode() == FailureMode::Deny {
-            // A half-applied allow must not reach upstream when failing closed.
-            return deny_after_failure(metrics, host);
-        }
+    let forwarded = carry_out::<P>(policy, metrics, host, &decision, &path, &mut error);
+    if let (Some(events), Some(time)) = (events, started) {
+        let (allowed, status) = match (forwarded, decision.is_allowed()) {
+            (true, _) => (true, 200),
+            // A failed allow that was turned into a denial replied with the default status.
+            (false, true) => (false, DEFAULT_DENY_STATUS),
+            (false, false) => (false, decision.reply_status()),
+        };
+        let record = DecisionRecord {
+            time,
+            request: summary.as_ref(),
+            decision: &decision,
+            allowed,
+            status,
+            eval_time,
+            error: error.as_deref(),
+        };
+        events.emit(host, &record);
     }
-    if decision.is_allowed() {
-        metrics.count(host, Outcome::Allowed);
+    if forwarded {
         Flow::Continue {
             response_headers: decision.response_headers,
         }
     } else {
-        metrics.count(host, Outcome::Denied);
         Flow::Stop
     }
+}
+
+/// A request that failed before its policy could run (its body could not be read): logged,
+/// counted, handled by the failure mode, and reported in a decision event like any other.
+pub fn on_failure<P: Policy>(
+    policy: &P,
+    metrics: &FilterMetrics,
+    host: &mut dyn Host,
+    message: String,
+    events: Option<&DecisionEvents>,
+) -> Flow {
+    log::error!("{message}");
+    metrics.count(host, Outcome::Error(None));
+    let time = events.map(|_| clock(host));
+    let summary = match (events, Request::from_host(host)) {
+        (Some(events), Ok(request)) => Some(events.summarize(&request)),
+        _ => None,
+    };
+    let decision = failure_decision(policy.failure_mode());
+    let mut error = Some(message);
+    let forwarded = carry_out::<P>(policy, metrics, host, &decision, "", &mut error);
+    if let (Some(events), Some(time)) = (events, time) {
+        let record = DecisionRecord {
+            time,
+            request: summary.as_ref(),
+            decision: &decision,
+            allowed: forwarded,
+            status: if forwarded {
+                200
+            } else {
+                decision.reply_status()
+            },
+            eval_time: Duration::ZERO,
+            error: error.as_deref(),
+        };
+        events.emit(host, &record);
+    }
+    if forwarded {
+        Flow::Continue {
+            response_headers: Vec::new(),
+        }
+    } else {
+        Flow::Stop
+    }
+}
+
+/// Applies the decision and counts the outcome; a failure to apply is logged, counted, noted
+/// in `error`, and handled by the failure mode. True when the request goes upstream.
+fn carry_out<P: Policy>(
+    policy: &P,
+    metrics: &FilterMetrics,
+    host: &mut dyn Host,
+    decision: &Decision,
+    path: &str,
+    error: &mut Option<String>,
+) -> bool {
+    if let Err(err) = decision.apply(host, path) {
+        let message = format!("applying the decision of policy {}: {err}", P::NAME);
+        log::error!("{message}");
+        metrics.count(host, Outcome::Error(None));
+        error.get_or_insert(message);
+        if decision.is_allowed() && policy.failure_mode() == FailureMode::Deny {
+            // A half-applied allow must not reach upstream when failing closed.
+            deny_after_failure(metrics, host);
+            return false;
+        }
+    }
+    if decision.is_allowed() {
+        metrics.count(host, Outcome::Allowed);
+        true
+    } else {
+        metrics.count(host, Outcome::Denied);
+        false
+    }
+}
+
+/// The proxy's clock; the Unix epoch if it cannot tell (logged at debug).
+fn clock(host: &dyn Host) -> SystemTime {
+    host.now().unwrap_or_else(|err| {
+        log::debug!("reading the clock: {err}");
+        SystemTime::UNIX_EPOCH
+    })
 }
 
 /// Reads the buffered body for a policy with this limit; `complete` says whether the request
@@ -106,12 +212,11 @@ pub fn failure_decision(mode: FailureMode) -> Decision {
     }
 }
 
-fn deny_after_failure(metrics: &FilterMetrics, host: &mut dyn Host) -> Flow {
+fn deny_after_failure(metrics: &FilterMetrics, host: &mut dyn Host) {
     if let Err(err) = failure_decision(FailureMode::Deny).apply(host, "") {
         log::error!("sending the fail-closed reply: {err}");
     }
     metrics.count(host, Outcome::Denied);
-    Flow::Stop
 }
 
 #[cfg(test)]
@@ -150,7 +255,7 @@ mod tests {
 
     fn run(result: Result<Decision, PolicyError>, mode: FailureMode, host: &mut FakeHost) -> Flow {
         let metrics = FilterMetrics::define(host, "fixed", &["truncated"]).unwrap();
-        on_request(&Fixed { result, mode }, &metrics, host, None)
+        on_request(&Fixed { result, mode }, &metrics, host, None, None)
     }
 
     fn continued() -> Flow {
@@ -257,11 +362,90 @@ mod tests {
             result: Ok(Decision::allow()),
             mode: FailureMode::Deny,
         };
-        let flow = on_request(&policy, &metrics, &mut host, Some(cut));
+        let flow = on_request(&policy, &metrics, &mut host, Some(cut), None);
         assert_eq!(
             flow,
             Flow::Stop,
             "the test policy fails on a truncated body"
+        );
+    }
+
+    /// Runs the policy with decision events on; returns the flow and the event's data.
+    fn run_with_events(
+        result: Result<Decision, PolicyError>,
+        mode: FailureMode,
+        host: &mut FakeHost,
+    ) -> (Flow, serde_json::Value) {
+        use crate::events::{DecisionEvents, EventEmitter, EventMetrics, EventSink, EventsConfig};
+        let metrics = FilterMetrics::define(host, "fixed", &[]).unwrap();
+        let config = EventsConfig::from_value(serde_json::json!({"sink_cluster": "sink"})).unwrap();
+        let sink = EventSink::new(EventEmitter::new(
+            &config,
+            EventMetrics::define(host, "fixed").unwrap(),
+        ));
+        let events = DecisionEvents::new(&config, "/p".into(), "fixed", sink.clone(), 3).unwrap();
+        let flow = on_request(&Fixed { result, mode }, &metrics, host, None, Some(&events));
+        assert_eq!(host.counter("palisade.fixed.events.emitted"), 1);
+        sink.with(|emitter| emitter.on_tick(host));
+        let batch: serde_json::Value = serde_json::from_slice(&host.callouts[0].body).unwrap();
+        assert_eq!(batch[0]["type"], "io.palisade.fixed.decision");
+        (flow, batch[0]["data"].clone())
+    }
+
+    #[test]
+    fn an_allowed_request_emits_its_decision() {
+        let mut host = FakeHost::with_headers(&[(":method", "GET"), (":path", "/x")]);
+        let decision = Decision::allow()
+            .decision_id("d-7")
+            .event_field("rule", serde_json::json!("r1"));
+        let (flow, data) = run_with_events(Ok(decision), FailureMode::Deny, &mut host);
+        assert_eq!(flow, continued());
+        assert_eq!(data["decision_id"], "d-7");
+        assert_eq!(data["allowed"], true);
+        assert_eq!(data["status"], 200);
+        assert_eq!(data["rule"], "r1");
+        assert_eq!(data["request"]["path"], "/x");
+        assert_eq!(data["eval_time_us"], 0, "the fake clock stands still");
+        assert!(data.get("error").is_none());
+    }
+
+    #[test]
+    fn a_denied_request_emits_the_reply_status() {
+        let mut host = FakeHost::with_headers(&[(":path", "/x")]);
+        let (flow, data) = run_with_events(Ok(Decision::deny(42)), FailureMode::Deny, &mut host);
+        assert_eq!(flow, Flow::Stop);
+        assert_eq!(
+            (data["allowed"].clone(), data["status"].clone()),
+            (false.into(), 403.into())
+        );
+    }
+
+    #[test]
+    fn a_failed_policy_emits_the_error_and_the_failure_mode() {
+        let mut host = FakeHost::default();
+        let (flow, data) =
+            run_with_events(Err(PolicyError::new("boom")), FailureMode::Allow, &mut host);
+        assert_eq!(flow, continued());
+        assert_eq!(data["allowed"], true);
+        assert_eq!(data["error"], "policy fixed failed: boom");
+
+        let mut host = FakeHost {
+            fail_header_writes: true,
+            ..FakeHost::default()
+        };
+        let decision = Decision::allow().header("x", "y");
+        let (flow, data) = run_with_events(Ok(decision), FailureMode::Deny, &mut host);
+        assert_eq!(flow, Flow::Stop);
+        assert_eq!(
+            (data["allowed"].clone(), data["status"].clone()),
+            (false.into(), 403.into())
+        );
+        assert!(
+            data["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("applying the decision of policy fixed"),
+            "{data}"
         );
     }
 

@@ -2,9 +2,10 @@
 //!
 //! `proxy` implements it over the proxy-wasm ABI; unit tests implement it in memory. Nothing
 //! outside `proxy` knows about proxy-wasm, so request views, decisions and metrics are tested
-//! natively.
+//! natively. [`CalloutHost`] adds what only the root context does: HTTP callouts (event
+//! delivery) and the tick timer that paces them.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A host call that returned a status the SDK could not use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,30 @@ pub trait Host {
     fn now(&self) -> Result<SystemTime, HostError>;
     /// Defines a counter once per VM.
     fn define_counter(&mut self, name: &str) -> Result<MetricId, HostError>;
-    /// Adds `delta` to a counter.
+    /// Defines a gauge once per VM.
+    fn define_gauge(&mut self, name: &str) -> Result<MetricId, HostError>;
+    /// Adds `delta` to a counter (never negative) or a gauge (either sign).
     fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError>;
+}
+
+/// What the root context needs besides [`Host`] to deliver events: HTTP callouts to a cluster
+/// and the tick timer that paces them.
+pub trait CalloutHost: Host {
+    /// Sends an HTTP request to the cluster `cluster`. `headers` must include `:method`,
+    /// `:path` and `:authority`. Returns the call's token; the answer (or the failure, or the
+    /// timeout after `timeout`) arrives later at the root context's `on_http_call_response`
+    /// with that token.
+    fn dispatch_http_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, HostError>;
+    /// The headers (`:status` included) of the callout response being delivered; only valid
+    /// inside `on_http_call_response`.
+    fn http_call_response_headers(&self) -> Result<Vec<(String, String)>, HostError>;
+    /// Calls the root context's `on_tick` every `period` from now on (whole milliseconds);
+    /// zero stops the timer.
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError>;
 }

@@ -6,8 +6,14 @@
 //! into a proxy-wasm module for `wasm32-wasip1` that Envoy and Istio load; [`Policy`] has a
 //! complete example.
 //!
+//! Every filter can report its decisions as CloudEvents to a sink (Knative Eventing, a broker,
+//! any HTTP receiver): add an `events` section to its plugin configuration (see
+//! [`events::EventsConfig`]); the events are queued without slowing the request and delivered
+//! in batches from the root context (see [`events::emitter`]).
+//!
 //! Layers: `proxy` is the only module that touches the proxy-wasm ABI (and exists only on
-//! wasm32); everything else runs on the small [`Host`] trait, so it is unit-tested natively.
+//! wasm32); everything else runs on the small [`Host`] and [`CalloutHost`] traits, so it is
+//! unit-tested natively.
 
 pub mod config;
 pub mod decision;
@@ -30,9 +36,9 @@ pub mod proxy;
 #[cfg(test)]
 mod testing;
 
-pub use config::{parse_config, ConfigError};
+pub use config::{parse_config, parse_plugin_config, ConfigError};
 pub use decision::Decision;
-pub use host::{Host, HostError};
+pub use host::{CalloutHost, Host, HostError};
 pub use policy::{FailureMode, Policy, PolicyError};
 pub use request::{Request, SocketAddress};
 

@@ -37,11 +37,18 @@ use crate::request::Request;
 /// palisade::export_policy!(RequireHeader);
 /// ```
 pub trait Policy: Sized + 'static {
-    /// The plugin configuration, parsed from JSON (use `#[serde(deny_unknown_fields)]`).
+    /// The plugin configuration, parsed from JSON (use `#[serde(deny_unknown_fields)]`). The
+    /// top-level `events` member belongs to the SDK ([`crate::events::EventsConfig`]) and is
+    /// taken out before this type is parsed.
     type Config: DeserializeOwned;
 
     /// A short name for metrics and logs, e.g. `tenant_header`.
     const NAME: &'static str;
+
+    /// The kind of decision in event types: decision events are
+    /// `<type_prefix>.<EVENT_KIND>.decision` (e.g. `io.palisade.authz.decision`). Defaults to
+    /// [`Policy::NAME`].
+    const EVENT_KIND: &'static str = Self::NAME;
 
     /// Reasons [`PolicyError`]s may carry; each gets its own counter,
     /// `palisade.<NAME>.errors.<reason>`, beside the total `palisade.<NAME>.errors`.

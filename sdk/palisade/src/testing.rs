@@ -2,15 +2,34 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use crate::host::{Host, HostError, MetricId};
+use crate::host::{CalloutHost, Host, HostError, MetricId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LocalReply {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
+}
+
+/// An HTTP callout a test host recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FakeCallout {
+    pub(crate) token: u32,
+    pub(crate) cluster: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) timeout: Duration,
+}
+
+impl FakeCallout {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +44,14 @@ pub(crate) struct FakeHost {
     pub(crate) set_properties: Vec<(String, Vec<u8>)>,
     pub(crate) fail_header_reads: bool,
     pub(crate) fail_header_writes: bool,
+    /// The clock: this long after the Unix epoch.
+    pub(crate) time: Duration,
+    pub(crate) callouts: Vec<FakeCallout>,
+    /// When set, `dispatch_http_call` fails with this status.
+    pub(crate) fail_dispatch: Option<u32>,
+    /// What `http_call_response_headers` returns.
+    pub(crate) call_response: Vec<(String, String)>,
+    pub(crate) tick_period: Option<Duration>,
 }
 
 const FAILED: u32 = 10; // INTERNAL_FAILURE
@@ -124,7 +151,7 @@ impl Host for FakeHost {
     }
 
     fn now(&self) -> Result<SystemTime, HostError> {
-        Ok(SystemTime::UNIX_EPOCH)
+        Ok(SystemTime::UNIX_EPOCH + self.time)
     }
 
     fn define_counter(&mut self, name: &str) -> Result<MetricId, HostError> {
@@ -134,12 +161,54 @@ impl Host for FakeHost {
         ))
     }
 
+    fn define_gauge(&mut self, name: &str) -> Result<MetricId, HostError> {
+        self.define_counter(name)
+    }
+
     fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError> {
         let slot = self.metrics.get_mut(metric.0 as usize).ok_or(HostError {
             call: "proxy_increment_metric",
             status: 1,
         })?;
         slot.1 += delta;
+        Ok(())
+    }
+}
+
+impl CalloutHost for FakeHost {
+    fn dispatch_http_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, HostError> {
+        if let Some(status) = self.fail_dispatch {
+            return Err(HostError {
+                call: "proxy_http_call",
+                status,
+            });
+        }
+        let token = u32::try_from(self.callouts.len() + 1).unwrap_or(u32::MAX);
+        self.callouts.push(FakeCallout {
+            token,
+            cluster: cluster.to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+            timeout,
+        });
+        Ok(token)
+    }
+
+    fn http_call_response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        Ok(self.call_response.clone())
+    }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        self.tick_period = (!period.is_zero()).then_some(period);
         Ok(())
     }
 }

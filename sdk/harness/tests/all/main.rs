@@ -1,6 +1,7 @@
 //! Integration tests: every host function and WASI import exercised against compiled test filters.
 
 mod callouts;
+mod events;
 mod failure;
 mod grpc;
 mod http;

@@ -16,9 +16,11 @@ const NOT_FOUND: u32 = 1;
 
 pub(crate) const MAP_HTTP_REQUEST_HEADERS: u32 = 0;
 pub(crate) const MAP_HTTP_RESPONSE_HEADERS: u32 = 2;
+pub(crate) const MAP_HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 pub(crate) const BUFFER_HTTP_REQUEST_BODY: u32 = 0;
 pub(crate) const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub(crate) const METRIC_COUNTER: u32 = 0;
+pub(crate) const METRIC_GAUGE: u32 = 1;
 
 fn check(call: &'static str, status: u32) -> Result<(), HostError> {
     if status == OK {
@@ -305,4 +307,37 @@ pub(crate) fn increment_metric(metric_id: u32, delta: i64) -> Result<(), HostErr
     // SAFETY: plain integers only.
     let status = unsafe { proxy_increment_metric(metric_id, delta) };
     check("proxy_increment_metric", status)
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+}
+
+pub(crate) fn set_tick_period_milliseconds(period: u32) -> Result<(), HostError> {
+    // SAFETY: plain integers only.
+    let status = unsafe { proxy_set_tick_period_milliseconds(period) };
+    check("proxy_set_tick_period_milliseconds", status)
+}
+
+/// Sends an HTTP callout; returns its token.
+///
+/// The one host call not made through a raw import here: the proxy-wasm crate's dispatcher
+/// routes `proxy_on_http_call_response` by token and aborts on a token it did not register,
+/// and only its own `dispatch_http_call` registers one (for the context whose callback is
+/// running). That function panics on a status other than OK, BAD_ARGUMENT and
+/// INTERNAL_FAILURE; those three are all the ABI (v0.2.1) and Envoy return for valid
+/// pointers, which these always are.
+pub(crate) fn dispatch_http_call(
+    upstream: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> Result<u32, HostError> {
+    let body = (!body.is_empty()).then_some(body);
+    proxy_wasm::hostcalls::dispatch_http_call(upstream, headers.to_vec(), body, Vec::new(), timeout)
+        .map_err(|status| HostError {
+            call: "proxy_http_call",
+            status: status as u32,
+        })
 }

@@ -1,8 +1,13 @@
 //! The proxy-wasm adapter: the only module that knows about the ABI.
 //!
 //! It registers the root and HTTP contexts with the `proxy-wasm` crate's dispatcher, implements
-//! [`Host`] over the raw host calls in `imports`, routes `log` records and panics into the
-//! proxy's log, and hands each request to [`crate::filter`].
+//! [`Host`] and [`CalloutHost`] over the host calls in `imports`, routes `log` records and
+//! panics into the proxy's log, and hands each request to [`crate::filter`].
+//!
+//! When the plugin configuration has an `events` section, the root context owns the event
+//! emitter: it starts the emitter's timer in `on_configure`, delivers from `on_tick`, and
+//! hands the sink's answers to it from `on_http_call_response`; HTTP contexts share it
+//! through [`DecisionEvents`] to emit their decision events.
 
 mod imports;
 mod logger;
@@ -13,9 +18,12 @@ use std::time::{Duration, SystemTime};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
-use crate::config::parse_config;
+use crate::config::parse_plugin_config;
+use crate::events::{
+    DecisionEvents, DropReason, EventEmitter, EventMetrics, EventSink, EventsConfig,
+};
 use crate::filter::{self, Flow};
-use crate::host::{Host, HostError, MetricId};
+use crate::host::{CalloutHost, Host, HostError, MetricId};
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
 use crate::request::RequestBody;
@@ -25,20 +33,105 @@ use crate::wire;
 /// [`crate::export_policy!`] from the module's `_initialize`.
 pub fn install<P: Policy>() {
     logger::install();
-    proxy_wasm::set_root_context(|_| Box::new(PolicyRoot::<P> { configured: None }));
+    proxy_wasm::set_root_context(|_| {
+        Box::new(PolicyRoot::<P> {
+            configured: None,
+            event_metrics: None,
+        })
+    });
 }
 
-/// What one VM keeps once its plugin is configured: the policy and its counters.
+/// What one VM keeps once its plugin is configured: the policy, its counters, and its
+/// decision events (with the emitter they go to) when `events` is configured.
 struct Configured<P> {
     policy: Rc<P>,
     metrics: Rc<FilterMetrics>,
+    events: Option<ConfiguredEvents>,
+}
+
+#[derive(Clone)]
+struct ConfiguredEvents {
+    config: EventsConfig,
+    decisions: Rc<DecisionEvents>,
 }
 
 struct PolicyRoot<P> {
     configured: Option<Configured<P>>,
+    /// Defined the first time `events` is configured, kept for the VM's life.
+    event_metrics: Option<EventMetrics>,
 }
 
-impl<P> Context for PolicyRoot<P> {}
+impl<P> PolicyRoot<P> {
+    fn event_sink(&self) -> Option<&EventSink> {
+        let events = self.configured.as_ref()?.events.as_ref()?;
+        Some(events.decisions.sink())
+    }
+}
+
+impl<P: Policy> PolicyRoot<P> {
+    /// Builds what the `events` section asks for; an unchanged section keeps the running
+    /// emitter (and its queue).
+    fn configure_events(
+        &mut self,
+        config: Option<EventsConfig>,
+        previous: Option<ConfiguredEvents>,
+    ) -> Result<Option<ConfiguredEvents>, String> {
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        if let Some(previous) = previous.filter(|p| p.config == config) {
+            return Ok(Some(previous));
+        }
+        let metrics = match &self.event_metrics {
+            Some(metrics) => metrics.clone(),
+            None => {
+                let metrics = EventMetrics::define(&mut ProxyHost, P::NAME)
+                    .map_err(|err| format!("defining event metrics: {err}"))?;
+                self.event_metrics = Some(metrics.clone());
+                metrics
+            }
+        };
+        let plugin_name = match imports::get_property(&["plugin_name"]) {
+            Ok(name) => name.map(wire::lossy),
+            Err(err) => {
+                log::debug!("{}: reading plugin_name: {err}", P::NAME);
+                None
+            }
+        };
+        let source = config.source_for(plugin_name.as_deref(), P::NAME);
+        let sink = EventSink::new(EventEmitter::new(&config, metrics));
+        let seed = ProxyHost
+            .now()
+            .ok()
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        let decisions = DecisionEvents::new(&config, source, P::EVENT_KIND, sink, seed)
+            .map_err(|err| err.to_string())?;
+        Ok(Some(ConfiguredEvents {
+            config,
+            decisions: Rc::new(decisions),
+        }))
+    }
+}
+
+impl<P> Context for PolicyRoot<P> {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        _body_size: usize,
+        _num_trailers: usize,
+    ) {
+        match self.event_sink() {
+            Some(sink) => {
+                sink.with(|emitter| {
+                    emitter.on_http_call_response(&mut ProxyHost, token_id, num_headers)
+                });
+            }
+            None => log::debug!("ignoring the answer to callout {token_id}: events are off"),
+        }
+    }
+}
 
 impl<P: Policy> RootContext for PolicyRoot<P> {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -55,10 +148,21 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
                 return false;
             }
         };
-        let policy = match parse_config::<P::Config>(&raw).and_then(P::from_config) {
-            Ok(policy) => policy,
+        let parsed = parse_plugin_config::<P::Config>(&raw)
+            .and_then(|(config, events)| Ok((P::from_config(config)?, events)));
+        let (policy, events_config) = match parsed {
+            Ok(parsed) => parsed,
             Err(err) => {
                 // One line naming the field, so Envoy's rejection says why.
+                log::error!("{}: {err}", P::NAME);
+                return false;
+            }
+        };
+        let previous_events = self.configured.as_ref().and_then(|c| c.events.clone());
+        let previous_sink = self.event_sink().cloned();
+        let events = match self.configure_events(events_config, previous_events) {
+            Ok(events) => events,
+            Err(err) => {
                 log::error!("{}: {err}", P::NAME);
                 return false;
             }
@@ -74,12 +178,36 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
                 }
             },
         };
+        let sink = events.as_ref().map(|e| e.decisions.sink().clone());
+        if let Some(previous) = previous_sink {
+            let kept = sink.as_ref().is_some_and(|s| s.same_emitter(&previous));
+            if !kept {
+                let dropped = previous
+                    .with(|emitter| emitter.shut_down(&mut ProxyHost, DropReason::Reconfigured));
+                if let Some(dropped @ 1..) = dropped {
+                    log::warn!("{}: reconfigured: dropped {dropped} queued events", P::NAME);
+                }
+            }
+        }
+        if let Some(sink) = &sink {
+            sink.with(|emitter| emitter.start(&mut ProxyHost));
+        }
         self.configured = Some(Configured {
             policy: Rc::new(policy),
             metrics: Rc::new(metrics),
+            events,
         });
-        log::info!("{}: configured", P::NAME);
+        match &sink {
+            Some(_) => log::info!("{}: configured, with decision events", P::NAME),
+            None => log::info!("{}: configured", P::NAME),
+        }
         true
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(sink) = self.event_sink() {
+            sink.with(|emitter| emitter.on_tick(&mut ProxyHost));
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -87,6 +215,7 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         Some(Box::new(PolicyHttp {
             policy: Rc::clone(&configured.policy),
             metrics: Rc::clone(&configured.metrics),
+            events: configured.events.as_ref().map(|e| Rc::clone(&e.decisions)),
             awaiting_body: false,
             response_headers: Vec::new(),
         }))
@@ -100,6 +229,7 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
 struct PolicyHttp<P> {
     policy: Rc<P>,
     metrics: Rc<FilterMetrics>,
+    events: Option<Rc<DecisionEvents>>,
     /// The headers were held back until the body the policy asked for is buffered.
     awaiting_body: bool,
     /// Added to the response when it arrives (an allow decision's response headers).
@@ -111,7 +241,18 @@ impl<P> Context for PolicyHttp<P> {}
 impl<P: Policy> PolicyHttp<P> {
     fn decide(&mut self, body: Option<RequestBody>) -> Action {
         self.awaiting_body = false;
-        match filter::on_request(self.policy.as_ref(), &self.metrics, &mut ProxyHost, body) {
+        let flow = filter::on_request(
+            self.policy.as_ref(),
+            &self.metrics,
+            &mut ProxyHost,
+            body,
+            self.events.as_deref(),
+        );
+        self.follow(flow)
+    }
+
+    fn follow(&mut self, flow: Flow) -> Action {
+        match flow {
             Flow::Continue { response_headers } => {
                 self.response_headers = response_headers;
                 Action::Continue
@@ -126,18 +267,15 @@ impl<P: Policy> PolicyHttp<P> {
         match filter::read_body(&ProxyHost, limit, complete) {
             Ok(body) => self.decide(Some(body)),
             Err(err) => {
-                log::error!("{}: reading the request body: {err}", P::NAME);
-                self.metrics
-                    .count(&mut ProxyHost, crate::metrics::Outcome::Error(None));
-                let decision = filter::failure_decision(self.policy.failure_mode());
-                if let Err(err) = decision.apply(&mut ProxyHost, "") {
-                    log::error!("{}: applying the failure mode: {err}", P::NAME);
-                }
-                if decision.is_allowed() {
-                    Action::Continue
-                } else {
-                    Action::Pause
-                }
+                self.awaiting_body = false;
+                let flow = filter::on_failure(
+                    self.policy.as_ref(),
+                    &self.metrics,
+                    &mut ProxyHost,
+                    format!("{}: reading the request body: {err}", P::NAME),
+                    self.events.as_deref(),
+                );
+                self.follow(flow)
             }
         }
     }
@@ -236,8 +374,37 @@ impl Host for ProxyHost {
         imports::define_metric(imports::METRIC_COUNTER, name).map(MetricId)
     }
 
+    fn define_gauge(&mut self, name: &str) -> Result<MetricId, HostError> {
+        imports::define_metric(imports::METRIC_GAUGE, name).map(MetricId)
+    }
+
     fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError> {
         imports::increment_metric(metric.0, delta)
+    }
+}
+
+impl CalloutHost for ProxyHost {
+    fn dispatch_http_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, HostError> {
+        imports::dispatch_http_call(cluster, headers, body, timeout)
+    }
+
+    fn http_call_response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
+        let raw = imports::get_header_map_pairs(imports::MAP_HTTP_CALL_RESPONSE_HEADERS)?;
+        wire::decode_text_map(&raw).ok_or(HostError {
+            call: "proxy_get_header_map_pairs",
+            status: SERIALIZATION_FAILURE,
+        })
+    }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+        imports::set_tick_period_milliseconds(millis)
     }
 }
 
