@@ -79,6 +79,7 @@ pub fn on_request<P: Policy>(
             time,
             request: summary.as_ref(),
             decision: &decision,
+            policy_fields: policy.event_fields(),
             allowed,
             status,
             eval_time,
@@ -119,6 +120,7 @@ pub fn on_failure<P: Policy>(
             time,
             request: summary.as_ref(),
             decision: &decision,
+            policy_fields: policy.event_fields(),
             allowed: forwarded,
             status: if forwarded {
                 200

@@ -57,6 +57,13 @@ pub trait Policy: Sized + 'static {
     /// Builds the policy from its parsed configuration; checks serde cannot express go here.
     fn from_config(config: Self::Config) -> Result<Self, ConfigError>;
 
+    /// Fields every decision event of this policy carries, beside the SDK's own (e.g.
+    /// rego-authz's rule and policy revision); they are there even when the policy failed.
+    /// Per-decision fields go on the [`Decision`] ([`Decision::event_field`]).
+    fn event_fields(&self) -> &[(String, serde_json::Value)] {
+        &[]
+    }
+
     /// Decides one request. An error is logged, counted, and handled by [`Policy::failure_mode`].
     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError>;
 

@@ -19,7 +19,9 @@
 //!
 //! `headers` lists only the names in `include_headers` that the request has (repeated
 //! headers joined with `,`); it is absent when `include_headers` is empty. A policy's own
-//! fields ([`crate::Decision::event_field`]) cannot replace the fields above.
+//! fields ([`crate::Policy::event_fields`] for all its events, then
+//! [`crate::Decision::event_field`] for one decision, which win over the former) cannot
+//! replace the fields above.
 
 use std::time::{Duration, SystemTime};
 
@@ -60,6 +62,8 @@ pub struct DecisionRecord<'a> {
     pub request: Option<&'a RequestSummary>,
     /// The decision the policy returned (or the failure mode's, when it failed).
     pub decision: &'a Decision,
+    /// The policy's own fields for all its events ([`crate::Policy::event_fields`]).
+    pub policy_fields: &'a [(String, Value)],
     /// Whether the request went upstream.
     pub allowed: bool,
     /// The local reply's status when denied.
@@ -175,7 +179,12 @@ impl DecisionEvents {
     /// The decision event for a record.
     pub fn event(&self, record: &DecisionRecord<'_>) -> Result<CloudEvent, EventError> {
         let decision = record.decision;
-        let mut data: Map<String, Value> = decision.event_fields.iter().cloned().collect();
+        let mut data: Map<String, Value> = record
+            .policy_fields
+            .iter()
+            .chain(&decision.event_fields)
+            .cloned()
+            .collect();
         let decision_id = decision
             .decision_id
             .clone()
@@ -264,10 +273,19 @@ mod tests {
     }
 
     fn record<'a>(summary: &'a RequestSummary, decision: &'a Decision) -> DecisionRecord<'a> {
+        static POLICY_FIELDS: std::sync::LazyLock<Vec<(String, Value)>> =
+            std::sync::LazyLock::new(|| {
+                vec![
+                    ("revision".to_string(), json!("r-9")),
+                    ("rule".to_string(), json!("replaced by the decision's")),
+                    ("status".to_string(), json!("replaced by the SDK's")),
+                ]
+            });
         DecisionRecord {
             time: SystemTime::UNIX_EPOCH + Duration::from_millis(1_704_067_200_123),
             request: Some(summary),
             decision,
+            policy_fields: &POLICY_FIELDS,
             allowed: decision.is_allowed(),
             status: if decision.is_allowed() {
                 200
@@ -316,7 +334,8 @@ mod tests {
                 },
                 "headers": {"x-tenant-id": "acme", "x-multi": "1,2"},
                 "eval_time_us": 42,
-                "rule": "data.authz.allow"
+                "rule": "data.authz.allow",
+                "revision": "r-9"
             })
         );
     }

@@ -124,12 +124,23 @@ pub struct RegoAuthz {
     needs: InputNeeds,
     config: RegoConfig,
     ids: IdGenerator,
+    /// `rule` and `revision`, in every decision event.
+    event_fields: Vec<(String, serde_json::Value)>,
 }
 
 impl RegoAuthz {
     /// The rule this filter evaluates, e.g. `data.envoy.authz.allow`.
     pub fn rule(&self) -> &str {
         &self.rule
+    }
+
+    /// A hash of the policies and data (hex SHA-256), to tell which policy made a decision.
+    pub fn revision(&self) -> &str {
+        self.event_fields
+            .iter()
+            .find(|(name, _)| name == "revision")
+            .and_then(|(_, value)| value.as_str())
+            .unwrap_or_default()
     }
 
     /// Which engine runs the policy (for logs and tests).
@@ -210,6 +221,7 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
 impl Policy for RegoAuthz {
     type Config = RegoConfig;
     const NAME: &'static str = "rego_authz";
+    const EVENT_KIND: &'static str = "authz";
     const ERROR_REASONS: &'static [&'static str] = REASONS;
 
     fn from_config(config: RegoConfig) -> Result<Self, ConfigError> {
@@ -220,12 +232,18 @@ impl Policy for RegoAuthz {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
+        let rule = rule_path(&config.path);
+        let event_fields = vec![
+            ("rule".to_string(), rule.clone().into()),
+            ("revision".to_string(), revision(&config).into()),
+        ];
         let authz = Self {
             evaluator: RefCell::new(evaluator),
-            rule: rule_path(&config.path),
+            rule,
             needs,
             config,
             ids: IdGenerator::seeded(seed),
+            event_fields,
         };
         log::info!(
             "rego_authz: {} compiled for the {}",
@@ -274,9 +292,18 @@ impl Policy for RegoAuthz {
                 request.path(),
                 decision.status
             );
-            return Ok(Decision::allow().dynamic_metadata(metadata.into()));
+            return Ok(Decision::allow()
+                .dynamic_metadata(metadata.into())
+                .decision_id(decision_id)
+                .event_field("dry_run_denied", true.into()));
         }
-        Ok(decision.dynamic_metadata(metadata.into()))
+        Ok(decision
+            .dynamic_metadata(metadata.into())
+            .decision_id(decision_id))
+    }
+
+    fn event_fields(&self) -> &[(String, serde_json::Value)] {
+        &self.event_fields
     }
 
     fn body_limit(&self) -> Option<usize> {
@@ -286,6 +313,25 @@ impl Policy for RegoAuthz {
     fn failure_mode(&self) -> FailureMode {
         self.config.failure_mode
     }
+}
+
+/// The hex SHA-256 of the policies (by file name) and the data: the same configuration always
+/// gives the same revision, and any change to a policy or the data gives another.
+fn revision(config: &RegoConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let single = config.policy.iter().map(|p| ("policy.rego", p.as_str()));
+    let named = config.policies.iter().map(|(n, p)| (n.as_str(), p.as_str()));
+    for (name, source) in single.chain(named) {
+        // Lengths first, so no two different inputs hash the same bytes.
+        for part in [name, source] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    let data = config.data.as_ref().map(|d| d.to_string()).unwrap_or_default();
+    hash.update(data.as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -332,6 +378,25 @@ mod tests {
         missing_rule.path = "envoy/authz/allow".into();
         let err = RegoAuthz::from_config(missing_rule).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("path"));
+    }
+
+    #[test]
+    fn the_revision_changes_with_the_policy_and_the_data() {
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n";
+        let first = RegoAuthz::from_config(config(policy)).unwrap();
+        let same = RegoAuthz::from_config(config(policy)).unwrap();
+        assert_eq!(first.revision().len(), 64);
+        assert_eq!(first.revision(), same.revision());
+        let edited = RegoAuthz::from_config(config(&format!("{policy}# edited\n"))).unwrap();
+        assert_ne!(first.revision(), edited.revision());
+        let mut with_data = config(policy);
+        with_data.data = Some(serde_json::json!({"admins": ["alice"]}));
+        let with_data = RegoAuthz::from_config(with_data).unwrap();
+        assert_ne!(first.revision(), with_data.revision());
+        assert_eq!(
+            first.event_fields()[0],
+            ("rule".to_string(), "data.envoy.authz.allow".into())
+        );
     }
 
     #[test]
