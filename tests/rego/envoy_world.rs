@@ -4,7 +4,7 @@
 use palisade_cli::echo::{EchoServer, EchoedRequest};
 use palisade_cli::envoy::{self, Envoy};
 
-use crate::case::{CaseFile, CaseRequest, Outcome};
+use palisade_cli::cases::{CaseRequest, Outcome, Suite};
 
 fn observe(
     envoy: &Envoy,
@@ -60,7 +60,8 @@ fn observe(
     })
 }
 
-pub fn run_file(name: &str, file: &CaseFile) -> Vec<String> {
+pub fn run_file(suite: &Suite) -> Vec<String> {
+    let name = crate::name(suite);
     let upstream = EchoServer::start().unwrap();
     let path = palisade_cli::workspace::envoy_config("rego-authz.yaml");
     let bootstrap = envoy::render_file(
@@ -72,12 +73,20 @@ pub fn run_file(name: &str, file: &CaseFile) -> Vec<String> {
     )
     .unwrap();
     let bootstrap =
-        envoy::with_plugin_configuration(&bootstrap, "rego-authz", &file.plugin_configuration())
+        envoy::with_plugin_configuration(&bootstrap, "rego-authz", &suite.plugin_configuration())
             .unwrap();
     let envoy = match Envoy::start(&bootstrap) {
         Ok(envoy) => envoy,
         Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
     };
     let agent = envoy::http_client();
-    file.check(name, |request| observe(&envoy, &agent, &upstream, request))
+    let tokens = crate::tokens::make_all(&suite.file.tokens);
+    suite
+        .file
+        .run(&tokens, |request| {
+            observe(&envoy, &agent, &upstream, request)
+        })
+        .iter()
+        .flat_map(|r| r.problems(&name))
+        .collect()
 }

@@ -11,16 +11,17 @@
     clippy::indexing_slicing
 )]
 
-mod case;
 mod envoy_world;
 mod harness_world;
 mod tokens;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use case::CaseFile;
+use palisade_cli::cases::Suite;
+use palisade_cli::rego_filter::RegoFilter;
 
-fn case_files() -> Vec<(String, CaseFile)> {
+fn case_files() -> Vec<Suite> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rego/cases");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -35,22 +36,32 @@ fn case_files() -> Vec<(String, CaseFile)> {
     );
     files
         .into_iter()
-        .map(|path| {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&path).unwrap();
-            let file: CaseFile =
-                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, file)
-        })
+        .map(|path| Suite::load(&path).unwrap_or_else(|e| panic!("{e}")))
         .collect()
+}
+
+/// A case file's name in failure messages.
+fn name(suite: &Suite) -> String {
+    suite
+        .path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn wasm() -> PathBuf {
     palisade_build::build_once("rego-authz").unwrap_or_else(|e| panic!("building rego-authz: {e}"))
 }
 
+/// The module, read once per test process (the harness compiles it once too).
+fn filter() -> &'static RegoFilter {
+    static FILTER: OnceLock<RegoFilter> = OnceLock::new();
+    FILTER.get_or_init(|| RegoFilter::from_file(&wasm()).unwrap())
+}
+
 /// Runs every file through `run` on `workers` threads, and fails listing every mismatch.
-fn run_all(world: &str, workers: usize, run: fn(&str, &CaseFile) -> Vec<String>) {
+fn run_all(world: &str, workers: usize, run: fn(&Suite) -> Vec<String>) {
     let files = case_files();
     let wasm = wasm();
     assert!(wasm.exists());
@@ -60,10 +71,10 @@ fn run_all(world: &str, workers: usize, run: fn(&str, &CaseFile) -> Vec<String>)
             .map(|_| {
                 scope.spawn(|| {
                     let mut failures = Vec::new();
-                    while let Some((name, file)) =
+                    while let Some(suite) =
                         files.get(next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
                     {
-                        failures.extend(run(name, file));
+                        failures.extend(run(suite));
                     }
                     failures
                 })
@@ -77,7 +88,7 @@ fn run_all(world: &str, workers: usize, run: fn(&str, &CaseFile) -> Vec<String>)
             })
             .collect()
     });
-    let total: usize = files.iter().map(|(_, f)| f.cases.len()).sum();
+    let total: usize = files.iter().map(|s| s.file.cases.len()).sum();
     assert!(
         failures.is_empty(),
         "{} of {total} cases failed in {world}:\n{}",

@@ -4,28 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Deserialize;
-
-use crate::case::CaseRequest;
-
-/// How to make one token.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenSpec {
-    /// `HS256` (with `secret`) or `RS256` (signed with `keys/rsa-private.pem`).
-    pub alg: String,
-    #[serde(default)]
-    pub secret: Option<String>,
-    #[serde(default)]
-    pub claims: serde_json::Map<String, serde_json::Value>,
-    /// `exp` this many seconds from now (negative: already expired); `nbf` is a minute ago.
-    #[serde(default = "hour")]
-    pub expires_in: i64,
-}
-
-fn hour() -> i64 {
-    3600
-}
+use palisade_cli::cases::TokenSpec;
 
 fn now() -> i64 {
     SystemTime::now()
@@ -60,15 +39,4 @@ pub fn make_all(specs: &BTreeMap<String, TokenSpec>) -> BTreeMap<String, String>
         .iter()
         .map(|(name, spec)| (name.clone(), make(spec)))
         .collect()
-}
-
-/// The request with `{{name}}` in header values replaced by the token.
-pub fn fill(request: &CaseRequest, tokens: &BTreeMap<String, String>) -> CaseRequest {
-    let mut filled = request.clone();
-    for value in filled.headers.values_mut() {
-        for (name, token) in tokens {
-            *value = value.replace(&format!("{{{{{name}}}}}"), token);
-        }
-    }
-    filled
 }

@@ -1,10 +1,42 @@
 //! `palisade`: the policy author's command.
 
 use clap::{Parser, Subcommand};
+use palisade_cli::command::{exit_code, UsageError};
+
+const TEST_EXAMPLES: &str = "Examples:
+  palisade test                      # every case file and policy under .
+  palisade test examples/rego
+  palisade test policies/cases.yaml --format json";
+
+const TEST_LONG_HELP: &str =
+    "A case file (the format of tests/rego/cases) next to .rego files may leave out
+`policies` and `data` to use the directory's .rego files and data.json/data.yaml:
+
+  note: orders API
+  config: {with_body: true}           # optional rego-authz settings
+  cases:
+    - note: an admin may delete
+      request: {method: DELETE, path: /orders/7, headers: {x-role: admin}}
+      expect: {allowed: true, headers: {x-user-role: admin}}
+    - note: a guest may not
+      request: {method: DELETE, path: /orders/7}
+      expect: {allowed: false, status: 403, body: \"forbidden\\n\"}
+
+`expect` also takes `absent_headers`, `upstream_path` and `response_headers` (allowed requests).
+
+Examples:
+  palisade test                      # every case file and policy under .
+  palisade test examples/rego
+  palisade test policies/cases.yaml --format json";
 
 /// Build, run and test Palisade policy filters.
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about)]
+#[command(
+    name = "palisade",
+    version,
+    about,
+    after_help = "Examples:\n  palisade test examples/rego\n  palisade eval examples/rego/rbac /orders -X POST -H 'x-role: clerk'\n  palisade build rego-authz"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -12,13 +44,36 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the tenant-header example, run it in real Envoy and send it a few requests.
+    /// Run Rego decision cases through the compiled rego-authz filter in the harness.
     ///
-    /// Example: palisade demo
+    /// Finds policy directories (.rego files, optional data.json/data.yaml) and decision case
+    /// files (YAML with a `cases:` list) under PATH, runs every case through the very
+    /// rego_authz.wasm Envoy loads, and prints one PASS/FAIL line per case, a diff of the
+    /// expected and actual decision on failure, and `N passed, N failed`. Exit code 1 when a
+    /// case fails or a policy does not load (syntax errors are shown as file:line:column).
+    ///
+    /// Cases whose headers use JWTs declared under `tokens:` are skipped: only the workspace's
+    /// tests mint those.
+    #[command(after_help = TEST_EXAMPLES, after_long_help = TEST_LONG_HELP)]
+    Test(palisade_cli::policy_test::TestArgs),
+    /// Evaluate one request against a policy through the compiled rego-authz filter.
+    ///
+    /// Describe the request as curl would (-X, a path, -H, -d), or take it from a case file.
+    /// Prints the input document the filter built (in full: in the decision itself the filter
+    /// leaves out parts the policy never mentions, which the policy cannot tell), the decision
+    /// (allowed or the denial's status, headers and body, header changes upstream, dynamic
+    /// metadata) and the time the filter took. The decision, the input and --explain all come
+    /// from the .wasm in the harness; the input and --explain are extra evaluations of `input`
+    /// and of the decision rule's package (e.g. `data.envoy.authz`, every rule's value) through it.
+    #[command(
+        after_help = "Examples:\n  palisade eval examples/rego/rbac /orders/7 -X DELETE -H 'x-role: admin'\n  palisade eval policy.rego /people -H 'authorization: Bearer eyJ...' --explain\n  palisade eval policy.rego /transfers -d '{\"amount\": 20}' --config '{\"with_body\": true}'\n  palisade eval --case examples/rego/rbac/cases.yaml --pick 2"
+    )]
+    Eval(palisade_cli::eval::EvalArgs),
+    /// Build the tenant-header example, run it in real Envoy and send it a few requests.
+    #[command(after_help = "Example:\n  palisade demo")]
     Demo,
     /// Benchmark rego-authz against Envoy's RBAC filter and no filter, in real Envoy under wrk.
-    ///
-    /// Example: palisade bench --rounds 3 --seconds 8
+    #[command(after_help = "Example:\n  palisade bench --rounds 3 --seconds 8")]
     Bench {
         /// Rounds over the three variants (medians are reported).
         #[arg(long, default_value_t = 3)]
@@ -32,17 +87,25 @@ enum Command {
     },
     /// Build a filter crate for wasm32-wasip1 and print its path, size and sha256.
     ///
-    /// Example: palisade build tenant-header
+    /// Uses the workspace's release profile and adds the wasm32-wasip1 target with rustup
+    /// when the toolchain lacks it. Without CRATE, builds the crate in the current directory.
+    #[command(
+        after_help = "Examples:\n  palisade build rego-authz\n  cd examples/tenant-header && palisade build"
+    )]
     Build {
-        /// The cargo package to build.
-        package: String,
+        /// The filter crate (cargo package) to build [default: the crate in the current
+        /// directory]
+        #[arg(value_name = "CRATE")]
+        package: Option<String>,
     },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => palisade_cli::demo::run(),
+        Command::Test(args) => palisade_cli::policy_test::run(&args),
+        Command::Eval(args) => palisade_cli::eval::run(&args).map(|()| true),
+        Command::Demo => palisade_cli::demo::run().map(|()| true),
         Command::Bench {
             rounds,
             seconds,
@@ -51,21 +114,54 @@ fn main() -> std::process::ExitCode {
             rounds,
             seconds,
             connections,
-        }),
-        Command::Build { package } => build(&package),
+        })
+        .map(|()| true),
+        Command::Build { package } => build(package).map(|()| true),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(exit_code(&err))
         }
     }
 }
 
+/// The `[package] name` of the crate in the current directory.
+fn crate_here() -> anyhow::Result<String> {
+    let manifest = std::fs::read_to_string("Cargo.toml").map_err(|_| {
+        UsageError(
+            "no Cargo.toml here: name the crate (e.g. `palisade build rego-authz`) or run this \
+             in the crate's directory"
+                .into(),
+        )
+    })?;
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if let (true, Some(value)) = (in_package, line.strip_prefix("name")) {
+            if let Some(name) = value.trim().strip_prefix('=') {
+                return Ok(name.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    Err(UsageError(
+        "the Cargo.toml here has no [package] name: name the crate (e.g. `palisade build \
+         rego-authz`)"
+            .into(),
+    )
+    .into())
+}
+
 #[allow(clippy::print_stdout)] // printing is this command's job
-fn build(package: &str) -> anyhow::Result<()> {
-    let built = palisade_cli::wasm::build(package)?;
+fn build(package: Option<String>) -> anyhow::Result<()> {
+    let package = match package {
+        Some(package) => package,
+        None => crate_here()?,
+    };
+    let built = palisade_cli::toolchain::build_filter(&package)?;
     println!("{}", built.path.display());
     println!("size: {} bytes", built.size);
     println!("sha256: {}", built.sha256);

@@ -1,0 +1,250 @@
+//! The compiled rego-authz filter in the harness: the very `.wasm` Envoy loads, configured with a
+//! plugin configuration and sent requests. `palisade test`, `palisade eval` and the workspace's
+//! decision-case tests all decide through it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use palisade_harness::{HarnessError, Host, HostBuilder, LogLevel, PluginConfig};
+
+use crate::cases::{CaseRequest, CaseResult, Outcome, Suite};
+
+/// The filter's cargo package.
+pub const PACKAGE: &str = "rego-authz";
+
+const ROOT_ID: &str = "rego-authz";
+
+/// Where a decision's dynamic metadata lands (filter state, as Envoy keeps it).
+const METADATA_KEY: &str = "wasm.palisade.dynamic_metadata";
+
+/// The authority cases are sent to.
+const AUTHORITY: &str = "cases.test";
+
+/// Why the filter could not be loaded, configured or driven.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// The `.wasm` file could not be read.
+    #[error("reading {}: {source}", .path.display())]
+    Read {
+        /// The module's path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The harness could not compile or run the module.
+    #[error("running the filter in the harness: {0}")]
+    Harness(#[from] HarnessError),
+    /// `on_configure` returned false: the policy or a setting is wrong.
+    #[error("the filter rejected its configuration: {}", .log.join("; "))]
+    Rejected {
+        /// What the filter logged at error level while configuring.
+        log: Vec<String>,
+    },
+}
+
+impl FilterError {
+    /// What to show a policy author: for a rejected configuration, the filter's error lines,
+    /// each starting with `file:line:column:` where it names a place in a policy.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Self::Rejected { log } if !log.is_empty() => {
+                log.iter().map(|line| policy_location(line)).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// `rego_authz: invalid plugin configuration: field `policies.p.rego`: p.rego:3:9: msg` ->
+/// `p.rego:3:9: msg`; other lines unchanged.
+fn policy_location(line: &str) -> String {
+    let Some(at) = line.find("field `polic") else {
+        return line.to_string();
+    };
+    let rest = line.get(at..).unwrap_or_default();
+    match rest.split_once("`: ") {
+        Some((_, message)) if message.contains(':') => message.to_string(),
+        _ => line.to_string(),
+    }
+}
+
+/// The rego-authz module, read once.
+#[derive(Debug, Clone)]
+pub struct RegoFilter {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl RegoFilter {
+    /// Builds rego-authz from the workspace (installing the wasm target if needed), with
+    /// progress on stderr.
+    pub fn build() -> anyhow::Result<Self> {
+        let built = crate::toolchain::build_filter(PACKAGE)?;
+        Ok(Self::from_file(&built.path)?)
+    }
+
+    /// A module built before.
+    pub fn from_file(path: &Path) -> Result<Self, FilterError> {
+        let bytes = std::fs::read(path).map_err(|source| FilterError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+        })
+    }
+
+    /// Where the module is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Compiles the module (once per process: later hosts reuse the compiled code) and says how
+    /// long it took.
+    pub fn compile(&self) -> Result<Duration, FilterError> {
+        let start = Instant::now();
+        HostBuilder::from_bytes(self.bytes.clone()).build()?;
+        Ok(start.elapsed())
+    }
+
+    /// A fresh VM with the filter configured by `configuration`, its clock at `clock`.
+    pub fn configure(
+        &self,
+        configuration: &serde_json::Value,
+        clock: SystemTime,
+    ) -> Result<ConfiguredFilter, FilterError> {
+        let mut host = HostBuilder::from_bytes(self.bytes.clone())
+            .plugin(PluginConfig::new(ROOT_ID).configuration(configuration.to_string()))
+            .start_time(clock)
+            // As for Envoy's test clients, which connect over loopback.
+            .property("source.address", "127.0.0.1:40000")
+            .property("destination.address", "127.0.0.1:10000")
+            .build()?;
+        let outcome = host.start()?;
+        if !outcome.ok() {
+            let log = host
+                .logs()
+                .iter()
+                .filter(|l| l.level >= LogLevel::Error)
+                .map(|l| l.message.clone())
+                .collect();
+            return Err(FilterError::Rejected { log });
+        }
+        Ok(ConfiguredFilter { host })
+    }
+
+    /// Runs a case file through the filter: one VM configured with the file's policies, every
+    /// case sent to it. `minted` holds the file's JWTs where the caller made them.
+    pub fn run_suite<'a>(
+        &self,
+        suite: &'a Suite,
+        minted: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<CaseResult<'a>>, FilterError> {
+        let mut filter = self.configure(&suite.plugin_configuration(), SystemTime::now())?;
+        Ok(suite.file.run(minted, |request| {
+            filter.send(request).map_err(|e| e.to_string())
+        }))
+    }
+}
+
+/// A configured filter, ready for requests.
+#[derive(Debug)]
+pub struct ConfiguredFilter {
+    host: Host,
+}
+
+impl ConfiguredFilter {
+    /// Sends one request through the filter (and, when it is allowed, a `200` response back)
+    /// and reports what happened.
+    pub fn send(&mut self, request: &CaseRequest) -> Result<Outcome, HarnessError> {
+        let host = &mut self.host;
+        // The harness's clock is virtual: bring it to the wall-clock time (tokens are minted
+        // with real time).
+        if let Ok(behind) = SystemTime::now().duration_since(host.now()) {
+            host.advance_time(behind)?;
+        }
+        let logged_before = host.logs().len();
+        let stream = host.new_http_stream_for(ROOT_ID)?;
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", request.method.as_str()),
+            (":path", request.path.as_str()),
+            (":authority", AUTHORITY),
+            (":scheme", "http"),
+        ];
+        let length = request.body.as_ref().map(|b| b.len().to_string());
+        if let Some(length) = &length {
+            headers.push(("content-length", length));
+        }
+        headers.extend(
+            request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let body = request.body.as_deref().unwrap_or_default();
+        host.request_headers(stream, &headers, body.is_empty())?;
+        if !body.is_empty() && !host.stream(stream)?.ended() {
+            host.request_body(stream, body.as_bytes(), true)?;
+        }
+        let state = host.stream(stream)?;
+        let dynamic_metadata = state
+            .filter_state(METADATA_KEY)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
+        let mut outcome = if let Some(reply) = &state.local_reply {
+            Outcome {
+                allowed: false,
+                status: u16::try_from(reply.status).unwrap_or(0),
+                reply_headers: reply.headers.pairs().to_vec(),
+                body: String::from_utf8_lossy(&reply.body).into_owned(),
+                ..Outcome::default()
+            }
+        } else {
+            let upstream_headers = state.request_headers.pairs().to_vec();
+            let upstream_path = state
+                .request_headers
+                .get(":path")
+                .unwrap_or_default()
+                .to_string();
+            host.response_headers(stream, &[(":status", "200")], true)?;
+            Outcome {
+                allowed: true,
+                status: 200,
+                upstream_path,
+                upstream_headers,
+                response_headers: host.stream(stream)?.response_headers.pairs().to_vec(),
+                ..Outcome::default()
+            }
+        };
+        outcome.dynamic_metadata = dynamic_metadata;
+        outcome.log = host
+            .logs()
+            .get(logged_before..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|l| l.level >= LogLevel::Warn)
+            .map(|l| l.message.clone())
+            .collect();
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_errors_start_with_their_location() {
+        let line = "rego_authz: invalid plugin configuration: field `policies.x/p.rego`: \
+                    x/p.rego:3:9: unexpected token";
+        assert_eq!(policy_location(line), "x/p.rego:3:9: unexpected token");
+        let other =
+            "rego_authz: invalid plugin configuration: field `max_eval_ms`: must be at least 1";
+        assert_eq!(policy_location(other), other);
+    }
+}
