@@ -121,6 +121,8 @@ fn main() {
     let tenant_allowed = measure(2000, || tenant_request("acme"));
     let tenant_denied = measure(2000, || tenant_request("mallory"));
 
+    let rego = rego_authz();
+
     println!(
         "| benchmark (probe filter, {} KiB)          | median      |",
         bytes.len() / 1024
@@ -136,4 +138,63 @@ fn main() {
     );
     println!("| tenant-header: one allowed request         | {tenant_allowed:>11.2?} |");
     println!("| tenant-header: one denied request          | {tenant_denied:>11.2?} |");
+    println!(
+        "| rego-authz ({} KiB): instantiate+config   | {:>11.2?} |",
+        rego.size / 1024,
+        rego.instantiate
+    );
+    println!("| rego-authz: one allowed request (GET)      | {:>11.2?} |", rego.allowed);
+    println!("| rego-authz: one allowed request (admin)    | {:>11.2?} |", rego.admin);
+    println!("| rego-authz: one denied request             | {:>11.2?} |", rego.denied);
+}
+
+struct RegoFigures {
+    size: usize,
+    instantiate: Duration,
+    allowed: Duration,
+    admin: Duration,
+    denied: Duration,
+}
+
+/// rego-authz with the plugin configuration of `envoy-configs/bench/rego-authz.yaml` (the
+/// policy `palisade bench` runs in Envoy), on the requests the Envoy benchmark sends.
+fn rego_authz() -> RegoFigures {
+    let wasm = std::fs::read(support::wasm("rego-authz")).expect("read rego-authz");
+    let bootstrap = palisade_build::workspace_root().join("envoy-configs/bench/rego-authz.yaml");
+    let text = std::fs::read_to_string(bootstrap).expect("read bootstrap");
+    // Fill the bootstrap's placeholders: only the plugin configuration is read.
+    let text = ["ADMIN_PORT", "LISTENER_PORT", "WASM_PATH"]
+        .iter()
+        .fold(text, |text, name| text.replace(&format!("${{{name}}}"), "0"));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("bootstrap yaml");
+    let value = &yaml["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"][0]["typed_config"]["config"]["configuration"]["value"];
+    let config = serde_json::to_string(value).expect("configuration as json");
+    let build = || {
+        let mut host = HostBuilder::from_bytes(wasm.clone())
+            .plugin(PluginConfig::new("rego-authz").configuration(config.as_str()))
+            .build()
+            .expect("build");
+        assert!(host.start().expect("start").ok());
+        host
+    };
+    let instantiate = measure(20, || drop(build()));
+    let mut host = build();
+    // The three requests of `palisade bench`'s mix.
+    let mut request = |method: &str, path: &str, role: Option<&str>, allowed: bool| {
+        let s = host.new_http_stream().expect("stream");
+        let mut headers = vec![(":method", method), (":path", path), (":authority", "bench")];
+        headers.extend(role.map(|role| ("x-role", role)));
+        host.request_headers(s, &headers, true).expect("headers");
+        let replied = host.stream(s).expect("stream").local_reply.is_some();
+        assert_eq!(replied, !allowed, "{method} {path} {role:?}");
+        host.finish_stream(s).expect("finish");
+    };
+    RegoFigures {
+        size: wasm.len(),
+        instantiate,
+        allowed: measure(2000, || request("GET", "/public/item?id=7", None, true)),
+        admin: measure(2000, || request("POST", "/private/item", Some("admin"), true)),
+        denied: measure(2000, || request("GET", "/private/item", None, false)),
+    }
 }
