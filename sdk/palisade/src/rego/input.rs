@@ -99,7 +99,8 @@ fn uses_whole_input(text: &str) -> bool {
 /// Things the input needs that do not come from the request itself.
 #[derive(Debug, Clone)]
 pub struct InputContext {
-    /// The proxy's clock, for `attributes.request.time`.
+    /// The proxy's clock, for `attributes.request.time` (only read when [`InputNeeds`] has
+    /// `time`).
     pub now: SystemTime,
     /// Whether to leave `parsed_body` out (`skip_request_body_parse`).
     pub skip_body_parse: bool,
