@@ -9,6 +9,9 @@
     clippy::indexing_slicing
 )]
 
+mod configs;
+mod events;
+mod istio;
 mod sdk;
 mod support;
 mod tenant_header;

@@ -28,16 +28,92 @@ pub struct BuiltWasm {
 /// Builds `package` (a cdylib crate in the workspace) and returns its `.wasm`.
 ///
 /// Cargo's progress goes to stderr as usual; the artifact path is taken from cargo's own
-/// JSON messages rather than guessed from the package name.
+/// JSON messages rather than guessed from the package name. The build is reproducible: see
+/// [`reproducible_rustflags`].
 pub fn build(package: &str) -> anyhow::Result<BuiltWasm> {
+    build_with(package, None)
+}
+
+/// Builds `package` as [`build`] does, into another target directory (a fresh one rebuilds
+/// every dependency: the reproducibility check compares the result with [`build`]'s).
+pub fn build_into(package: &str, target_dir: &Path) -> anyhow::Result<BuiltWasm> {
+    build_with(package, Some(target_dir))
+}
+
+/// The rustc flags every filter build adds for `TARGET`, so that the same source and toolchain
+/// give the same `.wasm` bytes on any machine (a WasmPlugin's `sha256` pin can then be checked
+/// by rebuilding).
+///
+/// A release build keeps the source path of every panic location that survives optimisation
+/// (a bounds check, an `unwrap` in a dependency) as a string in the module. Workspace crates
+/// get relative paths from cargo, but dependencies from crates.io are compiled from
+/// `$CARGO_HOME/registry/src/...`, an absolute path that differs between machines (`/root/.cargo`,
+/// `/home/alice/.cargo`). Stable cargo cannot trim paths yet (`trim-paths` is unstable), and
+/// `.cargo/config.toml` cannot name a per-machine path, so the build passes
+/// `--remap-path-prefix` through `cargo --config` (merged with the config file's own
+/// `rustflags`, which stay): `$CARGO_HOME` becomes `/cargo` and the workspace root
+/// `/palisade`. `scripts/test` passes the same flags to its plain `cargo build`, so the two
+/// share compiled artifacts.
+pub fn reproducible_rustflags() -> Vec<String> {
+    let mut flags = vec![format!(
+        "--remap-path-prefix={}=/palisade",
+        workspace_root().display()
+    )];
+    // Last: rustc applies the last matching prefix, and CARGO_HOME may sit inside the root.
+    if let Some(home) = cargo_home() {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags
+}
+
+/// `$CARGO_HOME` as cargo resolves it (not canonicalised: cargo hands rustc the path as is).
+pub fn cargo_home() -> Option<PathBuf> {
+    let home = match std::env::var_os("CARGO_HOME") {
+        Some(home) if !home.is_empty() => PathBuf::from(home),
+        _ => PathBuf::from(std::env::var_os("HOME")?).join(".cargo"),
+    };
+    if home.is_absolute() {
+        Some(home)
+    } else {
+        std::env::current_dir().ok().map(|dir| dir.join(home))
+    }
+}
+
+/// `cargo --config` value adding `flags` to the wasm target's rustflags.
+fn rustflags_config(flags: &[String]) -> String {
+    let quoted: Vec<String> = flags.iter().map(|f| toml_string(f)).collect();
+    format!("target.{TARGET}.rustflags=[{}]", quoted.join(", "))
+}
+
+/// A TOML basic string.
+fn toml_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn build_with(package: &str, target_dir: Option<&Path>) -> anyhow::Result<BuiltWasm> {
     let root = workspace_root();
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
         .current_dir(&root)
         .args(["build", "--release", "--target", TARGET, "-p", package])
+        .args(["--config", &rustflags_config(&reproducible_rustflags())])
         .args(["--message-format", "json-render-diagnostics"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("running cargo")?;
+        .stdout(Stdio::piped());
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let mut child = command.spawn().context("running cargo")?;
     let stdout = child.stdout.take().context("cargo stdout")?;
     let mut wasm = None;
     for line in std::io::BufReader::new(stdout).lines() {
@@ -105,4 +181,25 @@ pub fn describe(path: &Path) -> anyhow::Result<BuiltWasm> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustflags_config_is_a_toml_array_of_strings() {
+        let config = rustflags_config(&["--remap-path-prefix=/a \"b\"\\c=/x".into(), "-C".into()]);
+        assert_eq!(
+            config,
+            r#"target.wasm32-wasip1.rustflags=["--remap-path-prefix=/a \"b\"\\c=/x", "-C"]"#
+        );
+    }
+
+    #[test]
+    fn the_cargo_home_is_remapped_last() {
+        let flags = reproducible_rustflags();
+        assert!(flags[0].ends_with("=/palisade"), "{flags:?}");
+        assert!(flags.last().unwrap().ends_with("=/cargo"), "{flags:?}");
+    }
 }

@@ -1,7 +1,8 @@
 //! `palisade bench`: rego-authz against Envoy's native RBAC filter and no filter, side by side
-//! in one run, in real Envoy with one worker, under the same load from `wrk`.
+//! in one run, in real Envoy with one worker, under the same load from `wrk`; and rego-authz
+//! with decision events to a real sink, for the cost of emitting.
 //!
-//! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so the three share the
+//! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so they all share the
 //! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
 //! measures. The table gives medians over rounds, and ratios to RBAC.
 
@@ -32,6 +33,12 @@ const VARIANTS: &[Variant] = &[
         name: "rego-authz",
         file: "bench/rego-authz.yaml",
     },
+    // Decision events to a real sink (started below): the cost of emitting, next to the
+    // line above.
+    Variant {
+        name: "rego-authz + events",
+        file: "bench/rego-authz-events.yaml",
+    },
 ];
 
 /// The request mix: an allowed public GET, an allowed admin POST, a denied GET.
@@ -52,7 +59,7 @@ end
 /// Settings for a run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// Rounds over the three variants.
+    /// Rounds over the variants.
     pub rounds: usize,
     /// Measured seconds per variant and round.
     pub seconds: u64,
@@ -77,6 +84,15 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     let script = dir.path().join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
     let wasm = built.path.to_string_lossy().into_owned();
+    // The events variant's sink: it keeps no events, only counts them. It answers in this
+    // process, which shares CPU 1 with wrk while Envoy is measured (and gets its CPUs back
+    // before each Envoy starts, since Envoy inherits them).
+    let sink = crate::sink::Sink::start_with(crate::sink::SinkOptions {
+        keep_events: Some(0),
+        ..Default::default()
+    })?;
+    let sink_port = sink.port().to_string();
+    let own_cpus = own_cpus();
 
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); VARIANTS.len()];
     let mut ready_times = Vec::new();
@@ -84,22 +100,29 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
         for (i, variant) in VARIANTS.iter().enumerate() {
             let config = envoy::render_file(
                 &crate::workspace::envoy_config(variant.file),
-                &[("WASM_PATH", &wasm)],
+                &[("WASM_PATH", &wasm), ("SINK_PORT", &sink_port)],
             )?;
+            if let Some(cpus) = &own_cpus {
+                pin(std::process::id(), cpus);
+            }
             let started = Instant::now();
             let envoy = Envoy::start(&config)?;
             let ready = started.elapsed();
             if variant.file.contains("rego") {
                 ready_times.push(ready);
             }
-            pin(envoy.pid(), 0);
+            pin(envoy.pid(), "0");
+            pin(std::process::id(), "1");
             let url = format!("http://{}/", envoy.listener("ingress")?);
             wrk(&script, &url, 2, options.connections)?; // warm-up
             let sample = wrk(&script, &url, options.seconds, options.connections)?;
             println!(
-                "    round {round}: {:<11} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
+                "    round {round}: {:<19} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
                 variant.name, sample.rps, sample.p50_us, sample.p99_us
             );
+            if variant.file.contains("events") {
+                print_event_counts(&envoy, &sink);
+            }
             if let Some(slot) = samples.get_mut(i) {
                 slot.push(sample);
             }
@@ -128,11 +151,11 @@ fn print_table(
         "\nmedians of {} rounds, {} s each, {} connections, 1 Envoy worker (CPU 0), wrk on CPU 1:\n",
         options.rounds, options.seconds, options.connections
     );
-    println!("| variant     |    req/s | vs RBAC | p50 (us) | p99 (us) |");
-    println!("|-------------|---------:|--------:|---------:|---------:|");
+    println!("| variant             |    req/s | vs RBAC | p50 (us) | p99 (us) |");
+    println!("|---------------------|---------:|--------:|---------:|---------:|");
     for (variant, m) in VARIANTS.iter().zip(&medians) {
         println!(
-            "| {:<11} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
+            "| {:<19} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
             variant.name,
             m.rps,
             m.rps / rbac_rps,
@@ -143,6 +166,24 @@ fn print_table(
     let ready_ms = median(ready.iter().map(|d| d.as_secs_f64() * 1000.0));
     println!(
         "\nrego-authz.wasm: {wasm_size} bytes; Envoy start to ready with it: {ready_ms:.0} ms (median)"
+    );
+}
+
+/// What happened to the events variant's events: a sink slower than the load shows up as
+/// drops (the queue's bound), not as request latency.
+fn print_event_counts(envoy: &Envoy, sink: &crate::sink::Sink) {
+    let stats = envoy.stats().unwrap_or_default();
+    let stat = |name: &str| {
+        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
+        stats.get(&name).copied().unwrap_or(0)
+    };
+    println!(
+        "             events: {} emitted, {} delivered, {} dropped (queue full), {} queued; sink total {}",
+        stat("emitted"),
+        stat("delivered"),
+        stat("dropped.queue_full"),
+        stat("queued"),
+        sink.count()
     );
 }
 
@@ -173,11 +214,18 @@ fn which(program: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Pins every thread of a process to one CPU (best effort: a machine without taskset or with
-/// one CPU just runs unpinned).
-fn pin(pid: u32, cpu: usize) {
+/// The CPUs this process may run on (Linux), as a list taskset takes.
+fn own_cpus() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let (_, rest) = status.split_once("Cpus_allowed_list:")?;
+    Some(rest.lines().next()?.trim().to_string())
+}
+
+/// Pins every thread of a process to a CPU list such as `0` or `0-3` (best effort: a machine
+/// without taskset or with one CPU just runs unpinned).
+fn pin(pid: u32, cpus: &str) {
     let _ = Command::new("taskset")
-        .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
+        .args(["-a", "-cp", cpus, &pid.to_string()])
         .output();
 }
 

@@ -283,6 +283,11 @@ impl Envoy {
         std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }
 
+    /// Whether the Envoy process has exited (crashed, or was killed from outside).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The admin interface's address.
     pub fn admin_address(&self) -> SocketAddr {
         self.admin

@@ -1,20 +1,24 @@
 //! The `palisade` command's building blocks, shared with the workspace's end-to-end tests:
-//! building filters to wasm, running real Envoy on loopback, a real echo upstream, the decision
-//! case format, and running policies through the compiled rego-authz filter in the harness.
+//! building filters to wasm, running real Envoy on loopback, a real echo upstream and CloudEvents
+//! sink, the decision case format, and running policies through the compiled rego-authz filter
+//! in the harness.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)] // a command-line tool: printing is its job
 
 pub mod bench;
 pub mod cases;
 pub mod command;
-pub mod demo;
 pub mod echo;
 pub mod envoy;
 pub mod eval;
+pub mod oci;
+pub mod package;
 pub mod policy_files;
 pub mod policy_test;
 pub mod rego_filter;
+pub mod sink;
 pub mod toolchain;
+pub mod up;
 pub mod workspace;
 
 pub use palisade_build as wasm;

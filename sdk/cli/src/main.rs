@@ -35,7 +35,7 @@ Examples:
     name = "palisade",
     version,
     about,
-    after_help = "Examples:\n  palisade test examples/rego\n  palisade eval examples/rego/rbac /orders -X POST -H 'x-role: clerk'\n  palisade build rego-authz"
+    after_help = "Examples:\n  palisade up --send-demo-traffic\n  palisade test examples/rego\n  palisade eval examples/rego/rbac /orders -X POST -H 'x-role: clerk'\n  palisade build rego-authz"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -69,13 +69,37 @@ enum Command {
         after_help = "Examples:\n  palisade eval examples/rego/rbac /orders/7 -X DELETE -H 'x-role: admin'\n  palisade eval policy.rego /people -H 'authorization: Bearer eyJ...' --explain\n  palisade eval policy.rego /transfers -d '{\"amount\": 20}' --config '{\"with_body\": true}'\n  palisade eval --case examples/rego/rbac/cases.yaml --pick 2"
     )]
     Eval(palisade_cli::eval::EvalArgs),
-    /// Build the tenant-header example, run it in real Envoy and send it a few requests.
-    #[command(after_help = "Example:\n  palisade demo")]
-    Demo,
-    /// Benchmark rego-authz against Envoy's RBAC filter and no filter, in real Envoy under wrk.
+    /// Run a Rego policy in real Envoy and print its decisions live, from its CloudEvents.
+    ///
+    /// Builds rego-authz, then starts a real echo upstream, a real CloudEvents sink and real
+    /// Envoy (from the project's .venv; run scripts/setup first) with the policy (a .rego file or
+    /// a directory of .rego files and data.json/data.yaml; without one, the embedded example
+    /// examples/rego/rbac). Prints the listener's address, then one line per decision event as
+    /// the sink receives it. Ctrl-C stops everything it started. With --send-demo-traffic it
+    /// sends the requests of the decision cases next to the policy, checks each answer, prints
+    /// the decisions and one event in full, and exits (1 if an answer or an event is wrong).
+    #[command(
+        after_help = "Examples:\n  palisade up --send-demo-traffic\n  palisade up examples/rego/rbac --port 8080     # then: curl -i localhost:8080/public/pricing"
+    )]
+    Up {
+        /// A .rego file or a policy directory [default: the example examples/rego/rbac]
+        #[arg(value_name = "POLICY_DIR")]
+        policy: Option<std::path::PathBuf>,
+        /// Send the requests of the policy's decision cases, print what happened, and exit.
+        #[arg(long)]
+        send_demo_traffic: bool,
+        /// The listener's port on 127.0.0.1 [default: any free port]
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Use this rego_authz.wasm instead of building it.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<std::path::PathBuf>,
+    },
+    /// Benchmark rego-authz (with and without decision events) against Envoy's RBAC filter and
+    /// no filter, in real Envoy under wrk.
     #[command(after_help = "Example:\n  palisade bench --rounds 3 --seconds 8")]
     Bench {
-        /// Rounds over the three variants (medians are reported).
+        /// Rounds over the variants (medians are reported).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
         /// Measured seconds per variant and round.
@@ -98,6 +122,16 @@ enum Command {
         #[arg(value_name = "CRATE")]
         package: Option<String>,
     },
+    /// Build a filter and write it as an OCI image Istio's WasmPlugin pulls.
+    ///
+    /// Writes an OCI image layout directory (or, for FILE.tar, its archive) in the "compat"
+    /// format (one tar+gzip layer holding plugin.wasm) or the two-layer "oci" format, and prints
+    /// the image's manifest digest (the `sha256` a WasmPlugin with an oci:// URL pins) and the
+    /// module's sha256 (what http(s):// URLs pin). The same module always gives the same digest.
+    #[command(
+        after_help = "Examples:\n  palisade package rego-authz --output dist/rego-authz --tag 1.0.0\n  palisade package tenant-header --output dist/tenant-header.tar --variant oci\n  palisade package rego-authz -o dist/rego-authz --tag 1.0.0 --push registry.example.com/policies/rego-authz:1.0.0"
+    )]
+    Package(palisade_cli::package::PackageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -105,7 +139,18 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Test(args) => palisade_cli::policy_test::run(&args),
         Command::Eval(args) => palisade_cli::eval::run(&args).map(|()| true),
-        Command::Demo => palisade_cli::demo::run().map(|()| true),
+        Command::Up {
+            policy,
+            send_demo_traffic,
+            port,
+            wasm,
+        } => palisade_cli::up::run(&palisade_cli::up::UpOptions {
+            policy,
+            send_demo_traffic,
+            port,
+            wasm,
+        })
+        .map(|()| true),
         Command::Bench {
             rounds,
             seconds,
@@ -117,6 +162,7 @@ fn main() -> std::process::ExitCode {
         })
         .map(|()| true),
         Command::Build { package } => build(package).map(|()| true),
+        Command::Package(args) => package(args).map(|()| true),
     };
     match result {
         Ok(true) => std::process::ExitCode::SUCCESS,
@@ -166,4 +212,12 @@ fn build(package: Option<String>) -> anyhow::Result<()> {
     println!("size: {} bytes", built.size);
     println!("sha256: {}", built.sha256);
     Ok(())
+}
+
+fn package(mut args: palisade_cli::package::PackageArgs) -> anyhow::Result<()> {
+    let package = match args.package.take() {
+        Some(package) => package,
+        None => crate_here()?,
+    };
+    palisade_cli::package::run(&package, &args)
 }

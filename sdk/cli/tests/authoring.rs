@@ -298,7 +298,7 @@ fn usage_errors_exit_with_2_and_say_what_to_do() {
 #[test]
 fn every_command_has_an_example_in_its_help() {
     let root = workspace();
-    for command in ["test", "eval", "build", "demo", "bench"] {
+    for command in ["test", "eval", "build", "up", "bench", "package"] {
         for flag in ["-h", "--help"] {
             let out = palisade_in(&root, &[command, flag]);
             let stdout = text(&out.stdout);

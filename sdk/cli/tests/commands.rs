@@ -20,31 +20,81 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn demo_enforces_the_example_policy_in_real_envoy() {
-    let out = palisade(&["demo"]);
+fn up_sends_demo_traffic_through_real_envoy_and_prints_the_decision_events() {
+    let out = palisade(&["up", "--send-demo-traffic"]);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
-        "demo failed:\n{stdout}\n{}",
+        "up failed:\n{stdout}\n{}",
         text(&out.stderr)
     );
-    let lines: Vec<&str> = stdout
+    // The example's seven cases: each answer as its case expects...
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" ok ")).count(),
+        7,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    // ...and one decision event each, read back from the real sink.
+    let decisions: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.contains("GET /orders"))
+        .filter(|l| l.contains("rule data.envoy.authz.allow in "))
         .collect();
-    assert_eq!(lines.len(), 4, "{stdout}");
-    assert!(lines.iter().all(|l| l.ends_with("[ok]")), "{stdout}");
-    assert!(lines[0].contains("-> 200 allowed, upstream saw x-palisade-tenant: acme"));
-    assert!(lines[1].contains("-> 401 denied"));
-    assert!(lines[2].contains("-> 403 denied"));
-    assert!(lines[3].contains("upstream saw x-palisade-tenant: globex"));
-    assert!(
-        stdout.contains("requests_allowed=2 requests_denied=2 errors=0"),
+    assert_eq!(decisions.len(), 7, "{stdout}");
+    assert_eq!(
+        decisions.iter().filter(|l| l.contains("ALLOW 200")).count(),
+        4,
+        "{stdout}"
+    );
+    assert_eq!(
+        decisions.iter().filter(|l| l.contains("DENY  403")).count(),
+        3,
         "{stdout}"
     );
     assert!(
-        stdout.contains("the upstream received 2 of 4 requests"),
+        decisions.iter().any(|l| l.contains("DELETE /orders/7")),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"type\": \"io.palisade.authz.decision\""),
+        "the first event is printed in full:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("7 requests answered as their cases expect; 7 decision events delivered"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn up_fails_when_an_answer_is_not_what_the_case_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.rego"),
+        "package envoy.authz\nimport rego.v1\ndefault allow := false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cases.yaml"),
+        "cases:\n  - note: wrongly expected to pass\n    request: {path: /x}\n    expect: {allowed: true}\n",
+    )
+    .unwrap();
+    let out = palisade(&["up", dir.path().to_str().unwrap(), "--send-demo-traffic"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("UNEXPECTED"), "{stdout}");
+    assert!(
+        stdout.contains("DENY  403 GET"),
+        "the denial's event still arrives:\n{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 of 1 requests were not answered as their case expects"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

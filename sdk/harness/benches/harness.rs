@@ -143,9 +143,18 @@ fn main() {
         rego.size / 1024,
         rego.instantiate
     );
-    println!("| rego-authz: one allowed request (GET)      | {:>11.2?} |", rego.allowed);
-    println!("| rego-authz: one allowed request (admin)    | {:>11.2?} |", rego.admin);
-    println!("| rego-authz: one denied request             | {:>11.2?} |", rego.denied);
+    println!(
+        "| rego-authz: one allowed request (GET)      | {:>11.2?} |",
+        rego.allowed
+    );
+    println!(
+        "| rego-authz: one allowed request (admin)    | {:>11.2?} |",
+        rego.admin
+    );
+    println!(
+        "| rego-authz: one denied request             | {:>11.2?} |",
+        rego.denied
+    );
 }
 
 struct RegoFigures {
@@ -165,7 +174,9 @@ fn rego_authz() -> RegoFigures {
     // Fill the bootstrap's placeholders: only the plugin configuration is read.
     let text = ["ADMIN_PORT", "LISTENER_PORT", "WASM_PATH"]
         .iter()
-        .fold(text, |text, name| text.replace(&format!("${{{name}}}"), "0"));
+        .fold(text, |text, name| {
+            text.replace(&format!("${{{name}}}"), "0")
+        });
     let yaml: serde_yaml::Value = serde_yaml::from_str(&text).expect("bootstrap yaml");
     let value = &yaml["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
         ["typed_config"]["http_filters"][0]["typed_config"]["config"]["configuration"]["value"];
@@ -183,7 +194,11 @@ fn rego_authz() -> RegoFigures {
     // The three requests of `palisade bench`'s mix.
     let mut request = |method: &str, path: &str, role: Option<&str>, allowed: bool| {
         let s = host.new_http_stream().expect("stream");
-        let mut headers = vec![(":method", method), (":path", path), (":authority", "bench")];
+        let mut headers = vec![
+            (":method", method),
+            (":path", path),
+            (":authority", "bench"),
+        ];
         headers.extend(role.map(|role| ("x-role", role)));
         host.request_headers(s, &headers, true).expect("headers");
         let replied = host.stream(s).expect("stream").local_reply.is_some();
@@ -194,7 +209,9 @@ fn rego_authz() -> RegoFigures {
         size: wasm.len(),
         instantiate,
         allowed: measure(2000, || request("GET", "/public/item?id=7", None, true)),
-        admin: measure(2000, || request("POST", "/private/item", Some("admin"), true)),
+        admin: measure(2000, || {
+            request("POST", "/private/item", Some("admin"), true)
+        }),
         denied: measure(2000, || request("GET", "/private/item", None, false)),
     }
 }

@@ -325,7 +325,10 @@ fn revision(config: &RegoConfig) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     let single = config.policy.iter().map(|p| ("policy.rego", p.as_str()));
-    let named = config.policies.iter().map(|(n, p)| (n.as_str(), p.as_str()));
+    let named = config
+        .policies
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_str()));
     for (name, source) in single.chain(named) {
         // Lengths first, so no two different inputs hash the same bytes.
         for part in [name, source] {
@@ -333,7 +336,11 @@ fn revision(config: &RegoConfig) -> String {
             hash.update(part.as_bytes());
         }
     }
-    let data = config.data.as_ref().map(|d| d.to_string()).unwrap_or_default();
+    let data = config
+        .data
+        .as_ref()
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     hash.update(data.as_bytes());
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

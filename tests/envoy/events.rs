@@ -1,0 +1,459 @@
+//! Decision events in real Envoy: rego-authz with `envoy-configs/rego-authz-events.yaml`
+//! sending to a real CloudEvents sink (`palisade_cli::sink::Sink`) through Envoy's own
+//! `dispatch_http_call`. What the sink receives is decoded again by the `cloudevents-sdk`
+//! crate; what the filter counted is read from Envoy's admin `/stats`.
+//!
+//! The tests shorten `flush_interval_ms` (and, where the queue's bound is the point, shrink
+//! `max_queue_events`) in the shipped config's `events` section and leave the rest as it is.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use cloudevents::AttributesReader as _;
+use palisade_cli::echo::EchoServer;
+use palisade_cli::envoy::{self, Envoy};
+use palisade_cli::sink::{ContentMode, ReceivedEvent, Sink};
+use serde_json::{json, Value};
+
+use crate::support;
+
+const CONFIG: &str = "rego-authz-events.yaml";
+const TYPE: &str = "io.palisade.authz.decision";
+/// The plugin's `name` in the config: the default `source` is derived from it.
+const SOURCE: &str = "/palisade/rego-authz";
+/// How long events may take to arrive (flushes every 100 ms; a busy machine is slow).
+const ARRIVAL: Duration = Duration::from_secs(20);
+
+/// Envoy with the shipped events config, an echo upstream and a real sink.
+struct Running {
+    envoy: Envoy,
+    listener: SocketAddr,
+    _upstream: EchoServer,
+    sink: Sink,
+}
+
+/// Starts everything; `events` is merged over the shipped config's `events` section.
+fn running(events: Value) -> Running {
+    let upstream = EchoServer::start().unwrap();
+    let sink = Sink::start().unwrap();
+    let wasm = support::wasm("rego-authz");
+    let bootstrap = envoy::render_file(
+        &palisade_cli::workspace::envoy_config(CONFIG),
+        &[
+            ("UPSTREAM_PORT", &upstream.port().to_string()),
+            ("SINK_PORT", &sink.port().to_string()),
+            ("WASM_PATH", &wasm.to_string_lossy()),
+        ],
+    )
+    .unwrap();
+    let envoy = support::start(&with_events(&bootstrap, events));
+    let listener = envoy.listener("ingress").unwrap();
+    Running {
+        envoy,
+        listener,
+        _upstream: upstream,
+        sink,
+    }
+}
+
+/// The bootstrap with `overrides` merged into the plugin configuration's `events` section
+/// (the policy, data and every other setting stay as the file has them).
+fn with_events(bootstrap: &str, overrides: Value) -> String {
+    let doc: Value = serde_yaml::from_str(bootstrap).unwrap();
+    let plugin = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config\
+                  /http_filters/0/typed_config/config";
+    let plugin = doc.pointer(plugin).unwrap();
+    assert_eq!(
+        plugin["name"], "rego-authz",
+        "the shipped config changed shape"
+    );
+    let mut configuration = plugin["configuration"]["value"].clone();
+    let events = configuration["events"].as_object_mut().unwrap();
+    for (name, value) in overrides.as_object().unwrap() {
+        events.insert(name.clone(), value.clone());
+    }
+    envoy::with_plugin_configuration(bootstrap, "rego-authz", &configuration).unwrap()
+}
+
+/// One request of the mix, and what the policy must decide.
+#[derive(Debug, Clone)]
+struct Sent {
+    method: &'static str,
+    path: String,
+    headers: Vec<(&'static str, &'static str)>,
+    status: u16,
+}
+
+impl Sent {
+    fn allowed(&self) -> bool {
+        self.status == 200
+    }
+}
+
+/// The `n`th request of a mix of allowed and denied ones (every path is unique, so each
+/// event can be matched to its request).
+fn nth_request(n: usize) -> Sent {
+    let (method, path, headers, status) = match n % 5 {
+        0 => ("GET", format!("/public/item-{n}?view=full"), vec![], 200),
+        1 => (
+            "GET",
+            format!("/orders/{n}"),
+            vec![("x-role", "clerk")],
+            200,
+        ),
+        2 => (
+            "DELETE",
+            format!("/orders/{n}"),
+            vec![("x-role", "clerk")],
+            403,
+        ),
+        3 => ("GET", format!("/admin/{n}"), vec![], 403),
+        _ => (
+            "POST",
+            format!("/orders/{n}"),
+            vec![("x-role", "admin"), ("authorization", "Bearer s3cret")],
+            200,
+        ),
+    };
+    Sent {
+        method,
+        path,
+        headers,
+        status,
+    }
+}
+
+/// Sends one request; returns its status and how long it took.
+fn send(listener: SocketAddr, sent: &Sent) -> (u16, Duration) {
+    let agent = envoy::http_client();
+    let url = format!("http://{listener}{}", sent.path);
+    let started = Instant::now();
+    let mut request = match sent.method {
+        "GET" => agent.get(&url).force_send_body(),
+        "DELETE" => agent.delete(&url).force_send_body(),
+        _ => agent.post(&url),
+    };
+    for (name, value) in &sent.headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send("").unwrap();
+    let _ = response.body_mut().read_to_string().unwrap();
+    (response.status().as_u16(), started.elapsed())
+}
+
+/// Sends requests `range` of the mix, checks every status, and returns the slowest.
+fn send_all(listener: SocketAddr, range: std::ops::Range<usize>) -> (Vec<Sent>, Duration) {
+    let mut slowest = Duration::ZERO;
+    let sent: Vec<Sent> = range.map(nth_request).collect();
+    for request in &sent {
+        let (status, took) = send(listener, request);
+        assert_eq!(status, request.status, "{request:?}");
+        slowest = slowest.max(took);
+    }
+    (sent, slowest)
+}
+
+/// The filter's event counters and gauge, from Envoy's admin `/stats`.
+fn event_stats(envoy: &Envoy) -> BTreeMap<String, u64> {
+    const PREFIX: &str = "wasmcustom.palisade.rego_authz.events.";
+    envoy
+        .stats()
+        .unwrap()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix(PREFIX)?.to_string(), value)))
+        .collect()
+}
+
+fn stat(stats: &BTreeMap<String, u64>, name: &str) -> u64 {
+    stats.get(name).copied().unwrap_or(0)
+}
+
+/// Polls the stats until `done` holds; the last stats either way.
+fn wait_for_stats(
+    envoy: &Envoy,
+    timeout: Duration,
+    done: impl Fn(&BTreeMap<String, u64>) -> bool,
+) -> BTreeMap<String, u64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stats = event_stats(envoy);
+        if done(&stats) || Instant::now() >= deadline {
+            return stats;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every emitted event is delivered or dropped, and none is queued any more.
+fn settled(stats: &BTreeMap<String, u64>, emitted: u64) -> bool {
+    let dropped: u64 = stats
+        .iter()
+        .filter(|(name, _)| name.starts_with("dropped."))
+        .map(|(_, value)| value)
+        .sum();
+    stat(stats, "emitted") == emitted
+        && stat(stats, "delivered") + dropped == emitted
+        && stat(stats, "queued") == 0
+}
+
+/// The event decoded by the independent implementation, with its JSON data.
+fn decoded(received: &ReceivedEvent) -> (cloudevents::Event, Value) {
+    let event: cloudevents::Event = serde_json::from_value(received.event.clone())
+        .unwrap_or_else(|e| panic!("cloudevents-sdk cannot read {}: {e}", received.event));
+    let data = match event.data() {
+        Some(cloudevents::Data::Json(value)) => value.clone(),
+        other => panic!("expected JSON data, got {other:?}"),
+    };
+    (event, data)
+}
+
+/// Checks that `events` are exactly the decision events of `sent`, one each.
+fn check_decision_events(events: &[ReceivedEvent], sent: &[Sent]) {
+    assert_eq!(events.len(), sent.len(), "one event per request");
+    let by_path: BTreeMap<&str, &Sent> = sent.iter().map(|s| (s.path.as_str(), s)).collect();
+    let mut ids = HashSet::new();
+    let mut decision_ids = HashSet::new();
+    let mut revisions = HashSet::new();
+    for received in events {
+        let (event, data) = decoded(received);
+        assert_eq!(event.specversion().as_str(), "1.0");
+        assert_eq!(event.ty(), TYPE);
+        assert_eq!(event.source().as_str(), SOURCE);
+        assert_eq!(event.datacontenttype(), Some("application/json"));
+        assert!(event.time().is_some(), "no time: {}", received.event);
+        assert!(
+            ids.insert(event.id().to_string()),
+            "repeated id {}",
+            event.id()
+        );
+
+        let path = data["request"]["path"].as_str().unwrap();
+        let request = by_path
+            .get(path)
+            .unwrap_or_else(|| panic!("an event for a request never sent: {data}"));
+        assert_eq!(event.subject(), path.split('?').next(), "{data}");
+        assert_eq!(data["request"]["method"], request.method, "{data}");
+        assert!(data["request"]["host"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        assert!(data["request"]["source_address"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"));
+        assert_eq!(data["allowed"], request.allowed(), "{data}");
+        assert_eq!(data["status"], request.status, "{data}");
+        assert_eq!(data["rule"], "data.envoy.authz.allow");
+        assert!(data["eval_time_us"].is_u64(), "{data}");
+        assert!(data.get("error").is_none(), "{data}");
+        let headers = data["headers"].as_object().unwrap();
+        for (name, value) in &request.headers {
+            let want = if *name == "authorization" {
+                "[REDACTED]"
+            } else {
+                value
+            };
+            assert_eq!(headers[*name], want, "{data}");
+        }
+        assert_eq!(headers.len(), request.headers.len(), "{data}");
+        let decision_id = data["decision_id"].as_str().unwrap();
+        assert!(
+            decision_ids.insert(decision_id.to_string()),
+            "decision id {decision_id} repeated"
+        );
+        revisions.insert(data["revision"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        revisions.len(),
+        1,
+        "one policy, one revision: {revisions:?}"
+    );
+    assert!(revisions.iter().all(|r| r.len() == 64));
+}
+
+#[test]
+fn a_real_sink_receives_every_decision_event() {
+    let running = running(json!({"flush_interval_ms": 100}));
+    let (sent, _) = send_all(running.listener, 0..50);
+    let events = running.sink.wait_for(50, ARRIVAL).unwrap();
+    check_decision_events(&events, &sent);
+    assert!(events.iter().all(|e| e.mode == ContentMode::Batched));
+    assert_eq!(
+        running.sink.requests().invalid,
+        0,
+        "{:?}",
+        running.sink.invalid()
+    );
+
+    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 50));
+    assert_eq!(stat(&stats, "emitted"), 50, "{stats:?}");
+    assert_eq!(stat(&stats, "delivered"), 50, "{stats:?}");
+    assert_eq!(stat(&stats, "retried"), 0, "{stats:?}");
+    assert_eq!(stat(&stats, "queued"), 0, "{stats:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(running.sink.count(), 50, "an event arrived twice");
+}
+
+#[test]
+fn binary_and_structured_modes_reach_the_sink() {
+    for (mode, want) in [
+        ("binary", ContentMode::Binary),
+        ("structured", ContentMode::Structured),
+    ] {
+        let running = running(json!({"flush_interval_ms": 100, "mode": mode}));
+        let (mut sent, _) = send_all(running.listener, 0..5);
+        // A path whose subject needs percent-encoding in a ce-subject header.
+        let odd = Sent {
+            method: "GET",
+            path: "/public/caf%C3%A9%20%22menu%22".into(),
+            headers: vec![],
+            status: 200,
+        };
+        let (status, _) = send(running.listener, &odd);
+        assert_eq!(status, 200);
+        sent.push(odd);
+        let events = running.sink.wait_for(6, ARRIVAL).unwrap();
+        check_decision_events(&events, &sent);
+        assert!(events.iter().all(|e| e.mode == want), "{mode}");
+        let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 6));
+        assert_eq!(stat(&stats, "delivered"), 6, "{mode}: {stats:?}");
+    }
+}
+
+/// The events section of the failing-sink tests: a small queue, quick flushes, a short
+/// callout timeout.
+fn small_queue() -> Value {
+    json!({
+        "flush_interval_ms": 100,
+        "max_batch_events": 10,
+        "max_queue_events": 20,
+        "timeout_ms": 500,
+    })
+}
+
+/// No request may be slow because the sink is: generous, for a busy machine.
+const SLOW: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_failing_sink_slows_no_request_and_the_queue_stays_bounded() {
+    let running = running(small_queue());
+    // Fewer than max_queue_events, so none is dropped however fast they come.
+    let (mut sent, baseline) = send_all(running.listener, 0..15);
+    running.sink.wait_for(15, ARRIVAL).unwrap();
+
+    // The sink answers 503: the filter keeps the newest 20 events and retries.
+    running.sink.set_status(503);
+    let (failing_sent, failing) = send_all(running.listener, 15..75);
+    eprintln!("slowest request: {baseline:?} with the sink up, {failing:?} with it failing");
+    assert!(
+        failing < SLOW,
+        "a request took {failing:?} while the sink failed (baseline {baseline:?})"
+    );
+    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| {
+        stat(s, "emitted") == 75 && stat(s, "retried") > 0
+    });
+    assert_eq!(stat(&stats, "emitted"), 75, "{stats:?}");
+    assert_eq!(stat(&stats, "delivered"), 15, "{stats:?}");
+    assert!(stat(&stats, "retried") > 0, "{stats:?}");
+    assert_eq!(stat(&stats, "dropped.queue_full"), 40, "{stats:?}");
+    assert_eq!(
+        stat(&stats, "queued"),
+        20,
+        "bounded by max_queue_events: {stats:?}"
+    );
+    assert!(running.sink.requests().refused > 0);
+
+    // The sink recovers: the 20 queued events (the newest) arrive, and nothing else is lost.
+    running.sink.set_status(200);
+    let events = running.sink.wait_for(35, Duration::from_secs(45)).unwrap();
+    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 75));
+    assert!(settled(&stats, 75), "{stats:?}");
+    assert_eq!(
+        stat(&stats, "delivered"),
+        75 - stat(&stats, "dropped.queue_full"),
+        "{stats:?}"
+    );
+    assert_eq!(stat(&stats, "delivered"), 35, "{stats:?}");
+    sent.extend(failing_sent.into_iter().skip(40));
+    check_decision_events(&events, &sent);
+    assert_eq!(running.sink.requests().invalid, 0);
+    print_event_log(&running.envoy);
+}
+
+/// What the filter logged about delivery (shown with `--nocapture`).
+fn print_event_log(envoy: &Envoy) {
+    for line in envoy.log().lines().filter(|l| l.contains("events:")) {
+        eprintln!("envoy: {line}");
+    }
+}
+
+#[test]
+fn queued_events_arrive_when_a_stopped_sink_comes_back() {
+    let mut running = running(small_queue());
+    let (mut sent, baseline) = send_all(running.listener, 0..5);
+    running.sink.wait_for(5, ARRIVAL).unwrap();
+
+    running.sink.stop();
+    let (down_sent, down) = send_all(running.listener, 5..20);
+    eprintln!("slowest request: {baseline:?} with the sink up, {down:?} with it stopped");
+    assert!(
+        down < SLOW,
+        "a request took {down:?} while the sink was down (baseline {baseline:?})"
+    );
+    // Wait until Envoy has been refused a connection to the sink (a callout on a connection
+    // kept alive from before gets no answer and times out first).
+    let refused = || {
+        running
+            .envoy
+            .stat("cluster.event_sink.upstream_cx_connect_fail")
+            .unwrap()
+    };
+    let deadline = Instant::now() + ARRIVAL;
+    while refused() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(refused() > 0, "Envoy never tried the stopped sink");
+    let stats = event_stats(&running.envoy);
+    assert_eq!(stat(&stats, "emitted"), 20, "{stats:?}");
+    assert_eq!(stat(&stats, "delivered"), 5, "{stats:?}");
+    assert_eq!(stat(&stats, "queued"), 15, "{stats:?}");
+    assert!(stat(&stats, "retried") > 0, "{stats:?}");
+
+    running.sink.restart().unwrap();
+    let events = running.sink.wait_for(20, Duration::from_secs(45)).unwrap();
+    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 20));
+    assert!(settled(&stats, 20), "{stats:?}");
+    assert_eq!(stat(&stats, "delivered"), 20, "none lost: {stats:?}");
+    sent.extend(down_sent);
+    check_decision_events(&events, &sent);
+    print_event_log(&running.envoy);
+}
+
+#[test]
+fn a_bad_events_section_makes_envoy_refuse_the_config() {
+    let upstream = EchoServer::start().unwrap();
+    let bootstrap = envoy::render_file(
+        &palisade_cli::workspace::envoy_config(CONFIG),
+        &[
+            ("UPSTREAM_PORT", &upstream.port().to_string()),
+            ("SINK_PORT", "9"),
+            ("WASM_PATH", &support::wasm("rego-authz").to_string_lossy()),
+        ],
+    )
+    .unwrap();
+    let bad = with_events(&bootstrap, json!({"mode": "fast"}));
+    let err = match Envoy::start(&bad) {
+        Ok(envoy) => panic!("Envoy accepted mode: fast; log:\n{}", envoy.log()),
+        Err(err) => err,
+    };
+    let envoy::EnvoyError::Exited { log, .. } = err else {
+        panic!("expected Envoy to exit, got {err}");
+    };
+    assert!(
+        log.contains(
+            "rego_authz: invalid plugin configuration: field `events.mode`: unknown variant `fast`"
+        ),
+        "our message is not in Envoy's log:\n{log}"
+    );
+}

@@ -1,0 +1,476 @@
+//! The Istio manifests in `envoy-configs/istio/`: each resource matches its CRD's OpenAPI v3
+//! schema (`envoy-configs/istio/schema/`, from istio/api), made as strict as a cluster is with
+//! unknown fields, plus the WasmPlugin CEL rules and Istio's `sha256` rule; each plugin
+//! configuration is accepted by the compiled filter (`on_configure` in the harness, with the
+//! configuration as the JSON Istio passes) and equals the configuration of the Envoy bootstrap
+//! it mirrors; and the EnvoyFilter's Wasm filter config passes `envoy --mode validate`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use palisade_cli::envoy;
+use palisade_harness::{HostBuilder, LogLevel, PluginConfig};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::configs::{self, mappings, plugin_configuration, MANIFEST_DIR};
+use crate::support;
+
+/// Which Envoy bootstrap each manifest's plugin configuration mirrors. Every manifest must be
+/// listed (a new one says here which bootstrap it agrees with).
+const MIRRORS: [(&str, &str); 3] = [
+    ("rego-authz-wasmplugin.yaml", "rego-authz-events.yaml"),
+    ("tenant-header-wasmplugin.yaml", "tenant-header-events.yaml"),
+    ("rego-authz-envoyfilter.yaml", "rego-authz.yaml"),
+];
+
+/// `events` fields that name the sink as the mesh sees it (`outbound|80||host`), which
+/// necessarily differ from a static bootstrap's cluster.
+const SINK_FIELDS: [&str; 2] = ["sink_cluster", "sink_authority"];
+
+const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+
+fn root() -> PathBuf {
+    palisade_cli::workspace::root()
+}
+
+/// One Kubernetes resource from a manifest file.
+#[derive(Debug, Clone)]
+struct Resource {
+    file: PathBuf,
+    doc: Value,
+}
+
+impl Resource {
+    fn kind(&self) -> &str {
+        self.doc["kind"].as_str().unwrap_or_default()
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "envoy-configs/{} ({} {})",
+            self.file.display(),
+            self.kind(),
+            self.doc["metadata"]["name"].as_str().unwrap_or("?")
+        )
+    }
+}
+
+fn resources() -> Vec<Resource> {
+    let mut found = Vec::new();
+    for file in configs::manifests() {
+        let text = std::fs::read_to_string(root().join("envoy-configs").join(&file)).unwrap();
+        for document in serde_yaml::Deserializer::from_str(&text) {
+            let doc = Value::deserialize(document)
+                .unwrap_or_else(|e| panic!("{}: not YAML: {e}", file.display()));
+            if !doc.is_null() {
+                found.push(Resource {
+                    file: file.clone(),
+                    doc,
+                });
+            }
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "no manifests in envoy-configs/{MANIFEST_DIR}"
+    );
+    found
+}
+
+/// A CRD schema as Kubernetes applies it: objects that list `properties` and do not preserve
+/// unknown fields reject the ones they do not list.
+fn strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let preserves = map
+                .get("x-kubernetes-preserve-unknown-fields")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if map.contains_key("properties")
+                && !preserves
+                && !map.contains_key("additionalProperties")
+            {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            map.values_mut().for_each(strict);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// The validator for one kind: the CRD's schema for `spec` (and `status`) and the object's
+/// envelope (`apiVersion`, `kind`, `metadata`) as the API server checks it.
+fn validator(kind: &str) -> jsonschema::Validator {
+    let (file, api_version) = match kind {
+        "WasmPlugin" => ("wasmplugin.json", "extensions.istio.io/v1alpha1"),
+        "EnvoyFilter" => ("envoyfilter.json", "networking.istio.io/v1alpha3"),
+        other => {
+            panic!("no schema for kind {other}: add its CRD schema to envoy-configs/istio/schema")
+        }
+    };
+    let path = root().join("envoy-configs/istio/schema").join(file);
+    let mut crd: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    strict(&mut crd);
+    let dns_label = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+    let dns_subdomain = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    let schema = json!({
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": false,
+        "properties": {
+            "apiVersion": {"enum": [api_version]},
+            "kind": {"enum": [kind]},
+            "metadata": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": false,
+                "properties": {
+                    "name": {"type": "string", "maxLength": 253, "pattern": dns_subdomain},
+                    "namespace": {"type": "string", "maxLength": 63, "pattern": dns_label},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+            },
+            "spec": crd["properties"]["spec"],
+            "status": crd["properties"]["status"]
+        }
+    });
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Schema errors plus the rules the CRD states in CEL and Istio's webhook adds.
+fn check(resource: &Resource) -> Vec<String> {
+    let validator = validator(resource.kind());
+    let mut errors: Vec<String> = validator
+        .iter_errors(&resource.doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    if resource.kind() == "WasmPlugin" {
+        errors.extend(wasm_plugin_rules(&resource.doc["spec"]));
+    }
+    errors
+}
+
+/// The WasmPlugin CRD's `x-kubernetes-validations`, and the webhook's `sha256` rule.
+fn wasm_plugin_rules(spec: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let targets = ["selector", "targetRef", "targetRefs"]
+        .iter()
+        .filter(|f| spec.get(**f).is_some())
+        .count();
+    if targets > 1 {
+        errors.push("only one of targetRefs or selector can be set".into());
+    }
+    let url = spec["url"].as_str().unwrap_or_default();
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    if !["", "http", "https", "oci", "file"].contains(&scheme) {
+        errors.push(format!(
+            "url must have schema one of [http, https, file, oci]: {url}"
+        ));
+    }
+    let labels = spec
+        .pointer("/selector/matchLabels")
+        .and_then(Value::as_object);
+    for (key, value) in labels.into_iter().flatten() {
+        if key.is_empty() || key.contains('*') || value.as_str().unwrap_or("*").contains('*') {
+            errors.push(format!("selector.matchLabels: bad label {key}={value}"));
+        }
+    }
+    if let (Some((_, in_url)), Some(field)) = (url.split_once("@sha256:"), spec["sha256"].as_str())
+    {
+        if !field.is_empty() && in_url != field {
+            errors.push(format!(
+                "sha256 {field} disagrees with the URL's digest {in_url}"
+            ));
+        }
+    }
+    errors
+}
+
+/// The filter package an image URL names (its repository's last path segment).
+fn package_of(url: &str) -> String {
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = path.split('@').next().unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    last.split(':').next().unwrap_or_default().to_string()
+}
+
+/// A filter as a manifest deploys it: the package, its root id and plugin configuration.
+#[derive(Debug)]
+struct Deployed {
+    package: String,
+    root_id: String,
+    configuration: Value,
+}
+
+fn deployed(resource: &Resource) -> Vec<Deployed> {
+    let doc = &resource.doc;
+    match resource.kind() {
+        "WasmPlugin" => {
+            let spec = &doc["spec"];
+            let package = package_of(spec["url"].as_str().unwrap());
+            vec![Deployed {
+                root_id: spec["pluginName"].as_str().unwrap_or(&package).to_string(),
+                configuration: spec.get("pluginConfig").cloned().unwrap_or(json!({})),
+                package,
+            }]
+        }
+        "EnvoyFilter" => wasm_extension_configs(doc)
+            .into_iter()
+            .map(|config| Deployed {
+                package: package_of(
+                    config
+                        .pointer("/vm_config/code/remote/http_uri/uri")
+                        .and_then(Value::as_str)
+                        .unwrap(),
+                ),
+                root_id: config["root_id"].as_str().unwrap_or_default().to_string(),
+                configuration: plugin_configuration(config.get("configuration")),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The Wasm `PluginConfig`s of an EnvoyFilter's EXTENSION_CONFIG patches.
+fn wasm_extension_configs(doc: &Value) -> Vec<&Value> {
+    doc["spec"]["configPatches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["applyTo"] == "EXTENSION_CONFIG")
+        .filter(|p| p.pointer("/patch/value/typed_config/@type") == Some(&json!(WASM_FILTER_TYPE)))
+        .filter_map(|p| p.pointer("/patch/value/typed_config/config"))
+        .collect()
+}
+
+/// The plugin configuration of the one filter in an Envoy bootstrap.
+fn bootstrap_configuration(file: &str) -> Value {
+    let (rendered, plugins) = configs::render_for_validation(Path::new(file)).unwrap();
+    let doc: Value = serde_yaml::from_str(&rendered).unwrap();
+    let wasm = support::wasm(&plugins[0]);
+    let mut found = configs::wasm_plugins(&doc, &wasm.to_string_lossy());
+    assert_eq!(found.len(), 1, "{file}: expected one wasm plugin");
+    found.remove(0).configuration
+}
+
+fn without_sink_fields(mut configuration: Value) -> Value {
+    if let Some(events) = configuration
+        .get_mut("events")
+        .and_then(Value::as_object_mut)
+    {
+        for field in SINK_FIELDS {
+            events.remove(field);
+        }
+    }
+    configuration
+}
+
+#[test]
+fn every_manifest_matches_its_crd_schema() {
+    let mut failures = Vec::new();
+    let mut kinds = BTreeSet::new();
+    for resource in resources() {
+        kinds.insert(resource.kind().to_string());
+        let errors = check(&resource);
+        if !errors.is_empty() {
+            failures.push(format!("{}:\n  {}", resource.label(), errors.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["EnvoyFilter".into(), "WasmPlugin".into()])
+    );
+}
+
+#[test]
+fn the_schema_check_rejects_what_a_cluster_would() {
+    let plugin = resources()
+        .into_iter()
+        .find(|r| r.kind() == "WasmPlugin")
+        .unwrap();
+    assert!(check(&plugin).is_empty());
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut resource = plugin.clone();
+        edit(&mut resource.doc);
+        check(&resource)
+    };
+    type Edit<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(&str, Edit<'_>); 7] = [
+        ("a misspelt field", &|d| {
+            let value = d["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("failStrategy")
+                .unwrap();
+            d["spec"]["failStratgy"] = value;
+        }),
+        ("an unknown phase", &|d| {
+            d["spec"]["phase"] = json!("AUTHORIZATION")
+        }),
+        ("a short sha256", &|d| d["spec"]["sha256"] = json!("abc123")),
+        ("no url", &|d| {
+            d["spec"].as_object_mut().unwrap().remove("url");
+        }),
+        ("selector and targetRefs", &|d| {
+            d["spec"]["selector"] = json!({"matchLabels": {"app": "a"}});
+            d["spec"]["targetRefs"] = json!([{"kind": "Gateway", "name": "g"}]);
+        }),
+        ("an ftp url", &|d| {
+            d["spec"]["url"] = json!("ftp://example.com/f.wasm")
+        }),
+        ("a digest the sha256 contradicts", &|d| {
+            d["spec"]["url"] = json!(format!("oci://r.example/p@sha256:{}", "1".repeat(64)));
+            d["spec"]["sha256"] = json!("2".repeat(64));
+        }),
+    ];
+    for (what, edit) in cases {
+        assert!(!broken(edit).is_empty(), "{what} passed the check");
+    }
+}
+
+#[test]
+fn every_plugin_configuration_is_accepted_by_the_compiled_filter() {
+    let packages = configs::filter_packages();
+    let mut checked = 0;
+    for resource in resources() {
+        for filter in deployed(&resource) {
+            let label = resource.label();
+            assert!(
+                packages.contains(&filter.package),
+                "{label}: the image names {}, not a filter package ({packages:?})",
+                filter.package
+            );
+            // As Istio delivers pluginConfig: the Struct as JSON text.
+            let json = serde_json::to_string(&filter.configuration).unwrap();
+            let mut host = HostBuilder::from_file(support::wasm(&filter.package))
+                .plugin(PluginConfig::new(&filter.root_id).configuration(json))
+                .build()
+                .unwrap();
+            let outcome = host.start().unwrap();
+            let errors: Vec<_> = host
+                .logs()
+                .iter()
+                .filter(|l| l.level >= LogLevel::Error)
+                .map(|l| l.message.clone())
+                .collect();
+            assert!(
+                outcome.ok(),
+                "{label}: the filter refused its configuration: {errors:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} plugin configurations found");
+}
+
+#[test]
+fn every_plugin_configuration_equals_its_envoy_bootstrap() {
+    let listed: BTreeSet<&str> = MIRRORS.iter().map(|(m, _)| *m).collect();
+    for file in configs::manifests() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(name.as_str()),
+            "{name}: say in MIRRORS which Envoy bootstrap it mirrors"
+        );
+    }
+    let resources = resources();
+    for (manifest, bootstrap) in MIRRORS {
+        let in_manifest: Vec<Deployed> = resources
+            .iter()
+            .filter(|r| r.file.file_name().is_some_and(|n| n == manifest))
+            .flat_map(deployed)
+            .collect();
+        assert_eq!(in_manifest.len(), 1, "{manifest}: expected one filter");
+        let expected = without_sink_fields(bootstrap_configuration(bootstrap));
+        let actual = without_sink_fields(in_manifest[0].configuration.clone());
+        assert!(
+            actual == expected,
+            "the plugin configuration of envoy-configs/{MANIFEST_DIR}/{manifest} differs from \
+             envoy-configs/{bootstrap}'s (apart from events.{SINK_FIELDS:?}):\n manifest:  \
+             {actual}\n bootstrap: {expected}"
+        );
+    }
+}
+
+#[test]
+fn the_envoy_filter_wasm_config_passes_envoy_validate() {
+    let resource = resources()
+        .into_iter()
+        .find(|r| r.kind() == "EnvoyFilter")
+        .unwrap();
+    let patches = resource.doc["spec"]["configPatches"].as_array().unwrap();
+    let extension = patches
+        .iter()
+        .find(|p| p["applyTo"] == "EXTENSION_CONFIG")
+        .unwrap();
+    let filter = patches
+        .iter()
+        .find(|p| p["applyTo"] == "HTTP_FILTER")
+        .unwrap();
+    // The filter takes its config from the extension config, by name and type.
+    assert_eq!(
+        extension["patch"]["value"]["name"],
+        filter["patch"]["value"]["name"]
+    );
+    let discovery = &filter["patch"]["value"]["config_discovery"];
+    assert!(discovery["type_urls"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(WASM_FILTER_TYPE)));
+    // Envoy checks the Wasm filter config as the Istio agent hands it over: with the pulled
+    // module as a local file in place of the oci:// reference.
+    let mut typed_config = extension["patch"]["value"]["typed_config"].clone();
+    let package = package_of(
+        typed_config
+            .pointer("/config/vm_config/code/remote/http_uri/uri")
+            .and_then(Value::as_str)
+            .unwrap(),
+    );
+    let wasm = support::wasm(&package);
+    typed_config["config"]["vm_config"]["code"] =
+        json!({"local": {"filename": wasm.to_string_lossy()}});
+    let (rendered, _) = configs::render_for_validation(Path::new("rego-authz.yaml")).unwrap();
+    let mut bootstrap: Value = serde_yaml::from_str(&rendered).unwrap();
+    let mut replaced = 0;
+    replace_wasm_filter(&mut bootstrap, &typed_config, &mut replaced);
+    assert_eq!(replaced, 1);
+    let config = serde_yaml::to_string(&bootstrap).unwrap();
+    if let Err(error) = envoy::validate(&config) {
+        panic!(
+            "{}: Envoy rejects the Wasm filter config: {error}",
+            resource.label()
+        );
+    }
+    // What Envoy accepted carries the setting the EnvoyFilter exists for.
+    assert!(mappings(&bootstrap)
+        .iter()
+        .any(|m| m.get("allow_on_headers_stop_iteration") == Some(&json!(true))));
+}
+
+fn replace_wasm_filter(value: &mut Value, typed_config: &Value, replaced: &mut usize) {
+    match value {
+        Value::Object(map) => {
+            if map.get("name") == Some(&json!("envoy.filters.http.wasm")) {
+                map.insert("typed_config".into(), typed_config.clone());
+                *replaced += 1;
+                return;
+            }
+            for child in map.values_mut() {
+                replace_wasm_filter(child, typed_config, replaced);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                replace_wasm_filter(item, typed_config, replaced);
+            }
+        }
+        _ => {}
+    }
+}
