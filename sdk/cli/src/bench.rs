@@ -18,26 +18,41 @@ use crate::envoy::{self, Envoy};
 struct Variant {
     name: &'static str,
     file: &'static str,
+    /// A Rego policy replacing the file's plugin configuration.
+    policy: Option<&'static str>,
 }
+
+/// A policy that reads nothing and allows everything: what the filter costs before any
+/// policy logic (the wasm VM's callbacks, reading the headers, the decision, the counters).
+const ALLOW_ALL: &str = "package envoy.authz\n\nallow := true\n";
 
 const VARIANTS: &[Variant] = &[
     Variant {
         name: "no filter",
         file: "bench/no-filter.yaml",
+        policy: None,
     },
     Variant {
         name: "Envoy RBAC",
         file: "bench/rbac.yaml",
+        policy: None,
+    },
+    Variant {
+        name: "rego-authz allow-all",
+        file: "bench/rego-authz.yaml",
+        policy: Some(ALLOW_ALL),
     },
     Variant {
         name: "rego-authz",
         file: "bench/rego-authz.yaml",
+        policy: None,
     },
     // Decision events to a real sink (started below): the cost of emitting, next to the
     // line above.
     Variant {
         name: "rego-authz + events",
         file: "bench/rego-authz-events.yaml",
+        policy: None,
     },
 ];
 
@@ -102,6 +117,14 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
                 &crate::workspace::envoy_config(variant.file),
                 &[("WASM_PATH", &wasm), ("SINK_PORT", &sink_port)],
             )?;
+            let config = match variant.policy {
+                Some(policy) => envoy::with_plugin_configuration(
+                    &config,
+                    "rego-authz",
+                    &serde_json::json!({ "policy": policy }),
+                )?,
+                None => config,
+            };
             if let Some(cpus) = &own_cpus {
                 pin(std::process::id(), cpus);
             }
@@ -117,7 +140,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
             wrk(&script, &url, 2, options.connections)?; // warm-up
             let sample = wrk(&script, &url, options.seconds, options.connections)?;
             println!(
-                "    round {round}: {:<19} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
+                "    round {round}: {:<20} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
                 variant.name, sample.rps, sample.p50_us, sample.p99_us
             );
             if variant.file.contains("events") {
@@ -151,11 +174,11 @@ fn print_table(
         "\nmedians of {} rounds, {} s each, {} connections, 1 Envoy worker (CPU 0), wrk on CPU 1:\n",
         options.rounds, options.seconds, options.connections
     );
-    println!("| variant             |    req/s | vs RBAC | p50 (us) | p99 (us) |");
-    println!("|---------------------|---------:|--------:|---------:|---------:|");
+    println!("| variant              |    req/s | vs RBAC | p50 (us) | p99 (us) |");
+    println!("|----------------------|---------:|--------:|---------:|---------:|");
     for (variant, m) in VARIANTS.iter().zip(&medians) {
         println!(
-            "| {:<19} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
+            "| {:<20} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
             variant.name,
             m.rps,
             m.rps / rbac_rps,
