@@ -312,6 +312,8 @@ struct Evaluation {
     rule: String,
     input: Result<serde_json::Value, String>,
     outcome: Outcome,
+    /// The decision event, as the filter sent it to the sink (structured JSON).
+    event: Result<serde_json::Value, String>,
     rules: Option<Result<RuleValues, String>>,
     configure: Duration,
     decide: Duration,
@@ -329,7 +331,13 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     }
     let filter = crate::command::ready_filter(args.wasm.as_deref())?;
     let clock = SystemTime::now();
-    let configuration = plan.policies.plugin_configuration(&plan.config);
+    let mut config = plan.config.clone();
+    // Decision events (batched, the default mode) to a sink the harness plays, unless the
+    // configuration given has its own `events`.
+    config
+        .entry("events")
+        .or_insert_with(|| serde_json::json!({ "sink_cluster": "palisade-eval-sink" }));
+    let configuration = plan.policies.plugin_configuration(&config);
     let start = Instant::now();
     let mut decider = filter.configure(&configuration, clock).map_err(|err| {
         anyhow!(
@@ -341,6 +349,12 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let outcome = decider.send(&plan.request)?;
     let decide = start.elapsed();
+    let event = decider.flush_events().and_then(|events| {
+        events
+            .into_iter()
+            .last()
+            .ok_or_else(|| "the filter sent no decision event".into())
+    });
     let input = inspect(&filter, &plan, clock, "input");
     let rule = plan.rule();
     let rules = args.explain.then(|| match rule.rsplit_once('.') {
@@ -354,6 +368,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         rule,
         input,
         outcome,
+        event,
         rules,
         configure,
         decide,
@@ -427,8 +442,13 @@ fn print_text(e: &Evaluation) {
         println!("  filter log: {line}");
     }
 
-    // DECISION EVENT: print the decision's CloudEvent here once the SDK emits decision events
-    // (sdk/palisade/src/events is being built); until then `eval` has no event to show.
+    match &e.event {
+        Ok(event) => println!(
+            "\ndecision event (the CloudEvent the filter sent to its sink):\n{}",
+            pretty(event)
+        ),
+        Err(err) => println!("\ndecision event: none ({err})"),
+    }
 
     println!(
         "\ntime: decided in {:.2} ms (the compiled filter's request callbacks in the harness; \
@@ -534,7 +554,10 @@ impl Evaluation {
                 Ok(rules) => serde_json::json!(rules),
                 Err(err) => serde_json::json!({ "error": err }),
             }),
-            // "event": the decision event goes here once the SDK emits them (see print_text).
+            "event": match &self.event {
+                Ok(event) => event.clone(),
+                Err(err) => serde_json::json!({ "error": err }),
+            },
             "time_ms": { "decide": ms(self.decide), "configure": ms(self.configure) },
         })
     }

@@ -62,7 +62,8 @@ enum Command {
     /// Prints the input document the filter built (in full: in the decision itself the filter
     /// leaves out parts the policy never mentions, which the policy cannot tell), the decision
     /// (allowed or the denial's status, headers and body, header changes upstream, dynamic
-    /// metadata) and the time the filter took. The decision, the input and --explain all come
+    /// metadata), the decision event the filter sent (a CloudEvent; `eval_time_us` is 0 on the
+    /// harness's virtual clock) and the time the filter took. The decision, the input and --explain all come
     /// from the .wasm in the harness; the input and --explain are extra evaluations of `input`
     /// and of the decision rule's package (e.g. `data.envoy.authz`, every rule's value) through it.
     #[command(

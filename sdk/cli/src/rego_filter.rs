@@ -160,6 +160,29 @@ pub struct ConfiguredFilter {
 }
 
 impl ConfiguredFilter {
+    /// The decision events the filter has queued (it needs an `events` section in its
+    /// configuration): fires its timer, takes the batches it sends to the sink, answers them
+    /// `200`, and returns their events in structured JSON form, oldest first.
+    pub fn flush_events(&mut self) -> Result<Vec<serde_json::Value>, String> {
+        let host = &mut self.host;
+        host.tick(ROOT_ID).map_err(|e| e.to_string())?;
+        let mut events = Vec::new();
+        let mut calls: Vec<(u32, Vec<u8>)> = host
+            .pending_http_callouts()
+            .iter()
+            .map(|call| (call.token, call.body.clone()))
+            .collect();
+        calls.sort_by_key(|(token, _)| *token);
+        for (token, body) in calls {
+            let batch: Vec<serde_json::Value> = serde_json::from_slice(&body)
+                .map_err(|e| format!("reading the filter's event batch: {e}"))?;
+            events.extend(batch);
+            host.respond_http_callout(token, palisade_harness::HttpResponse::new(200))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(events)
+    }
+
     /// Sends one request through the filter (and, when it is allowed, a `200` response back)
     /// and reports what happened.
     pub fn send(&mut self, request: &CaseRequest) -> Result<Outcome, HarnessError> {

@@ -215,6 +215,22 @@ fn eval_prints_the_input_the_decision_the_time_and_the_true_rules() {
         ),
         "{stdout}"
     );
+    // The decision event the filter sent, with the decision id of its dynamic metadata.
+    let event_start = stdout
+        .find("\ndecision event (the CloudEvent the filter sent to its sink):\n")
+        .unwrap();
+    let event_text = &stdout[stdout[event_start..].find("\n{").unwrap() + event_start + 1..];
+    let event_end = event_text.find("\n}\n").unwrap() + 2;
+    let event: serde_json::Value = serde_json::from_str(&event_text[..event_end]).unwrap();
+    assert_eq!(event["type"], "io.palisade.authz.decision", "{stdout}");
+    assert_eq!(event["subject"], "/orders");
+    assert_eq!(event["data"]["allowed"], true);
+    assert_eq!(event["data"]["rule"], "data.envoy.authz.allow");
+    let decision_id = event["data"]["decision_id"].as_str().unwrap();
+    assert!(
+        stdout.contains(&format!("\"decision_id\":\"{decision_id}\"")),
+        "the event's decision id is the metadata's:\n{stdout}"
+    );
     assert!(stdout.contains("\ntime: decided in "), "{stdout}");
     // --explain: which rules were true, which had values, which were undefined.
     assert!(stdout.contains("\n  true       granted\n"), "{stdout}");
