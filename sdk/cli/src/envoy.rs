@@ -95,12 +95,18 @@ pub fn render(template: &str, vars: &[(&str, &str)]) -> Result<String, EnvoyErro
     Ok(out)
 }
 
-/// Renders a config file from `envoy-configs/` with ports 0 (Envoy picks free ones) plus `vars`.
+/// Renders a config file from `envoy-configs/` with `vars`; `ADMIN_PORT` and `LISTENER_PORT`
+/// are 0 (Envoy picks free ones) unless `vars` gives them.
 pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyError> {
     let template =
         std::fs::read_to_string(path).map_err(io(format!("reading {}", path.display())))?;
-    let mut all = vec![("ADMIN_PORT", "0"), ("LISTENER_PORT", "0")];
-    all.extend_from_slice(vars);
+    // Ports default to 0 (any free port) unless the caller gives them.
+    let mut all = vars.to_vec();
+    for default in ["ADMIN_PORT", "LISTENER_PORT"] {
+        if !vars.iter().any(|(name, _)| *name == default) {
+            all.push((default, "0"));
+        }
+    }
     render(&template, &all)
 }
 
@@ -377,6 +383,18 @@ impl Drop for Envoy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn render_file_takes_given_ports_over_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.yaml");
+        std::fs::write(&path, "${ADMIN_PORT} ${LISTENER_PORT}").unwrap();
+        assert_eq!(render_file(&path, &[]).unwrap(), "0 0");
+        assert_eq!(
+            render_file(&path, &[("LISTENER_PORT", "8080")]).unwrap(),
+            "0 8080"
+        );
+    }
 
     #[test]
     fn render_fills_every_placeholder() {
