@@ -63,7 +63,7 @@ pub fn run(options: &UpOptions) -> anyhow::Result<()> {
     let sink = Sink::start().context("starting the CloudEvents sink")?;
     let decisions = sink.subscribe();
     eprintln!("==> starting Envoy with rego-authz ({})", workload.label);
-    let config = bootstrap(&workload.policies, &wasm, &options.port, &upstream, &sink)?;
+    let config = bootstrap(&workload.policies, &wasm, options.port, &upstream, &sink)?;
     let mut envoy = Envoy::start(&config).context("starting Envoy")?;
     let listener = envoy.listener("ingress")?;
     println!("palisade up: {} enforced by real Envoy", workload.label);
@@ -103,15 +103,17 @@ fn workload(path: Option<&Path>) -> anyhow::Result<Workload> {
     let policies = PolicySet::load(path)?;
     let mut cases = Vec::new();
     if path.is_dir() {
-        for entry in
-            std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?
-        {
-            let file = entry?.path();
-            let is_yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            let text = match is_yaml {
-                true => std::fs::read_to_string(&file).unwrap_or_default(),
-                false => continue,
-            };
+        let mut files = std::fs::read_dir(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()?;
+        files.sort();
+        for file in files {
+            if !file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             if crate::cases::is_case_file(&text) {
                 let parsed = CaseFile::parse(&text)
                     .with_context(|| format!("reading cases from {}", file.display()))?;
@@ -133,7 +135,7 @@ fn workload(path: Option<&Path>) -> anyhow::Result<Workload> {
 fn bootstrap(
     policies: &PolicySet,
     wasm: &Path,
-    port: &u16,
+    port: u16,
     upstream: &EchoServer,
     sink: &Sink,
 ) -> anyhow::Result<String> {
