@@ -326,7 +326,11 @@ fn every_command_has_an_example_in_its_help() {
         }
     }
     let out = palisade_in(&root, &["--help"]);
-    assert!(text(&out.stdout).contains("Examples:\n  palisade test"));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Examples:\n  palisade up --send-demo-traffic\n  palisade test"),
+        "{stdout}"
+    );
 }
 
 #[test]
