@@ -83,26 +83,12 @@ pub fn filter_packages() -> BTreeSet<String> {
             if !text.contains("cdylib") {
                 continue;
             }
-            let name = package_name(&text)
+            let name = palisade_build::package_name(&text)
                 .unwrap_or_else(|| panic!("{}: no [package] name", manifest.display()));
             packages.insert(name);
         }
     }
     packages
-}
-
-fn package_name(manifest: &str) -> Option<String> {
-    let mut in_package = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if let (true, Some(value)) = (in_package, line.strip_prefix("name")) {
-            if let Some(name) = value.trim().strip_prefix('=') {
-                return Some(name.trim().trim_matches('"').to_string());
-            }
-        }
-    }
-    None
 }
 
 /// Every mapping in a YAML/JSON document, depth first.

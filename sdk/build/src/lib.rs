@@ -160,6 +160,21 @@ pub fn build_once(package: &str) -> Result<PathBuf, String> {
         .clone()
 }
 
+/// The `[package] name` of a `Cargo.toml`'s text; `None` when it has none.
+pub fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if let (true, Some(value)) = (in_package, line.strip_prefix("name")) {
+            if let Some(name) = value.trim().strip_prefix('=') {
+                return Some(name.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
+
 /// The workspace root: `PALISADE_ROOT` if set, else the checkout this crate was built from.
 pub fn workspace_root() -> PathBuf {
     let root = match std::env::var_os("PALISADE_ROOT") {

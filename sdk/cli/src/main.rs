@@ -184,22 +184,14 @@ fn crate_here() -> anyhow::Result<String> {
                 .into(),
         )
     })?;
-    let mut in_package = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-        } else if let (true, Some(value)) = (in_package, line.strip_prefix("name")) {
-            if let Some(name) = value.trim().strip_prefix('=') {
-                return Ok(name.trim().trim_matches('"').to_string());
-            }
-        }
-    }
-    Err(UsageError(
-        "the Cargo.toml here has no [package] name: name the crate (e.g. `palisade build \
-         rego-authz`)"
-            .into(),
-    )
-    .into())
+    palisade_cli::wasm::package_name(&manifest).ok_or_else(|| {
+        UsageError(
+            "the Cargo.toml here has no [package] name: name the crate (e.g. `palisade build \
+             rego-authz`)"
+                .into(),
+        )
+        .into()
+    })
 }
 
 #[allow(clippy::print_stdout)] // printing is this command's job

@@ -191,28 +191,18 @@ fn rewrite_query(path: &str, set: &[(String, String)], remove: &[String]) -> Str
         .filter(|raw| !raw.is_empty() && !touched(raw))
         .map(str::to_string)
         .collect();
-    pairs.extend(
-        set.iter()
-            .map(|(k, v)| format!("{}={}", query_encode(k), query_encode(v))),
-    );
+    pairs.extend(set.iter().map(|(k, v)| {
+        format!(
+            "{}={}",
+            crate::request::percent_encode(k),
+            crate::request::percent_encode(v)
+        )
+    }));
     if pairs.is_empty() {
         base.to_string()
     } else {
         format!("{base}?{}", pairs.join("&"))
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn query_encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -233,6 +233,19 @@ fn form_decode(raw: &str) -> String {
     percent_decode(&raw.replace('+', " "))
 }
 
+/// Percent-encodes every byte but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+pub fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Decodes `%XX` escapes; malformed escapes are kept literally and invalid UTF-8 replaced.
 pub fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();

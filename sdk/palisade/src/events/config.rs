@@ -218,7 +218,7 @@ impl EventsConfig {
             return source.clone();
         }
         let name = plugin_name.filter(|n| !n.is_empty()).unwrap_or(filter_name);
-        format!("/palisade/{}", encode_path_segment(name))
+        format!("/palisade/{}", crate::request::percent_encode(name))
     }
 
     /// Whether a header's value is replaced by [`REDACTED`] in events.
@@ -251,19 +251,6 @@ fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Percent-encodes every byte but RFC 3986 unreserved characters.
-fn encode_path_segment(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
