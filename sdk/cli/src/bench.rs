@@ -87,6 +87,9 @@ struct Sample {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Envoy's CPU time (all threads, user and system) per request: the filter's cost on the
+    /// request path even when the load generator, not Envoy, is what limits the rate.
+    cpu_us: f64,
 }
 
 /// Runs the benchmark and prints the table.
@@ -138,10 +141,14 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
             pin(std::process::id(), "1");
             let url = format!("http://{}/", envoy.listener("ingress")?);
             wrk(&script, &url, 2, options.connections)?; // warm-up
-            let sample = wrk(&script, &url, options.seconds, options.connections)?;
+            let cpu_before = cpu_time(envoy.pid());
+            let mut sample = wrk(&script, &url, options.seconds, options.connections)?;
+            let cpu = cpu_time(envoy.pid()).zip(cpu_before).map(|(a, b)| a - b);
+            let requests = sample.rps * options.seconds as f64;
+            sample.cpu_us = cpu.map_or(f64::NAN, |cpu| cpu.as_secs_f64() * 1e6 / requests);
             println!(
-                "    round {round}: {:<20} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us",
-                variant.name, sample.rps, sample.p50_us, sample.p99_us
+                "    round {round}: {:<20} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  Envoy CPU {:>6.1} us/req",
+                variant.name, sample.rps, sample.p50_us, sample.p99_us, sample.cpu_us
             );
             if variant.file.contains("events") {
                 print_event_counts(&envoy, &sink);
@@ -167,6 +174,7 @@ fn print_table(
             rps: median(s.iter().map(|x| x.rps)),
             p50_us: median(s.iter().map(|x| x.p50_us)),
             p99_us: median(s.iter().map(|x| x.p99_us)),
+            cpu_us: median(s.iter().map(|x| x.cpu_us)),
         })
         .collect();
     let rbac_rps = medians.get(1).map_or(f64::NAN, |m| m.rps);
@@ -174,18 +182,34 @@ fn print_table(
         "\nmedians of {} rounds, {} s each, {} connections, 1 Envoy worker (CPU 0), wrk on CPU 1:\n",
         options.rounds, options.seconds, options.connections
     );
-    println!("| variant              |    req/s | vs RBAC | p50 (us) | p99 (us) |");
-    println!("|----------------------|---------:|--------:|---------:|---------:|");
+    println!(
+        "| variant              |    req/s | vs RBAC | p50 (us) | p99 (us) | Envoy CPU (us/req) |"
+    );
+    println!(
+        "|----------------------|---------:|--------:|---------:|---------:|-------------------:|"
+    );
     for (variant, m) in VARIANTS.iter().zip(&medians) {
         println!(
-            "| {:<20} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} |",
+            "| {:<20} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} | {:>18.1} |",
             variant.name,
             m.rps,
             m.rps / rbac_rps,
             m.p50_us,
-            m.p99_us
+            m.p99_us,
+            m.cpu_us
         );
     }
+    let cpu = |name: &str| {
+        VARIANTS
+            .iter()
+            .zip(&medians)
+            .find(|(v, _)| v.name == name)
+            .map_or(f64::NAN, |(_, m)| m.cpu_us)
+    };
+    println!(
+        "\nemitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz)",
+        cpu("rego-authz + events") - cpu("rego-authz")
+    );
     let ready_ms = median(ready.iter().map(|d| d.as_secs_f64() * 1000.0));
     println!(
         "\nrego-authz.wasm: {wasm_size} bytes; Envoy start to ready with it: {ready_ms:.0} ms (median)"
@@ -252,6 +276,30 @@ fn pin(pid: u32, cpus: &str) {
         .output();
 }
 
+/// A process's CPU time so far, all threads, user plus system (Linux `/proc/<pid>/stat`).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    let (_, fields) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(
+        ticks as f64 / clock_ticks_per_second(),
+    ))
+}
+
+/// `getconf CLK_TCK`; 100 on every Linux this runs on when getconf is missing.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 fn wrk(script: &Path, url: &str, seconds: u64, connections: u32) -> anyhow::Result<Sample> {
     let output = Command::new("taskset")
         .args(["-c", "1", "wrk", "-t1", "--latency"])
@@ -289,6 +337,7 @@ fn parse_wrk(text: &str) -> Option<Sample> {
         rps,
         p50_us: percentile("50%")?,
         p99_us: percentile("99%")?,
+        cpu_us: f64::NAN,
     })
 }
 
@@ -332,6 +381,18 @@ Transfer/sec:      1.25MB
         assert!((sample.p99_us - 2250.0).abs() < 1e-9);
         assert!((latency_us("2.01s").unwrap() - 2_010_000.0).abs() < 1e-3);
         assert!(parse_wrk("garbage").is_none());
+    }
+
+    #[test]
+    fn reads_this_process_cpu_time() {
+        let before = cpu_time(std::process::id()).unwrap();
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let after = cpu_time(std::process::id()).unwrap();
+        assert!(after > before, "{before:?} then {after:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use palisade_harness::{HostBuilder, PluginConfig};
+use palisade_harness::{HostBuilder, HttpResponse, PluginConfig};
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../tests/all/support.rs"]
@@ -121,7 +121,8 @@ fn main() {
     let tenant_allowed = measure(2000, || tenant_request("acme"));
     let tenant_denied = measure(2000, || tenant_request("mallory"));
 
-    let rego = rego_authz();
+    let rego = rego_authz("rego-authz.yaml");
+    let events = rego_authz("rego-authz-events.yaml");
 
     println!(
         "| benchmark (probe filter, {} KiB)          | median      |",
@@ -155,6 +156,18 @@ fn main() {
         "| rego-authz: one denied request             | {:>11.2?} |",
         rego.denied
     );
+    println!(
+        "| + events: one allowed request (GET)        | {:>11.2?} |",
+        events.allowed
+    );
+    println!(
+        "| + events: one allowed request (admin)      | {:>11.2?} |",
+        events.admin
+    );
+    println!(
+        "| + events: one denied request               | {:>11.2?} |",
+        events.denied
+    );
 }
 
 struct RegoFigures {
@@ -165,14 +178,18 @@ struct RegoFigures {
     denied: Duration,
 }
 
-/// rego-authz with the plugin configuration of `envoy-configs/bench/rego-authz.yaml` (the
-/// policy `palisade bench` runs in Envoy), on the requests the Envoy benchmark sends.
-fn rego_authz() -> RegoFigures {
+/// rego-authz with the plugin configuration of a `palisade bench` bootstrap
+/// (`envoy-configs/bench/<file>`), on the requests the Envoy benchmark sends. With decision
+/// events, the harness plays the sink: every 100 requests it ticks the root context and answers
+/// the batch with 200, so delivery's cost is in the figures too.
+fn rego_authz(file: &str) -> RegoFigures {
     let wasm = std::fs::read(support::wasm("rego-authz")).expect("read rego-authz");
-    let bootstrap = palisade_build::workspace_root().join("envoy-configs/bench/rego-authz.yaml");
+    let bootstrap = palisade_build::workspace_root()
+        .join("envoy-configs/bench")
+        .join(file);
     let text = std::fs::read_to_string(bootstrap).expect("read bootstrap");
     // Fill the bootstrap's placeholders: only the plugin configuration is read.
-    let text = ["ADMIN_PORT", "LISTENER_PORT", "WASM_PATH"]
+    let text = ["ADMIN_PORT", "LISTENER_PORT", "WASM_PATH", "SINK_PORT"]
         .iter()
         .fold(text, |text, name| {
             text.replace(&format!("${{{name}}}"), "0")
@@ -191,6 +208,7 @@ fn rego_authz() -> RegoFigures {
     };
     let instantiate = measure(20, || drop(build()));
     let mut host = build();
+    let mut sent = 0u64;
     // The three requests of `palisade bench`'s mix.
     let mut request = |method: &str, path: &str, role: Option<&str>, allowed: bool| {
         let s = host.new_http_stream().expect("stream");
@@ -204,6 +222,19 @@ fn rego_authz() -> RegoFigures {
         let replied = host.stream(s).expect("stream").local_reply.is_some();
         assert_eq!(replied, !allowed, "{method} {path} {role:?}");
         host.finish_stream(s).expect("finish");
+        sent += 1;
+        if sent % 100 == 0 {
+            host.tick("rego-authz").expect("tick");
+            let pending: Vec<u32> = host
+                .pending_http_callouts()
+                .iter()
+                .map(|c| c.token)
+                .collect();
+            for token in pending {
+                host.respond_http_callout(token, HttpResponse::new(200))
+                    .expect("answer");
+            }
+        }
     };
     RegoFigures {
         size: wasm.len(),

@@ -29,7 +29,8 @@ pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy 
 
 /// Decides one request (its headers, and the body when the policy asked for it); with
 /// `events`, emits its decision event afterwards. The proxy's clock is read (for the event's
-/// time and `eval_time_us`, measured around [`Policy::decide`]) only when events are on.
+/// time and `eval_time_us`, measured around [`Policy::decide`]: two readings) only when events
+/// are on.
 pub fn on_request<P: Policy>(
     policy: &P,
     metrics: &FilterMetrics,
@@ -37,7 +38,7 @@ pub fn on_request<P: Policy>(
     body: Option<RequestBody>,
     events: Option<&DecisionEvents>,
 ) -> Flow {
-    let started = events.map(|_| clock(host));
+    let mut started = None;
     let mut summary = None;
     let mut eval_time = Duration::ZERO;
     let decided = match Request::from_host(host) {
@@ -45,9 +46,10 @@ pub fn on_request<P: Policy>(
             let request = request.with_body(body);
             summary = events.map(|events| events.summarize(&request));
             let path = request.path().to_string();
-            let evaluating = events.map(|_| request.now());
+            // One clock reading is the event's time and the start of the evaluation.
+            started = events.map(|_| request.now());
             let decided = policy.decide(&request);
-            if let Some(at) = evaluating {
+            if let Some(at) = started {
                 eval_time = request.now().duration_since(at).unwrap_or_default();
             }
             decided.map(|decision| (decision, path)).map_err(|err| {
@@ -68,6 +70,7 @@ pub fn on_request<P: Policy>(
         }
     };
     let forwarded = carry_out::<P>(policy, metrics, host, &decision, &path, &mut error);
+    let started = started.or_else(|| events.map(|_| clock(host)));
     if let (Some(events), Some(time)) = (events, started) {
         let (allowed, status) = match (forwarded, decision.is_allowed()) {
             (true, _) => (true, 200),
@@ -156,7 +159,18 @@ fn carry_out<P: Policy>(
         log::error!("{message}");
         metrics.count(host, Outcome::Error(None));
         error.get_or_insert(message);
-        if decision.is_allowed() && policy.failure_mode() == FailureMode::Deny {
+        if !decision.is_allowed() {
+            // Only the metadata or the reply itself can fail for a denial, and the reply is sent
+            // last: send it (again), so the client is answered rather than held until a timeout.
+            let reply = host.send_local_reply(
+                decision.reply_status(),
+                &decision.headers,
+                decision.body.as_bytes(),
+            );
+            if let Err(err) = reply {
+                log::error!("sending the denial of policy {}: {err}", P::NAME);
+            }
+        } else if policy.failure_mode() == FailureMode::Deny {
             // A half-applied allow must not reach upstream when failing closed.
             deny_after_failure(metrics, host);
             return false;

@@ -52,6 +52,10 @@ pub trait Host {
     fn define_gauge(&mut self, name: &str) -> Result<MetricId, HostError>;
     /// Adds `delta` to a counter (never negative) or a gauge (either sign).
     fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError>;
+    /// Calls the root context's `on_tick` every `period` from now on (whole milliseconds);
+    /// zero stops the timer. From an HTTP context it sets the timer of that context's root
+    /// (the emitter uses this to flush a full batch without waiting for the next tick).
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError>;
 }
 
 /// What the root context needs besides [`Host`] to deliver events: HTTP callouts to a cluster
@@ -71,7 +75,4 @@ pub trait CalloutHost: Host {
     /// The headers (`:status` included) of the callout response being delivered; only valid
     /// inside `on_http_call_response`.
     fn http_call_response_headers(&self) -> Result<Vec<(String, String)>, HostError>;
-    /// Calls the root context's `on_tick` every `period` from now on (whole milliseconds);
-    /// zero stops the timer.
-    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError>;
 }

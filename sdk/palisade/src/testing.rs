@@ -173,6 +173,11 @@ impl Host for FakeHost {
         slot.1 += delta;
         Ok(())
     }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        self.tick_period = (!period.is_zero()).then_some(period);
+        Ok(())
+    }
 }
 
 impl CalloutHost for FakeHost {
@@ -205,11 +210,6 @@ impl CalloutHost for FakeHost {
 
     fn http_call_response_headers(&self) -> Result<Vec<(String, String)>, HostError> {
         Ok(self.call_response.clone())
-    }
-
-    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
-        self.tick_period = (!period.is_zero()).then_some(period);
-        Ok(())
     }
 }
 

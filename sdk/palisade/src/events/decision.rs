@@ -25,7 +25,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
+use serde_json::Value;
 
 use super::config::{EventsConfig, REDACTED};
 use super::emitter::EventSink;
@@ -78,8 +79,8 @@ pub struct DecisionRecord<'a> {
 #[derive(Debug)]
 pub struct DecisionEvents {
     sink: EventSink,
-    source: String,
-    event_type: String,
+    /// Every event's constant attributes, checked once: each event is made from it.
+    template: CloudEvent,
     /// Lower-case header names, each with whether its value is redacted.
     headers: Vec<(String, bool)>,
     ids: IdGenerator,
@@ -98,10 +99,11 @@ impl DecisionEvents {
         seed: u64,
     ) -> Result<Self, ConfigError> {
         let event_type = format!("{}.{kind}.decision", config.type_prefix);
-        CloudEvent::builder()
-            .id("probe")
-            .source(source.as_str())
-            .event_type(event_type.as_str())
+        let template = CloudEvent::builder()
+            .id("template")
+            .source(source)
+            .event_type(event_type)
+            .datacontenttype(JSON)
             .build()
             .map_err(|err| {
                 let field = match &err {
@@ -117,8 +119,7 @@ impl DecisionEvents {
             .collect();
         Ok(Self {
             sink,
-            source,
-            event_type,
+            template,
             headers,
             ids: IdGenerator::seeded(seed),
         })
@@ -126,12 +127,12 @@ impl DecisionEvents {
 
     /// The events' `type`.
     pub fn event_type(&self) -> &str {
-        &self.event_type
+        self.template.event_type()
     }
 
     /// The events' `source`.
     pub fn source(&self) -> &str {
-        &self.source
+        self.template.source()
     }
 
     /// The emitter the events go to.
@@ -179,55 +180,30 @@ impl DecisionEvents {
     /// The decision event for a record.
     pub fn event(&self, record: &DecisionRecord<'_>) -> Result<CloudEvent, EventError> {
         let decision = record.decision;
-        let mut data: Map<String, Value> = record
-            .policy_fields
-            .iter()
-            .chain(&decision.event_fields)
-            .cloned()
-            .collect();
-        let decision_id = decision
-            .decision_id
-            .clone()
-            .unwrap_or_else(|| self.ids.next_uuid());
-        data.insert("decision_id".into(), decision_id.into());
-        data.insert("allowed".into(), record.allowed.into());
-        data.insert("status".into(), record.status.into());
+        let generated;
+        let decision_id = match &decision.decision_id {
+            Some(id) => id.as_str(),
+            None => {
+                generated = self.ids.next_uuid();
+                generated.as_str()
+            }
+        };
         let unknown = RequestSummary::default();
         let request = record.request.unwrap_or(&unknown);
-        data.insert(
-            "request".into(),
-            json!({
-                "method": request.method,
-                "path": request.path,
-                "host": request.host,
-                "source_address": request.source_address,
-            }),
-        );
-        if !self.headers.is_empty() {
-            let headers: Map<String, Value> = request
-                .headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.as_str().into()))
-                .collect();
-            data.insert("headers".into(), headers.into());
-        }
-        let micros = u64::try_from(record.eval_time.as_micros()).unwrap_or(u64::MAX);
-        data.insert("eval_time_us".into(), micros.into());
-        if let Some(error) = record.error {
-            data.insert("error".into(), error.into());
-        }
-        let mut builder = CloudEvent::builder()
-            .id(self.ids.next_uuid())
-            .source(self.source.as_str())
-            .event_type(self.event_type.as_str())
-            .time(record.time)
-            .datacontenttype(JSON)
-            .json_data(Value::Object(data));
+        let data = DecisionData {
+            own: own_fields(record.policy_fields, &decision.event_fields),
+            decision_id,
+            allowed: record.allowed,
+            status: record.status,
+            request,
+            headers: (!self.headers.is_empty()).then_some(request.headers.as_slice()),
+            eval_time_us: u64::try_from(record.eval_time.as_micros()).unwrap_or(u64::MAX),
+            error: record.error,
+        };
         let subject = request.path.split('?').next().unwrap_or_default();
-        if !subject.is_empty() {
-            builder = builder.subject(subject);
-        }
-        builder.build()
+        let subject = (!subject.is_empty()).then_some(subject);
+        self.template
+            .with_json(self.ids.next_uuid(), record.time, subject, &data)
     }
 
     /// Builds the event and queues it; never fails the request (an event that cannot be built
@@ -237,6 +213,94 @@ impl DecisionEvents {
             Ok(event) => self.sink.emit(host, &event),
             Err(err) => self.sink.drop_unbuildable(host, &err),
         }
+    }
+}
+
+/// The members the SDK writes in every decision event; a policy's fields by these names are
+/// left out.
+const SDK_FIELDS: [&str; 7] = [
+    "decision_id",
+    "allowed",
+    "status",
+    "request",
+    "headers",
+    "eval_time_us",
+    "error",
+];
+
+/// The policy's fields for all its events, then the decision's own (which win), without the
+/// SDK's names; each name once.
+fn own_fields<'a>(
+    policy: &'a [(String, Value)],
+    decision: &'a [(String, Value)],
+) -> Vec<(&'a str, &'a Value)> {
+    let all: Vec<(&str, &Value)> = policy
+        .iter()
+        .chain(decision)
+        .map(|(name, value)| (name.as_str(), value))
+        .filter(|(name, _)| !SDK_FIELDS.contains(name))
+        .collect();
+    all.iter()
+        .enumerate()
+        .filter(|(i, (name, _))| !all.iter().skip(i + 1).any(|(later, _)| later == name))
+        .map(|(_, field)| *field)
+        .collect()
+}
+
+/// A decision event's `data`, serialised straight to JSON text (the shape in the module docs).
+struct DecisionData<'a> {
+    own: Vec<(&'a str, &'a Value)>,
+    decision_id: &'a str,
+    allowed: bool,
+    status: u16,
+    request: &'a RequestSummary,
+    /// `None` when `include_headers` is empty (no `headers` member at all).
+    headers: Option<&'a [(String, String)]>,
+    eval_time_us: u64,
+    error: Option<&'a str>,
+}
+
+impl Serialize for DecisionData<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in &self.own {
+            map.serialize_entry(name, value)?;
+        }
+        map.serialize_entry("decision_id", self.decision_id)?;
+        map.serialize_entry("allowed", &self.allowed)?;
+        map.serialize_entry("status", &self.status)?;
+        map.serialize_entry("request", &RequestMember(self.request))?;
+        if let Some(headers) = self.headers {
+            map.serialize_entry("headers", &HeadersMember(headers))?;
+        }
+        map.serialize_entry("eval_time_us", &self.eval_time_us)?;
+        if let Some(error) = self.error {
+            map.serialize_entry("error", error)?;
+        }
+        map.end()
+    }
+}
+
+/// `request`: method, path, host, and the source address (`null` when unknown).
+struct RequestMember<'a>(&'a RequestSummary);
+
+impl Serialize for RequestMember<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("method", &self.0.method)?;
+        map.serialize_entry("path", &self.0.path)?;
+        map.serialize_entry("host", &self.0.host)?;
+        map.serialize_entry("source_address", &self.0.source_address)?;
+        map.end()
+    }
+}
+
+/// `headers`: name to value.
+struct HeadersMember<'a>(&'a [(String, String)]);
+
+impl Serialize for HeadersMember<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
     }
 }
 
@@ -319,11 +383,11 @@ mod tests {
         assert_eq!(event.time_rfc3339(), Some("2024-01-01T00:00:00.123Z"));
         assert_eq!(event.datacontenttype(), Some("application/json"));
         assert_eq!(event.id().len(), 36);
-        let Some(crate::events::Data::Json(data)) = event.data() else {
+        let Some(data) = event.data().and_then(|d| d.json_value()) else {
             panic!("JSON data expected");
         };
         assert_eq!(
-            *data,
+            data,
             json!({
                 "decision_id": "d-1",
                 "allowed": false,
@@ -377,7 +441,7 @@ mod tests {
         let mut record = record(&summary, &decision);
         record.error = Some("boom");
         let event = events.event(&record).unwrap();
-        let Some(crate::events::Data::Json(data)) = event.data() else {
+        let Some(data) = event.data().and_then(|d| d.json_value()) else {
             panic!("JSON data expected");
         };
         assert_eq!(data.get("headers"), None);
@@ -402,7 +466,7 @@ mod tests {
         };
         let event = events.event(&record).unwrap();
         assert_eq!(event.subject(), None);
-        let Some(crate::events::Data::Json(data)) = event.data() else {
+        let Some(data) = event.data().and_then(|d| d.json_value()) else {
             panic!("JSON data expected");
         };
         assert_eq!(

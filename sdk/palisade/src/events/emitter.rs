@@ -9,8 +9,10 @@
 //!   batched mode one request carries them all; in binary and structured modes they go one
 //!   event per request, the next sent as soon as the previous is answered. After a final
 //!   answer, a backlog of at least a full batch is sent at once, without waiting for the next
-//!   tick, so a queue that filled while the sink was slow drains back to back. A batch that
-//!   fills between ticks waits for the next tick (the request path never sends).
+//!   tick, so a queue that filled while the sink was slow drains back to back. When a full
+//!   batch fills between ticks (and nothing is in flight or backing off), the request path
+//!   sets the timer to fire at once instead of sending itself: full batches leave within a
+//!   millisecond whatever the flush interval, and the queue bounds only a sink that is slow.
 //! - **Answers** follow [`super::delivery`]: delivered events leave the queue; retried ones
 //!   stay at its head (still counted against its limits) until the backoff has passed, when
 //!   the head is sent again (a retried batch may have grown by then); rejected ones are
@@ -121,6 +123,13 @@ impl EventEmitter {
     /// Queues an event for delivery; returns at once. When the queue is full the oldest
     /// events are dropped (counted as `dropped.queue_full`).
     pub fn emit(&mut self, host: &mut dyn Host, event: &CloudEvent) {
+        self.queue_event(host, event);
+        if self.queue.len() >= self.max_batch {
+            self.flush_soon(host);
+        }
+    }
+
+    fn queue_event(&mut self, host: &mut dyn Host, event: &CloudEvent) {
         self.metrics.count(host, EventCount::Emitted, 1);
         if self.closed {
             let reason = EventCount::Dropped(DropReason::Reconfigured);
@@ -357,6 +366,18 @@ impl EventEmitter {
         }
     }
 
+    /// A full batch is waiting: the next tick comes at once, unless a request is in flight (its
+    /// answer sends the backlog) or a backoff is pending (it must run out first).
+    fn flush_soon(&mut self, host: &mut dyn Host) {
+        if self.in_flight.is_some() || self.retry_at.is_some() || self.tick_period == Some(SOON) {
+            return;
+        }
+        match host.set_tick_period(SOON) {
+            Ok(()) => self.tick_period = Some(SOON),
+            Err(err) => log::debug!("events: setting the tick period to {SOON:?}: {err}"),
+        }
+    }
+
     /// Sets the tick period to wake up when the pending backoff ends, or every flush interval.
     fn reschedule(&mut self, host: &mut dyn CalloutHost, now: SystemTime) {
         let period = match (&self.in_flight, self.retry_at) {
@@ -372,6 +393,9 @@ impl EventEmitter {
         }
     }
 }
+
+/// The tick period that asks for a flush as soon as possible (the timer's smallest).
+const SOON: Duration = Duration::from_millis(1);
 
 /// The batched-mode message for these structured-mode events: a JSON array of their bodies.
 fn batch_message<'a>(events: impl Iterator<Item = &'a HttpMessage>) -> HttpMessage {
@@ -568,6 +592,35 @@ mod tests {
         assert_eq!(batch_ids(&host, 3), ["e6"]);
         answer(&mut emitter, &mut host, 3, Some(200));
         assert_eq!(counters(&host), [7, 7, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_full_batch_brings_the_next_tick_forward() {
+        let mut host = FakeHost::default();
+        let mut emitter = emitter(
+            &mut host,
+            json!({"sink_cluster": "sink", "max_batch_events": 3, "flush_interval_ms": 5000}),
+        );
+        let interval = Some(Duration::from_secs(5));
+        emit(&mut emitter, &mut host, 0..2);
+        assert_eq!(host.tick_period, interval, "a partial batch waits");
+        emit(&mut emitter, &mut host, 2..3);
+        assert_eq!(host.tick_period, Some(SOON), "a full batch asks for a tick");
+        assert!(host.callouts.is_empty(), "the request path never sends");
+        emitter.on_tick(&mut host);
+        assert_eq!(batch_ids(&host, 1), ["e0", "e1", "e2"]);
+        assert_eq!(host.tick_period, interval);
+        // While a batch is in flight its answer sends the backlog: no early tick.
+        emit(&mut emitter, &mut host, 3..6);
+        assert_eq!(host.tick_period, interval);
+        answer(&mut emitter, &mut host, 1, Some(200));
+        assert_eq!(batch_ids(&host, 2), ["e3", "e4", "e5"]);
+        // While backing off, neither.
+        answer(&mut emitter, &mut host, 2, Some(503));
+        let backoff = host.tick_period;
+        emit(&mut emitter, &mut host, 6..9);
+        assert_eq!(host.tick_period, backoff);
+        assert_ne!(backoff, Some(SOON));
     }
 
     #[test]

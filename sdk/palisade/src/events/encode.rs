@@ -6,7 +6,7 @@
 //! construction.
 
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::event::{CloudEvent, Data, ExtensionValue};
 
@@ -69,6 +69,7 @@ impl HttpMessage {
         let body = match event.data() {
             None => Vec::new(),
             Some(Data::Json(value)) => value.to_string().into_bytes(),
+            Some(Data::JsonText(text)) => text.get().as_bytes().to_vec(),
             Some(Data::Text(text)) => text.clone().into_bytes(),
             Some(Data::Binary(bytes)) => bytes.clone(),
         };
@@ -82,7 +83,7 @@ impl HttpMessage {
                 CONTENT_TYPE_HEADER.to_owned(),
                 STRUCTURED_CONTENT_TYPE.to_owned(),
             )],
-            body: to_json(event).to_string().into_bytes(),
+            body: to_json_bytes(event),
         }
     }
 
@@ -92,13 +93,13 @@ impl HttpMessage {
     /// batched mode MUST NOT be used unless the receiver asked for it, and lets the receiver
     /// choose the batch size: both are for the sender to honour.
     pub fn batched<'a>(events: impl IntoIterator<Item = &'a CloudEvent>) -> Self {
-        let array = Value::Array(events.into_iter().map(to_json).collect());
+        let array: Vec<JsonFormat<'_>> = events.into_iter().map(JsonFormat).collect();
         Self {
             headers: vec![(
                 CONTENT_TYPE_HEADER.to_owned(),
                 BATCH_CONTENT_TYPE.to_owned(),
             )],
-            body: array.to_string().into_bytes(),
+            body: serde_json::to_vec(&array).unwrap_or_default(),
         }
     }
 
@@ -118,46 +119,89 @@ impl HttpMessage {
 /// `datacontenttype` is written when set; JSON data without one relies on the format's
 /// implied `application/json`.
 pub fn to_json(event: &CloudEvent) -> Value {
-    let mut object = Map::new();
-    let mut put = |name: &str, value: Value| {
-        object.insert(name.to_owned(), value);
-    };
-    put("specversion", event.specversion().into());
-    put("id", event.id().into());
-    put("source", event.source().into());
-    put("type", event.event_type().into());
-    if let Some(content_type) = event.datacontenttype() {
-        put("datacontenttype", content_type.into());
+    // Serialising members that are already valid JSON values cannot fail.
+    serde_json::to_value(JsonFormat(event)).unwrap_or(Value::Null)
+}
+
+/// [`to_json`] written straight to bytes, without copying the event's data into a [`Value`]
+/// first (the request path encodes every decision event this way).
+fn to_json_bytes(event: &CloudEvent) -> Vec<u8> {
+    serde_json::to_vec(&JsonFormat(event)).unwrap_or_default()
+}
+
+/// Serialises a [`CloudEvent`] in the JSON event format, members sorted by name.
+struct JsonFormat<'a>(&'a CloudEvent);
+
+/// One member's value, borrowed from the event.
+enum Member<'a> {
+    Text(&'a str),
+    Boolean(bool),
+    Integer(i32),
+    Json(&'a Value),
+    JsonText(&'a serde_json::value::RawValue),
+    Base64(&'a [u8]),
+}
+
+impl serde::Serialize for Member<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Boolean(b) => serializer.serialize_bool(*b),
+            Self::Integer(i) => serializer.serialize_i32(*i),
+            Self::Json(value) => value.serialize(serializer),
+            Self::JsonText(text) => text.serialize(serializer),
+            Self::Base64(bytes) => {
+                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        }
     }
-    if let Some(schema) = event.dataschema() {
-        put("dataschema", schema.into());
+}
+
+impl serde::Serialize for JsonFormat<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let event = self.0;
+        let mut members: Vec<(&str, Member<'_>)> = vec![
+            ("specversion", Member::Text(event.specversion())),
+            ("id", Member::Text(event.id())),
+            ("source", Member::Text(event.source())),
+            ("type", Member::Text(event.event_type())),
+        ];
+        let optional = [
+            ("datacontenttype", event.datacontenttype()),
+            ("dataschema", event.dataschema()),
+            ("subject", event.subject()),
+            ("time", event.time_rfc3339()),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                members.push((name, Member::Text(value)));
+            }
+        }
+        for (name, value) in event.extensions() {
+            let value = match value {
+                ExtensionValue::String(s) => Member::Text(s),
+                ExtensionValue::Boolean(b) => Member::Boolean(*b),
+                ExtensionValue::Integer(i) => Member::Integer(*i),
+            };
+            members.push((name, value));
+        }
+        match event.data() {
+            None => {}
+            Some(Data::Json(value)) => members.push(("data", Member::Json(value))),
+            Some(Data::JsonText(text)) => members.push(("data", Member::JsonText(text))),
+            Some(Data::Text(text)) => members.push(("data", Member::Text(text))),
+            Some(Data::Binary(bytes)) => members.push(("data_base64", Member::Base64(bytes))),
+        }
+        // The order a `serde_json::Map` (a sorted map in this build) gives, so both
+        // encodings write the same bytes.
+        members.sort_unstable_by_key(|(name, _)| *name);
+        let mut map = serializer.serialize_map(Some(members.len()))?;
+        for (name, value) in &members {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
     }
-    if let Some(subject) = event.subject() {
-        put("subject", subject.into());
-    }
-    if let Some(time) = event.time_rfc3339() {
-        put("time", time.into());
-    }
-    for (name, value) in event.extensions() {
-        let value = match value {
-            ExtensionValue::String(s) => Value::from(s.as_str()),
-            ExtensionValue::Boolean(b) => Value::from(*b),
-            ExtensionValue::Integer(i) => Value::from(*i),
-        };
-        put(name, value);
-    }
-    match event.data() {
-        None => {}
-        Some(Data::Json(value)) => put("data", value.clone()),
-        Some(Data::Text(text)) => put("data", text.as_str().into()),
-        Some(Data::Binary(bytes)) => put(
-            "data_base64",
-            base64::engine::general_purpose::STANDARD
-                .encode(bytes)
-                .into(),
-        ),
-    }
-    Value::Object(object)
 }
 
 /// Percent-encodes a header value as the HTTP binding requires: space, `"`, `%` and every

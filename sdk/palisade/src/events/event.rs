@@ -129,15 +129,47 @@ impl From<i32> for ExtensionValue {
 }
 
 /// The event payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Data {
     /// A JSON value: `data` as JSON in structured mode, JSON text in binary mode.
     Json(serde_json::Value),
+    /// JSON already serialised (see [`CloudEvent::with_json`]): the same as [`Data::Json`] on
+    /// the wire, without building a [`serde_json::Value`] first.
+    JsonText(Box<serde_json::value::RawValue>),
     /// Text: a JSON string in structured mode, its UTF-8 bytes in binary mode.
     Text(String),
     /// Bytes: `data_base64` in structured mode, as-is in binary mode.
     Binary(Vec<u8>),
 }
+
+impl Data {
+    /// JSON data as a value (parsing [`Data::JsonText`]); `None` for text and binary data.
+    pub fn json_value(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Json(value) => Some(value.clone()),
+            Self::JsonText(text) => serde_json::from_str(text.get()).ok(),
+            Self::Text(_) | Self::Binary(_) => None,
+        }
+    }
+
+    fn is_json(&self) -> bool {
+        matches!(self, Self::Json(_) | Self::JsonText(_))
+    }
+}
+
+/// JSON data is equal whichever way it is held.
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Text(a), Self::Text(b)) => a == b,
+            (Self::Binary(a), Self::Binary(b)) => a == b,
+            (a, b) if a.is_json() && b.is_json() => a.json_value() == b.json_value(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Data {}
 
 /// A valid CloudEvents 1.0 event. Made by [`CloudEvent::builder`]; immutable afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +185,9 @@ pub struct CloudEvent {
     data: Option<Data>,
 }
 
+const JSON_DATA_MEDIA_TYPE: &str =
+    "JSON data needs a JSON media type (application/json, text/json or +json)";
+
 /// A time kept both ways: the instant, and its RFC 3339 form (computed once, in `build()`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Timestamp {
@@ -160,10 +195,59 @@ struct Timestamp {
     rfc3339: String,
 }
 
+impl Timestamp {
+    fn of(instant: SystemTime) -> Result<Self, EventError> {
+        let rfc3339 = format_rfc3339(instant).ok_or_else(|| {
+            EventError::invalid("time", "must be between years 0000 and 9999 (UTC)")
+        })?;
+        Ok(Self { instant, rfc3339 })
+    }
+}
+
 impl CloudEvent {
     /// Starts a builder; see [`CloudEventBuilder`].
     pub fn builder() -> CloudEventBuilder {
         CloudEventBuilder::default()
+    }
+
+    /// An event like this one (same `source`, `type`, `datacontenttype`, `dataschema` and
+    /// extensions) with its own `id`, `time`, `subject` and `data`, serialised here straight to
+    /// JSON text. Only those are checked, the rest was when this one was built: the cheap way
+    /// to make many events of one kind, such as a decision event per request. This event's
+    /// `datacontenttype`, if any, must be a JSON media type.
+    pub fn with_json(
+        &self,
+        id: String,
+        time: SystemTime,
+        subject: Option<&str>,
+        data: &impl serde::Serialize,
+    ) -> Result<CloudEvent, EventError> {
+        check_non_empty("id", &id)?;
+        check_string("id", &id)?;
+        if let Some(subject) = subject {
+            check_non_empty("subject", subject)?;
+            check_string("subject", subject)?;
+        }
+        if let Some(ct) = &self.datacontenttype {
+            if !is_json_media_type(ct) {
+                return Err(EventError::invalid("datacontenttype", JSON_DATA_MEDIA_TYPE));
+            }
+        }
+        Ok(CloudEvent {
+            id,
+            source: self.source.clone(),
+            event_type: self.event_type.clone(),
+            datacontenttype: self.datacontenttype.clone(),
+            dataschema: self.dataschema.clone(),
+            subject: subject.map(str::to_owned),
+            time: Some(Timestamp::of(time)?),
+            extensions: self.extensions.clone(),
+            data: Some(Data::JsonText(
+                serde_json::value::to_raw_value(data).map_err(|_| {
+                    EventError::invalid("data", "must serialise to JSON (string map keys)")
+                })?,
+            )),
+        })
     }
 
     /// `id`.
@@ -231,7 +315,7 @@ impl CloudEvent {
     pub fn effective_content_type(&self) -> Option<&str> {
         match (&self.datacontenttype, &self.data) {
             (Some(ct), _) => Some(ct.as_str()),
-            (None, Some(Data::Json(_))) => Some(JSON_CONTENT_TYPE),
+            (None, Some(Data::Json(_) | Data::JsonText(_))) => Some(JSON_CONTENT_TYPE),
             (None, _) => None,
         }
     }
@@ -381,21 +465,13 @@ impl CloudEventBuilder {
         }
         let time = match self.time {
             None => None,
-            Some(TimeInput::Instant(instant)) => Some(Timestamp {
-                instant,
-                rfc3339: format_rfc3339(instant).ok_or_else(|| {
-                    EventError::invalid("time", "must be between years 0000 and 9999 (UTC)")
-                })?,
-            }),
+            Some(TimeInput::Instant(instant)) => Some(Timestamp::of(instant)?),
             Some(TimeInput::Rfc3339(text)) => {
                 let instant =
                     parse_rfc3339(&text).map_err(|reason| EventError::invalid("time", reason))?;
                 // In range: parsing accepts only four-digit years and offsets under a day,
                 // but an offset can still push 0000-01-01 or 9999-12-31 out of range.
-                let rfc3339 = format_rfc3339(instant).ok_or_else(|| {
-                    EventError::invalid("time", "must be between years 0000 and 9999 (UTC)")
-                })?;
-                Some(Timestamp { instant, rfc3339 })
+                Some(Timestamp::of(instant)?)
             }
         };
 
@@ -409,11 +485,8 @@ impl CloudEventBuilder {
         }
 
         let datacontenttype = match (&self.data, datacontenttype) {
-            (Some(Data::Json(_)), Some(ct)) if !is_json_media_type(&ct) => {
-                return Err(EventError::invalid(
-                    "datacontenttype",
-                    "JSON data needs a JSON media type (application/json, text/json or +json)",
-                ));
+            (Some(data), Some(ct)) if data.is_json() && !is_json_media_type(&ct) => {
+                return Err(EventError::invalid("datacontenttype", JSON_DATA_MEDIA_TYPE));
             }
             (Some(Data::Text(_)), Some(ct)) if is_json_media_type(&ct) => {
                 return Err(EventError::invalid(
@@ -682,6 +755,60 @@ mod tests {
         ] {
             minimal().source(source).build().expect(source);
         }
+    }
+
+    #[test]
+    fn events_made_from_a_template_keep_its_attributes_and_check_their_own() {
+        use std::time::Duration;
+        let template = CloudEvent::builder()
+            .id("template")
+            .source("/edge/f")
+            .event_type("io.palisade.authz.decision")
+            .datacontenttype("application/json")
+            .extension("region", "eu")
+            .build()
+            .unwrap();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_704_067_200_123);
+        let event = template
+            .with_json(
+                "e1".into(),
+                at,
+                Some("/orders"),
+                &serde_json::json!({"a": 1}),
+            )
+            .unwrap();
+        let built = CloudEvent::builder()
+            .id("e1")
+            .source("/edge/f")
+            .event_type("io.palisade.authz.decision")
+            .datacontenttype("application/json")
+            .extension("region", "eu")
+            .time(at)
+            .subject("/orders")
+            .json_data(serde_json::json!({"a": 1}))
+            .build()
+            .unwrap();
+        assert_eq!(event, built);
+        let data = serde_json::json!({});
+        let make = |id: &str, subject| template.with_json(id.into(), at, subject, &data);
+        assert!(make("", None).is_err_and(|e| invalid("id")(&e)));
+        assert!(make("e\u{7}", None).is_err_and(|e| invalid("id")(&e)));
+        assert!(make("e", Some("")).is_err_and(|e| invalid("subject")(&e)));
+        assert!(make("e", Some("/a\nb")).is_err_and(|e| invalid("subject")(&e)));
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert!(template
+            .with_json("e".into(), far, None, &data)
+            .is_err_and(|e| invalid("time")(&e)));
+        let text = CloudEvent::builder()
+            .id("t")
+            .source("/s")
+            .event_type("t")
+            .datacontenttype("text/plain")
+            .build()
+            .unwrap();
+        assert!(text
+            .with_json("e".into(), at, None, &data)
+            .is_err_and(|e| invalid("datacontenttype")(&e)));
     }
 
     #[test]

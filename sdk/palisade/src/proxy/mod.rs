@@ -381,6 +381,11 @@ impl Host for ProxyHost {
     fn increment(&mut self, metric: MetricId, delta: i64) -> Result<(), HostError> {
         imports::increment_metric(metric.0, delta)
     }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+        imports::set_tick_period_milliseconds(millis)
+    }
 }
 
 impl CalloutHost for ProxyHost {
@@ -400,11 +405,6 @@ impl CalloutHost for ProxyHost {
             call: "proxy_get_header_map_pairs",
             status: SERIALIZATION_FAILURE,
         })
-    }
-
-    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
-        let millis = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
-        imports::set_tick_period_milliseconds(millis)
     }
 }
 
