@@ -223,7 +223,7 @@ fn rego_authz(file: &str) -> RegoFigures {
         assert_eq!(replied, !allowed, "{method} {path} {role:?}");
         host.finish_stream(s).expect("finish");
         sent += 1;
-        if sent % 100 == 0 {
+        if sent.is_multiple_of(100) {
             host.tick("rego-authz").expect("tick");
             let pending: Vec<u32> = host
                 .pending_http_callouts()

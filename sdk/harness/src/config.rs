@@ -96,6 +96,10 @@ pub(crate) struct HostConfig {
     pub(crate) foreign_functions: BTreeMap<String, ForeignFunction>,
     pub(crate) start_time: SystemTime,
     pub(crate) random_seed: u64,
+    /// Faults armed from the start: (host function, fault, next n calls or every call).
+    pub(crate) faults: Vec<(String, crate::faults::Fault, Option<u32>)>,
+    /// Record every host call from the start.
+    pub(crate) record_host_calls: bool,
 }
 
 impl fmt::Debug for HostConfig {

@@ -9,6 +9,7 @@ use wasmtime::{Memory, TypedFunc};
 use crate::callout::{GrpcCall, HttpCallout, HttpResponse};
 use crate::clock::VirtualClock;
 use crate::config::{HostConfig, PluginConfig};
+use crate::faults::FaultState;
 use crate::headers::HeaderMap;
 use crate::metrics::Metrics;
 use crate::shared::{SharedData, SharedQueues};
@@ -93,6 +94,7 @@ pub(crate) struct HostState {
     pub(crate) scope: CallbackScope,
     pub(crate) timers: BTreeMap<u32, TickTimer>,
     pub(crate) deferred: Vec<Deferred>,
+    pub(crate) faults: FaultState,
 }
 
 impl std::fmt::Debug for HostState {
@@ -112,6 +114,11 @@ impl HostState {
     pub(crate) fn new(config: Arc<HostConfig>) -> Self {
         let clock = VirtualClock::new(config.start_time);
         let random_state = config.random_seed;
+        let mut faults = FaultState::default();
+        for (call, fault, times) in &config.faults {
+            faults.inject(call, *fault, *times);
+        }
+        faults.set_record(config.record_host_calls);
         Self {
             config,
             memory: None,
@@ -132,6 +139,7 @@ impl HostState {
             scope: CallbackScope::default(),
             timers: BTreeMap::new(),
             deferred: Vec::new(),
+            faults,
         }
     }
 

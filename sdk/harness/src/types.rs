@@ -210,6 +210,8 @@ pub(crate) mod errno {
     pub(crate) const BADF: i32 = 8;
     pub(crate) const FAULT: i32 = 21;
     pub(crate) const INVAL: i32 = 28;
+    pub(crate) const IO: i32 = 29;
+    pub(crate) const NOENT: i32 = 44;
     pub(crate) const NOSYS: i32 = 52;
     pub(crate) const NOTSUP: i32 = 58;
     pub(crate) const SPIPE: i32 = 70;

@@ -3,6 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{read_bytes, read_u32, slice, write_bytes, write_u32, write_u64, MemoryError};
 use crate::state::HostState;
 use crate::types::{errno, LogLevel};
@@ -26,7 +27,8 @@ fn fault(result: Result<(), MemoryError>) -> i32 {
 }
 
 fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_write",
         |mut caller: Caller<'_, HostState>,
@@ -36,45 +38,53 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
          written: i32|
          -> i32 { fd_write(&mut caller, fd, iovs, iovs_len, written) },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_read",
         |_: Caller<'_, HostState>, _: i32, _: i32, _: i32, _: i32| -> i32 { errno::NOSYS },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_seek",
         |_: Caller<'_, HostState>, _: i32, _: i64, _: i32, _: i32| -> i32 { errno::SPIPE },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_close",
         |_: Caller<'_, HostState>, _: i32| -> i32 { errno::BADF },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_fdstat_get",
         |mut caller: Caller<'_, HostState>, fd: i32, buf: i32| -> i32 {
             fd_fdstat_get(&mut caller, fd, buf)
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_fdstat_set_flags",
         |_: Caller<'_, HostState>, _: i32, _: i32| -> i32 { errno::NOSYS },
     )?;
     // No preopened directories: `BADF` ends the guest's scan.
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_prestat_get",
         |_: Caller<'_, HostState>, _: i32, _: i32| -> i32 { errno::BADF },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "fd_prestat_dir_name",
         |_: Caller<'_, HostState>, _: i32, _: i32, _: i32| -> i32 { errno::NOSYS },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "path_open",
         |_: Caller<'_, HostState>,
@@ -89,7 +99,8 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
          _: i32|
          -> i32 { errno::NOSYS },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "environ_sizes_get",
         |mut caller: Caller<'_, HostState>, count_ptr: i32, size_ptr: i32| -> i32 {
@@ -100,26 +111,30 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
             )
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "environ_get",
         |mut caller: Caller<'_, HostState>, array: i32, buf: i32| -> i32 {
             fault(environ_get(&mut caller, array, buf))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "args_sizes_get",
         |mut caller: Caller<'_, HostState>, argc: i32, size: i32| -> i32 {
             fault(write_u32(&mut caller, argc, 0).and_then(|()| write_u32(&mut caller, size, 0)))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "args_get",
         |_: Caller<'_, HostState>, _: i32, _: i32| -> i32 { errno::SUCCESS },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "clock_time_get",
         |mut caller: Caller<'_, HostState>, id: i32, _precision: i64, ret: i32| -> i32 {
@@ -132,7 +147,8 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
             fault(write_u64(&mut caller, ret, now))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "clock_res_get",
         |mut caller: Caller<'_, HostState>, id: i32, ret: i32| -> i32 {
@@ -142,13 +158,15 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
             fault(write_u64(&mut caller, ret, 1))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         module,
         "random_get",
         |mut caller: Caller<'_, HostState>, buf: i32, len: i32| -> i32 {
             random_get(&mut caller, buf, len)
         },
     )?;
+    // Not behind the fault gate: it has no status to return and traps anyway.
     linker.func_wrap(
         module,
         "proc_exit",
@@ -158,10 +176,14 @@ fn add_module(linker: &mut Linker<HostState>, module: &str) -> wasmtime::Result<
             ))
         },
     )?;
-    linker.func_wrap(module, "sched_yield", |_: Caller<'_, HostState>| -> i32 {
-        errno::SUCCESS
-    })?;
-    linker.func_wrap(
+    host_fn(
+        linker,
+        module,
+        "sched_yield",
+        |_: Caller<'_, HostState>| -> i32 { errno::SUCCESS },
+    )?;
+    host_fn(
+        linker,
         module,
         "poll_oneoff",
         |_: Caller<'_, HostState>, _: i32, _: i32, _: i32, _: i32| -> i32 { errno::NOSYS },

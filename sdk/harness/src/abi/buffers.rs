@@ -2,12 +2,14 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{check_writable, read_bytes, return_bytes, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::{BufferType, Status};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_buffer_bytes",
         |mut caller: Caller<'_, HostState>,
@@ -19,7 +21,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(get_bytes(&mut caller, kind, start, max, ptr_ptr, size_ptr))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_set_buffer_bytes",
         |mut caller: Caller<'_, HostState>,
@@ -29,7 +32,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          ptr: i32,
          len: i32| { status_code(set_bytes(&mut caller, kind, start, size, ptr, len)) },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_buffer_status",
         |mut caller: Caller<'_, HostState>, kind: i32, size_ptr: i32, flags_ptr: i32| {

@@ -3,15 +3,20 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{read_bytes, read_string, return_bytes, status_code, HostResult};
 use crate::state::{Deferred, HostState};
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap("env", "proxy_done", |mut caller: Caller<'_, HostState>| {
-        status_code(done(caller.data_mut()))
-    })?;
-    linker.func_wrap(
+    host_fn(
+        linker,
+        "env",
+        "proxy_done",
+        |mut caller: Caller<'_, HostState>| status_code(done(caller.data_mut())),
+    )?;
+    host_fn(
+        linker,
         "env",
         "proxy_set_effective_context",
         |mut caller: Caller<'_, HostState>, context_id: i32| {
@@ -25,7 +30,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             }
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_call_foreign_function",
         |mut caller: Caller<'_, HostState>,

@@ -6,13 +6,15 @@ use std::time::Duration;
 use wasmtime::{Caller, Linker};
 
 use crate::callout::{CalloutState, GrpcCall, GrpcKind};
+use crate::faults::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{check_writable, read_bytes, read_string, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_grpc_call",
         |mut caller: Caller<'_, HostState>,
@@ -42,7 +44,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             ))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_grpc_stream",
         |mut caller: Caller<'_, HostState>,
@@ -64,21 +67,24 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(open(&mut caller, target, None, ret))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_grpc_send",
         |mut caller: Caller<'_, HostState>, token: i32, ptr: i32, len: i32, end: i32| {
             status_code(send(&mut caller, token as u32, ptr, len, end != 0))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_grpc_cancel",
         |mut caller: Caller<'_, HostState>, token: i32| {
             status_code(finish(caller.data_mut(), token as u32, true))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_grpc_close",
         |mut caller: Caller<'_, HostState>, token: i32| {

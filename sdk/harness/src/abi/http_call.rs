@@ -5,13 +5,15 @@ use std::time::Duration;
 use wasmtime::{Caller, Linker};
 
 use crate::callout::{CalloutState, HttpCallout};
+use crate::faults::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{check_writable, read_bytes, read_string, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_http_call",
         |mut caller: Caller<'_, HostState>,

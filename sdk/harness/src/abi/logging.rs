@@ -2,19 +2,22 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{read_string, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::{LogLevel, Status};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_log",
         |mut caller: Caller<'_, HostState>, level: i32, ptr: i32, len: i32| {
             status_code(log(&mut caller, level, ptr, len))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_log_level",
         |mut caller: Caller<'_, HostState>, ret: i32| {

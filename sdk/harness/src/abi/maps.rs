@@ -2,34 +2,39 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{read_bytes, read_string, return_bytes, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::{MapType, Status};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_header_map_size",
         |mut caller: Caller<'_, HostState>, kind: i32, ret: i32| {
             status_code(get_size(&mut caller, kind, ret))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_header_map_pairs",
         |mut caller: Caller<'_, HostState>, kind: i32, ptr_ptr: i32, size_ptr: i32| {
             status_code(get_pairs(&mut caller, kind, ptr_ptr, size_ptr))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_set_header_map_pairs",
         |mut caller: Caller<'_, HostState>, kind: i32, ptr: i32, len: i32| {
             status_code(set_pairs(&mut caller, kind, ptr, len))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_header_map_value",
         |mut caller: Caller<'_, HostState>,
@@ -48,14 +53,16 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             ))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_add_header_map_value",
         |mut caller: Caller<'_, HostState>, kind: i32, kp: i32, kl: i32, vp: i32, vl: i32| {
             status_code(edit(&mut caller, kind, kp, kl, Some((vp, vl)), Edit::Add))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_replace_header_map_value",
         |mut caller: Caller<'_, HostState>, kind: i32, kp: i32, kl: i32, vp: i32, vl: i32| {
@@ -69,7 +76,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             ))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_remove_header_map_value",
         |mut caller: Caller<'_, HostState>, kind: i32, kp: i32, kl: i32| {

@@ -2,19 +2,22 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{check_writable, read_string, status_code, write_u32, write_u64, HostResult};
 use crate::state::HostState;
 use crate::types::{MetricType, Status};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_define_metric",
         |mut caller: Caller<'_, HostState>, kind: i32, np: i32, nl: i32, ret: i32| {
             status_code(define(&mut caller, kind, np, nl, ret))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_record_metric",
         |mut caller: Caller<'_, HostState>, id: i32, value: i64| {
@@ -22,7 +25,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(result.map_err(Into::into))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_increment_metric",
         |mut caller: Caller<'_, HostState>, id: i32, delta: i64| {
@@ -30,7 +34,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(result.map_err(Into::into))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_metric",
         |mut caller: Caller<'_, HostState>, id: i32, ret: i32| {

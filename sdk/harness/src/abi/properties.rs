@@ -2,6 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{read_bytes, return_bytes, status_code, HostResult};
 use crate::properties::{filter_state_key, parse_guest_path, PropertyValue};
 use crate::state::HostState;
@@ -9,14 +10,16 @@ use crate::stream::HttpStream;
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_property",
         |mut caller: Caller<'_, HostState>, pp: i32, pl: i32, ptr_ptr: i32, size_ptr: i32| {
             status_code(get_property(&mut caller, pp, pl, ptr_ptr, size_ptr))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_set_property",
         |mut caller: Caller<'_, HostState>, pp: i32, pl: i32, vp: i32, vl: i32| {

@@ -3,6 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,
 };
@@ -10,7 +11,8 @@ use crate::state::{Deferred, HostState};
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_shared_data",
         |mut caller: Caller<'_, HostState>,
@@ -22,35 +24,40 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(get_data(&mut caller, kp, kl, ptr_ptr, size_ptr, cas_ptr))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_set_shared_data",
         |mut caller: Caller<'_, HostState>, kp: i32, kl: i32, vp: i32, vl: i32, cas: i32| {
             status_code(set_data(&mut caller, kp, kl, vp, vl, cas as u32))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_register_shared_queue",
         |mut caller: Caller<'_, HostState>, np: i32, nl: i32, ret: i32| {
             status_code(register(&mut caller, np, nl, ret))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_resolve_shared_queue",
         |mut caller: Caller<'_, HostState>, vp: i32, vl: i32, np: i32, nl: i32, ret: i32| {
             status_code(resolve(&mut caller, vp, vl, np, nl, ret))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_enqueue_shared_queue",
         |mut caller: Caller<'_, HostState>, id: i32, vp: i32, vl: i32| {
             status_code(enqueue(&mut caller, id as u32, vp, vl))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_dequeue_shared_queue",
         |mut caller: Caller<'_, HostState>, id: i32, ptr_ptr: i32, size_ptr: i32| {

@@ -2,6 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,
@@ -11,21 +12,24 @@ use crate::stream::LocalReply;
 use crate::types::{Status, StreamType};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_continue_stream",
         |mut caller: Caller<'_, HostState>, kind: i32| {
             status_code(continue_stream(caller.data_mut(), kind))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_close_stream",
         |mut caller: Caller<'_, HostState>, kind: i32| {
             status_code(close_stream(caller.data_mut(), kind))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_send_local_response",
         |mut caller: Caller<'_, HostState>,
@@ -47,7 +51,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             ))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_status",
         |mut caller: Caller<'_, HostState>, code_ptr: i32, msg_ptr: i32, msg_size: i32| {

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use wasmtime::{Caller, Linker};
 
+use crate::faults::host_fn;
 use crate::memory::{status_code, write_u64};
 use crate::state::{HostState, TickTimer};
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_get_current_time_nanoseconds",
         |mut caller: Caller<'_, HostState>, ret: i32| {
@@ -17,7 +19,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             status_code(write_u64(&mut caller, ret, now).map_err(Into::into))
         },
     )?;
-    linker.func_wrap(
+    host_fn(
+        linker,
         "env",
         "proxy_set_tick_period_milliseconds",
         |mut caller: Caller<'_, HostState>, period: i32| {

@@ -9,6 +9,7 @@ use crate::cache::compiled;
 use crate::clock::default_start;
 use crate::config::{HostConfig, PluginConfig};
 use crate::error::HarnessError;
+use crate::faults::Fault;
 use crate::properties::{parse_dotted_path, PropertyValue};
 use crate::types::{LogLevel, Status};
 
@@ -57,6 +58,8 @@ impl HostBuilder {
                 foreign_functions: BTreeMap::new(),
                 start_time: default_start(),
                 random_seed: 0x5eed,
+                faults: Vec::new(),
+                record_host_calls: false,
             },
         }
     }
@@ -154,6 +157,19 @@ impl HostBuilder {
     /// Seeds the deterministic source behind WASI `random_get`.
     pub fn random_seed(mut self, seed: u64) -> Self {
         self.config.random_seed = seed;
+        self
+    }
+
+    /// Arms a fault on the host function `call` (an import name such as `"proxy_get_header_map_pairs"`)
+    /// from the very first call, `_initialize` included; see [`Host::inject_fault`].
+    pub fn fault(mut self, call: &str, fault: Fault) -> Self {
+        self.config.faults.push((call.to_string(), fault, None));
+        self
+    }
+
+    /// Records every host call from the start (see [`Host::host_calls`]).
+    pub fn record_host_calls(mut self) -> Self {
+        self.config.record_host_calls = true;
         self
     }
 

@@ -8,6 +8,15 @@ use crate::types::LogLevel;
 use super::Host;
 
 impl Host {
+    /// The size of the guest's linear memory in bytes (0 when it exports none). Linear memory
+    /// only grows, so this is the VM's high-water mark: what a soak or a large body is measured by.
+    pub fn memory_size(&self) -> usize {
+        self.vm
+            .state()
+            .memory
+            .map_or(0, |memory| memory.data_size(&self.vm.store))
+    }
+
     /// Every log line, in order.
     pub fn logs(&self) -> &[LogEntry] {
         &self.vm.state().logs

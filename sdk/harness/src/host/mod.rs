@@ -13,6 +13,7 @@ use crate::vm::Vm;
 
 mod builder;
 mod callouts;
+mod faults;
 mod http;
 mod inspect;
 mod tcp;

@@ -3,6 +3,7 @@
 mod callouts;
 mod events;
 mod failure;
+mod faults;
 mod grpc;
 mod http;
 mod lifecycle;
