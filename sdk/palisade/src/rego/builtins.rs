@@ -47,7 +47,7 @@ fn is_unknown_function(probe: &mut regorus::Engine, name: &str) -> bool {
 }
 
 /// Source text with comments and string literals blanked out (same length, so offsets hold).
-fn code_only(source: &str) -> String {
+pub(crate) fn code_only(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
     let mut chars = source.chars().peekable();
     while let Some(c) = chars.next() {
@@ -80,7 +80,7 @@ fn code_only(source: &str) -> String {
     out
 }
 
-fn is_ident_char(c: char) -> bool {
+pub(crate) fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 

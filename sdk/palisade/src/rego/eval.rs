@@ -29,6 +29,8 @@ pub struct Budget {
     pub time: Duration,
     /// Bytecode instructions, on the VM path.
     pub instructions: usize,
+    /// Bytes the capped builtins ([`super::limits`]) may produce, on either path.
+    pub bytes: usize,
 }
 
 /// Why an evaluation produced no value.
@@ -44,17 +46,17 @@ pub enum EvalError {
 
 /// Which regorus engine runs the policy.
 pub enum Evaluator {
-    /// regorus' bytecode VM.
-    Vm(Box<regorus::rvm::RegoVM>),
-    /// regorus' interpreter, with extensions.
-    Interpreter(Box<regorus::Engine>),
+    /// regorus' bytecode VM, and the evaluation's byte budget.
+    Vm(Box<regorus::rvm::RegoVM>, usize),
+    /// regorus' interpreter, with extensions, and the evaluation's byte budget.
+    Interpreter(Box<regorus::Engine>, usize),
 }
 
 impl std::fmt::Debug for Evaluator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Vm(_) => "Evaluator::Vm",
-            Self::Interpreter(_) => "Evaluator::Interpreter",
+            Self::Vm(..) => "Evaluator::Vm",
+            Self::Interpreter(..) => "Evaluator::Interpreter",
         })
     }
 }
@@ -82,6 +84,7 @@ impl Evaluator {
         };
         engine.set_execution_timer_config(timer);
         if uses_extensions {
+            super::limits::cap_interpreter(&mut engine).map_err(|e| CompileError(one_line(&e)))?;
             for extension in extensions {
                 let call = extension.call;
                 engine
@@ -96,34 +99,53 @@ impl Evaluator {
         // An unknown rule path is a configuration error, not a per-request one. Other errors of
         // this trial evaluation (with no input) say nothing about real requests. (Extensions are
         // registered first: the rule may call one before reading the input.)
-        if let Err(err) = engine.eval_rule(rule.to_string()) {
+        // The trial runs with the builtins capped too (on a copy for the bytecode VM, whose
+        // compiler must see the plain builtins): a bomb that does not read the input goes off
+        // here.
+        let mut trial = match uses_extensions {
+            true => None,
+            false => {
+                let mut copy = engine.clone();
+                super::limits::cap_interpreter(&mut copy)
+                    .map_err(|e| CompileError(one_line(&e)))?;
+                Some(copy)
+            }
+        };
+        super::limits::begin(budget.bytes);
+        if let Err(err) = trial
+            .as_mut()
+            .unwrap_or(&mut engine)
+            .eval_rule(rule.to_string())
+        {
             let message = one_line(&err);
             if message.contains("not a valid rule path") {
                 return Err(CompileError(format!("rule {rule}: {message}")));
             }
         }
         if uses_extensions {
-            return Ok(Self::Interpreter(Box::new(engine)));
+            return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
         }
         let data = engine.get_data();
         let compiled = engine
             .compile_with_entrypoint(&rule.into())
             .map_err(|e| CompileError(one_line(&e)))?;
-        let program =
+        let mut program =
             regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[rule])
                 .map_err(|e| CompileError(one_line(&e)))?;
+        super::limits::cap_program(std::sync::Arc::make_mut(&mut program));
         let mut vm = regorus::rvm::RegoVM::new();
         vm.load_program(program);
         vm.set_data(data).map_err(|e| CompileError(one_line(&e)))?;
         vm.set_max_instructions(budget.instructions);
         vm.set_execution_timer_config(Some(timer));
-        Ok(Self::Vm(Box::new(vm)))
+        Ok(Self::Vm(Box::new(vm), budget.bytes))
     }
 
     /// Evaluates the rule for one input.
     pub fn evaluate(&mut self, rule: &str, input: Value) -> Result<Value, EvalError> {
         match self {
-            Self::Vm(vm) => {
+            Self::Vm(vm, bytes) => {
+                super::limits::begin(*bytes);
                 vm.set_input(input);
                 vm.execute_entry_point_by_name(rule).map_err(|err| {
                     use regorus::rvm::vm::VmError;
@@ -137,12 +159,14 @@ impl Evaluator {
                     }
                 })
             }
-            Self::Interpreter(engine) => {
+            Self::Interpreter(engine, bytes) => {
+                super::limits::begin(*bytes);
                 engine.set_input(input);
                 engine.eval_rule(rule.to_string()).map_err(|err| {
                     let message = one_line(&err);
                     if err.downcast_ref::<regorus::LimitError>().is_some()
                         || message.contains("exceeded time limit")
+                        || message.contains("exceeded memory limit")
                     {
                         EvalError::Budget(message)
                     } else {

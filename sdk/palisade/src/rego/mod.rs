@@ -10,6 +10,9 @@ pub mod eval;
 pub mod extensions;
 pub mod input;
 pub mod jwt;
+pub mod limits;
+pub mod nesting;
+pub mod recursion;
 pub mod result;
 
 use std::cell::RefCell;
@@ -65,6 +68,11 @@ pub struct RegoConfig {
     /// Bytecode instructions one evaluation may run (bytecode VM only).
     #[serde(default = "default_max_eval_instructions")]
     pub max_eval_instructions: usize,
+    /// Bytes the builtins that can allocate far more than they cost (`numbers.range`,
+    /// `sprintf`, `concat`, `replace`, `json.marshal`, ...) may produce in one evaluation; past
+    /// it the evaluation stops as over budget.
+    #[serde(default = "default_max_eval_bytes")]
+    pub max_eval_bytes: usize,
     /// `v1` (OPA 1.x, the default) or `v0` for policies written before OPA 1.0.
     #[serde(default)]
     pub rego_version: RegoVersion,
@@ -95,6 +103,10 @@ fn default_max_eval_ms() -> u64 {
 
 fn default_max_eval_instructions() -> usize {
     1_000_000
+}
+
+fn default_max_eval_bytes() -> usize {
+    16 << 20
 }
 
 /// `envoy/authz/allow`, `/envoy/authz/allow` or `data.envoy.authz.allow` as a rule path.
@@ -146,8 +158,8 @@ impl RegoAuthz {
     /// Which engine runs the policy (for logs and tests).
     pub fn engine_name(&self) -> &'static str {
         match &*self.evaluator.borrow() {
-            Evaluator::Vm(_) => "bytecode VM",
-            Evaluator::Interpreter(_) => "interpreter",
+            Evaluator::Vm(..) => "bytecode VM",
+            Evaluator::Interpreter(..) => "interpreter",
         }
     }
 }
@@ -180,6 +192,15 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             Some(_) => "policy".to_string(),
             None => format!("policies.{name}"),
         };
+        if let Some((line, column)) = nesting::too_deep(source) {
+            return Err(ConfigError::field(
+                field,
+                format!(
+                    "{name}:{line}:{column}: brackets nested deeper than {} levels",
+                    nesting::MAX_DEPTH
+                ),
+            ));
+        }
         engine
             .add_policy(name.clone(), (*source).to_string())
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
@@ -205,12 +226,24 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             ),
         ));
     }
+    if let Some(cycle) = recursion::find_cycle(&sources) {
+        let field = if config.policy.is_some() {
+            "policy"
+        } else {
+            "policies"
+        };
+        return Err(ConfigError::field(
+            field,
+            format!("recursive rules (Rego forbids recursion): {cycle}"),
+        ));
+    }
     let uses_extensions = sources
         .iter()
         .any(|source| extension_names.iter().any(|name| source.contains(name)));
     let budget = Budget {
         time: Duration::from_millis(config.max_eval_ms),
         instructions: config.max_eval_instructions,
+        bytes: config.max_eval_bytes,
     };
     let rule = rule_path(&config.path);
     let evaluator = Evaluator::compile(engine, &rule, &extensions, uses_extensions, budget)
