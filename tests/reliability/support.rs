@@ -1,0 +1,96 @@
+//! Shared by the reliability tests: the shipped filters built once per test process, hosts running
+//! them with a given plugin configuration, and the outcome of one request.
+
+use std::path::PathBuf;
+
+use palisade_harness::{Host, HostBuilder, PluginConfig, StreamId};
+use serde_json::Value;
+
+/// The root id the filters run under in these tests.
+pub const ROOT: &str = "reliability";
+
+/// The body of the local reply a filter sends when it fails closed (`palisade::filter`).
+pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy failed\n";
+
+/// A compiled workspace filter (`rego-authz`, `tenant-header`), built once per test process.
+pub fn wasm(package: &str) -> PathBuf {
+    palisade_build::build_once(package).unwrap_or_else(|e| panic!("building {package}: {e}"))
+}
+
+/// A host (not started) running `package` with `configuration` under [`ROOT`] and `policy`.
+pub fn builder(
+    package: &str,
+    configuration: &Value,
+    policy: palisade_harness::FailurePolicy,
+) -> HostBuilder {
+    HostBuilder::from_file(wasm(package))
+        .plugin(
+            PluginConfig::new(ROOT)
+                .configuration(configuration.to_string())
+                .failure_policy(policy),
+        )
+        .property("source.address", "127.0.0.1:40000")
+        .property("destination.address", "127.0.0.1:10000")
+}
+
+/// A policy module in `package envoy.authz` (Rego v1) with these rules.
+pub fn rego(rules: &str) -> String {
+    format!("package envoy.authz\nimport rego.v1\n{rules}\n")
+}
+
+/// An `events` section sending every decision to the cluster `sink`, flushed on each tick.
+pub fn events_section() -> Value {
+    serde_json::json!({ "sink_cluster": "sink", "flush_interval_ms": 1000 })
+}
+
+/// What happened to one request, as the client and the upstream see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// The request went on to the upstream.
+    Upstream,
+    /// The filter's fail-closed local reply.
+    FailClosed,
+    /// Another local reply (a policy denial, or the proxy's 503 for a failed plugin).
+    Reply(u32),
+    /// Neither continued nor answered (held until the proxy's timeout; never reaches upstream).
+    Held,
+}
+
+impl RequestOutcome {
+    /// True when the upstream saw the request.
+    pub fn reached_upstream(&self) -> bool {
+        *self == RequestOutcome::Upstream
+    }
+}
+
+impl std::fmt::Display for RequestOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestOutcome::Upstream => f.write_str("upstream"),
+            RequestOutcome::FailClosed => f.write_str("fail-closed"),
+            RequestOutcome::Reply(status) => write!(f, "reply {status}"),
+            RequestOutcome::Held => f.write_str("held"),
+        }
+    }
+}
+
+/// The outcome of a stream once its request is complete.
+pub fn request_outcome(host: &Host, stream: StreamId) -> RequestOutcome {
+    let Ok(s) = host.stream(stream) else {
+        return RequestOutcome::Held;
+    };
+    match &s.local_reply {
+        Some(reply) if reply.body == FAIL_CLOSED_BODY.as_bytes() => RequestOutcome::FailClosed,
+        Some(reply) => RequestOutcome::Reply(reply.status),
+        None if s.request_paused => RequestOutcome::Held,
+        None => RequestOutcome::Upstream,
+    }
+}
+
+/// A counter's value (0 when the filter has not defined it or it is not a counter).
+pub fn counter(host: &Host, name: &str) -> u64 {
+    match host.metric(name) {
+        Some(palisade_harness::MetricValue::Counter(n)) => *n,
+        _ => 0,
+    }
+}
