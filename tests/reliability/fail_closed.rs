@@ -4,9 +4,10 @@
 //! The same cases with `failure_mode: allow` show the difference; a trap follows Envoy's failure
 //! policy instead, whatever `failure_mode` says.
 //!
-//! Each case is one row of [`cases`]; one runner drives them all in the harness. The trap case also
-//! runs in real Envoy when rego-authz can be made to trap by a policy alone (see
-//! [`a_policy_that_traps_rego_authz_in_envoy_never_reaches_the_upstream`]).
+//! Each case is one row of [`cases`]; one runner drives them all in the harness. In real Envoy, a
+//! trapping filter is `tests/scenarios/fail_closed.yaml`; rego-authz cannot be made to trap by a
+//! policy (the memory bombs that did are bounded now), and
+//! [`memory_bombs_in_envoy_never_reach_the_upstream`] shows those in Envoy.
 #![allow(clippy::print_stdout)] // each test prints its table (call x status -> outcome)
 
 use palisade_harness::{FailurePolicy, Fault};
@@ -31,6 +32,26 @@ struct Case {
     on_allow: RequestOutcome,
 }
 
+impl Case {
+    /// A case with no other configuration, no body and no trap.
+    fn new(
+        name: &'static str,
+        rules: &'static str,
+        expect: Expect,
+        on_allow: RequestOutcome,
+    ) -> Self {
+        Self {
+            name,
+            rules,
+            extra: json!({}),
+            body: None,
+            trap: None,
+            expect,
+            on_allow,
+        }
+    }
+}
+
 /// What a case does under `failure_mode: deny`.
 #[derive(Debug, Clone, Copy)]
 enum Expect {
@@ -40,9 +61,6 @@ enum Expect {
     PolicyDenial,
     /// The VM traps (the SDK cannot count it; Envoy counts the crash): Envoy's 503.
     Trap,
-    /// Either a counted failure or a trap, depending on whether the evaluation bounds catch it
-    /// before the allocator gives up.
-    FailureOrTrap(&'static str),
 }
 
 /// A JSON body longer than the 16-byte limit the body case configures.
@@ -57,136 +75,108 @@ const SPRINTF_BOMB: &str = r#"allow if sprintf("%0999999999d", [1]) == "1""#;
 fn cases() -> Vec<Case> {
     let upstream = RequestOutcome::Upstream;
     vec![
-        Case {
-            // OPA raises eval_conflict_error; regorus gives the conflict as an undefined result.
-            // Either way a failure, even with a default: never a silent allow or deny.
-            name: "runtime error: conflicting values for a complete rule",
-            rules: r#"default allow := false
+        // OPA raises eval_conflict_error; regorus gives the conflict as an undefined result.
+        // Either way a failure, even with a default: never a silent allow or deny.
+        Case::new(
+            "runtime error: conflicting values for a complete rule",
+            r#"default allow := false
 allow := true if input.attributes.request.http.method == "POST"
 allow := false if input.attributes.request.http.headers["x-user"] == "alice""#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("undefined"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            // As in OPA (non-strict), a builtin error makes the expression undefined: the rule
-            // falls back to its default. A decision, not a failure.
-            name: "builtin error (1 / 0) under a default rule",
-            rules: "default allow := false\nallow if 1 / 0 == 1",
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::PolicyDenial,
-            on_allow: RequestOutcome::Reply(403),
-        },
-        Case {
-            name: "budget exceeded: a huge comprehension",
-            rules: r#"allow if {
+            Expect::Failure("undefined"),
+            upstream.clone(),
+        ),
+        // As in OPA (non-strict), a builtin error makes the expression undefined: the rule
+        // falls back to its default. A decision, not a failure.
+        Case::new(
+            "builtin error (1 / 0) under a default rule",
+            "default allow := false\nallow if 1 / 0 == 1",
+            Expect::PolicyDenial,
+            RequestOutcome::Reply(403),
+        ),
+        Case::new(
+            "budget exceeded: a huge comprehension",
+            r#"allow if {
     r := numbers.range(1, 3000)
     count([1 | some i in r; some j in r; i == j + 5000]) == 0
 }"#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("budget_exceeded"),
-            on_allow: upstream.clone(),
-        },
+            Expect::Failure("budget_exceeded"),
+            upstream.clone(),
+        ),
+        Case::new(
+            "bad decision: allowed is a string",
+            r#"allow := {"allowed": "yes"}"#,
+            Expect::Failure("bad_decision"),
+            upstream.clone(),
+        ),
+        Case::new(
+            "bad decision: http_status is a string",
+            r#"allow := {"allowed": false, "http_status": "x"}"#,
+            Expect::Failure("bad_decision"),
+            upstream.clone(),
+        ),
+        Case::new(
+            "bad decision: http_status out of range",
+            r#"allow := {"allowed": false, "http_status": 1000}"#,
+            Expect::Failure("bad_decision"),
+            upstream.clone(),
+        ),
+        Case::new(
+            "bad decision: a number",
+            "allow := 42",
+            Expect::Failure("bad_decision"),
+            upstream.clone(),
+        ),
+        Case::new(
+            "bad decision: undefined (no default)",
+            r#"allow if input.attributes.request.http.headers["x-user"] == "nobody""#,
+            Expect::Failure("undefined"),
+            upstream.clone(),
+        ),
+        // OPA-Envoy gives a truncated body as `truncated_body: true` without `parsed_body`:
+        // not a failure, so `failure_mode` does not apply; a policy that needs the body denies.
         Case {
-            name: "bad decision: allowed is a string",
-            rules: r#"allow := {"allowed": "yes"}"#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("bad_decision"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            name: "bad decision: http_status is a string",
-            rules: r#"allow := {"allowed": false, "http_status": "x"}"#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("bad_decision"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            name: "bad decision: http_status out of range",
-            rules: r#"allow := {"allowed": false, "http_status": 1000}"#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("bad_decision"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            name: "bad decision: a number",
-            rules: "allow := 42",
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("bad_decision"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            name: "bad decision: undefined (no default)",
-            rules: r#"allow if input.attributes.request.http.headers["x-user"] == "nobody""#,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::Failure("undefined"),
-            on_allow: upstream.clone(),
-        },
-        Case {
-            // OPA-Envoy gives a truncated body as `truncated_body: true` without `parsed_body`:
-            // not a failure, so `failure_mode` does not apply; a policy that needs the body denies.
-            name: "body over max_body_bytes, the policy needs parsed_body",
-            rules: "default allow := false\nallow if input.parsed_body.ok == true",
             extra: json!({ "with_body": true, "max_body_bytes": 16 }),
             body: Some(LONG_BODY),
-            trap: None,
-            expect: Expect::PolicyDenial,
-            on_allow: RequestOutcome::Reply(403),
+            ..Case::new(
+                "body over max_body_bytes, the policy needs parsed_body",
+                "default allow := false\nallow if input.parsed_body.ok == true",
+                Expect::PolicyDenial,
+                RequestOutcome::Reply(403),
+            )
         },
         Case {
-            name: "body over max_body_bytes, the policy checks truncated_body",
-            rules: "default allow := false\nallow if not input.truncated_body",
             extra: json!({ "with_body": true, "max_body_bytes": 16 }),
             body: Some(LONG_BODY),
-            trap: None,
-            expect: Expect::PolicyDenial,
-            on_allow: RequestOutcome::Reply(403),
+            ..Case::new(
+                "body over max_body_bytes, the policy checks truncated_body",
+                "default allow := false\nallow if not input.truncated_body",
+                Expect::PolicyDenial,
+                RequestOutcome::Reply(403),
+            )
         },
+        // Envoy answers 503 for the stream whose callback trapped, whatever the policy.
         Case {
-            // Envoy answers 503 for the stream whose callback trapped, whatever the policy.
-            name: "trap (Fault::Trap reading the request headers)",
-            rules: "allow := true",
-            extra: json!({}),
-            body: None,
             trap: Some("proxy_get_header_map_pairs"),
-            expect: Expect::Trap,
-            on_allow: RequestOutcome::Reply(503),
+            ..Case::new(
+                "trap (Fault::Trap reading the request headers)",
+                "allow := true",
+                Expect::Trap,
+                RequestOutcome::Reply(503),
+            )
         },
-        Case {
-            name: "memory bomb: sprintf with a billion-digit width",
-            rules: SPRINTF_BOMB,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::FailureOrTrap("budget_exceeded"),
-            on_allow: RequestOutcome::Upstream,
-        },
-        Case {
-            // One builtin call is one instruction of the budget: only a memory bound can stop it.
-            name: "memory bomb: numbers.range(1, 1000000000)",
-            rules: MEMORY_BOMB,
-            extra: json!({}),
-            body: None,
-            trap: None,
-            expect: Expect::FailureOrTrap("budget_exceeded"),
-            on_allow: RequestOutcome::Upstream,
-        },
+        Case::new(
+            "memory bomb: sprintf with a billion-digit width",
+            SPRINTF_BOMB,
+            Expect::Failure("budget_exceeded"),
+            RequestOutcome::Upstream,
+        ),
+        // One builtin call is one instruction of the budget: only a memory bound can stop it.
+        Case::new(
+            "memory bomb: numbers.range(1, 1000000000)",
+            MEMORY_BOMB,
+            Expect::Failure("budget_exceeded"),
+            RequestOutcome::Upstream,
+        ),
     ]
 }
 
@@ -243,9 +233,7 @@ fn run_case(case: &Case, failure_mode: &str) -> anyhow::Result<Observed> {
         outcome,
         errors: metric("errors"),
         reason_count: match case.expect {
-            Expect::Failure(reason) | Expect::FailureOrTrap(reason) => {
-                metric(&format!("errors.{reason}"))
-            }
+            Expect::Failure(reason) => metric(&format!("errors.{reason}")),
             _ => 0,
         },
         denied: metric("requests_denied"),
@@ -292,8 +280,6 @@ fn no_failure_reaches_the_upstream_when_failing_closed() -> anyhow::Result<()> {
         match case.expect {
             Expect::Trap => trap(&mut problem),
             Expect::Failure(reason) => failure(reason, &mut problem),
-            Expect::FailureOrTrap(_) if deny.trapped => trap(&mut problem),
-            Expect::FailureOrTrap(reason) => failure(reason, &mut problem),
             Expect::PolicyDenial => {
                 if deny.denied != 1 || deny.errors != 0 {
                     problem(format!(
@@ -303,21 +289,15 @@ fn no_failure_reaches_the_upstream_when_failing_closed() -> anyhow::Result<()> {
                 }
             }
         }
-        let on_allow = match case.expect {
-            Expect::FailureOrTrap(_) if allow.trapped => RequestOutcome::Reply(503),
-            _ => case.on_allow.clone(),
-        };
-        if allow.outcome != on_allow {
+        if allow.outcome != case.on_allow {
             problem(format!(
-                "{} under failure_mode allow, expected {on_allow}",
-                allow.outcome
+                "{} under failure_mode allow, expected {}",
+                allow.outcome, case.on_allow
             ));
         }
         let counted = match case.expect {
             _ if deny.trapped => "VM trapped".to_string(),
-            Expect::Failure(reason) | Expect::FailureOrTrap(reason) => {
-                format!("{reason} x{}", deny.reason_count)
-            }
+            Expect::Failure(reason) => format!("{reason} x{}", deny.reason_count),
             _ => format!("denied x{}", deny.denied),
         };
         println!(
@@ -333,8 +313,9 @@ fn no_failure_reaches_the_upstream_when_failing_closed() -> anyhow::Result<()> {
 }
 
 /// The two memory bombs in real Envoy (V8, the shipped `envoy-configs/rego-authz.yaml`,
-/// FAIL_CLOSED, a real echo upstream): whether the evaluation bound stops them (the fail-closed
-/// 403, counted) or the VM traps (Envoy's 503), the upstream never sees a request.
+/// FAIL_CLOSED, a real echo upstream): `max_eval_bytes` stops them before they allocate, so each
+/// request gets the fail-closed 403, counted, and the upstream never sees one. (Before the bound,
+/// `numbers.range` trapped the VM.)
 #[test]
 fn memory_bombs_in_envoy_never_reach_the_upstream() {
     use palisade_cli::echo::EchoServer;
@@ -371,14 +352,10 @@ fn memory_bombs_in_envoy_never_reach_the_upstream() {
             .copied()
             .unwrap_or(0);
         println!("{rules}: statuses {statuses:?}, errors.budget_exceeded {budget}");
-        assert!(
-            statuses.iter().all(|s| *s == 403 || *s == 503),
-            "{rules}: {statuses:?}\n{}",
-            envoy.log()
-        );
-        // A 403 is the fail-closed reply of a counted failure; a 503 a trapped VM.
-        let denied = statuses.iter().filter(|s| **s == 403).count() as u64;
-        assert_eq!(budget, denied, "{rules}: {stats:?}");
+        // The fail-closed reply of a counted failure, each time: the VM did not trap (it would
+        // answer 503, now and for every later request).
+        assert_eq!(statuses, [403, 403], "{rules}\n{}", envoy.log());
+        assert_eq!(budget, 2, "{rules}: {stats:?}");
         assert!(
             upstream.received().is_empty(),
             "{rules}: reached the upstream"

@@ -4,7 +4,9 @@
 //!
 //! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so they all share the
 //! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
-//! measures. The table gives medians over rounds, and ratios to RBAC.
+//! measures. The table gives medians over rounds, ratios to RBAC, and Envoy's CPU time per
+//! request. A last run of the events variant with the sink stopped shows what the queue bound
+//! holds Envoy's memory to.
 
 use std::path::Path;
 use std::process::Command;
@@ -105,7 +107,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     // The events variant's sink: it keeps no events, only counts them. It answers in this
     // process, which shares CPU 1 with wrk while Envoy is measured (and gets its CPUs back
     // before each Envoy starts, since Envoy inherits them).
-    let sink = crate::sink::Sink::start_with(crate::sink::SinkOptions {
+    let mut sink = crate::sink::Sink::start_with(crate::sink::SinkOptions {
         keep_events: Some(0),
         ..Default::default()
     })?;
@@ -159,7 +161,53 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
         }
     }
     print_table(&samples, &ready_times, built.size, options);
+    sink.stop();
+    with_the_sink_down(&script, &wasm, &sink_port, options)
+}
+
+/// The events variant once more, with its sink stopped (connections refused): what the queue
+/// bound holds Envoy's memory to while every flush fails, and what is dropped.
+fn with_the_sink_down(
+    script: &Path,
+    wasm: &str,
+    sink_port: &str,
+    options: &BenchOptions,
+) -> anyhow::Result<()> {
+    let seconds = options.seconds * 4;
+    let config = envoy::render_file(
+        &crate::workspace::envoy_config("bench/rego-authz-events.yaml"),
+        &[("WASM_PATH", wasm), ("SINK_PORT", sink_port)],
+    )?;
+    let envoy = Envoy::start(&config)?;
+    pin(envoy.pid(), "0");
+    let url = format!("http://{}/", envoy.listener("ingress")?);
+    let before = rss_kib(envoy.pid());
+    wrk(script, &url, seconds, options.connections)?;
+    let after = rss_kib(envoy.pid());
+    let stats = envoy.stats().unwrap_or_default();
+    let stat = |name: &str| {
+        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
+        stats.get(&name).copied().unwrap_or(0)
+    };
+    let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |kib| kib as f64 / 1024.0);
+    println!(
+        "\nrego-authz + events with the sink down, {seconds} s of load: Envoy RSS {:.1} MiB before, {:.1} MiB after;\n\
+         {} events emitted, {} queued (the queue's bound), {} dropped oldest-first, {} retries",
+        mib(before),
+        mib(after),
+        stat("emitted"),
+        stat("queued"),
+        stat("dropped.queue_full"),
+        stat("retried"),
+    );
     Ok(())
+}
+
+/// A process's resident memory (`VmRSS` in `/proc/<pid>/status`), in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn print_table(
@@ -393,6 +441,15 @@ Transfer/sec:      1.25MB
         }
         let after = cpu_time(std::process::id()).unwrap();
         assert!(after > before, "{before:?} then {after:?}");
+    }
+
+    #[test]
+    fn reads_this_process_resident_memory() {
+        let before = rss_kib(std::process::id()).unwrap();
+        let block = vec![1u8; 64 << 20];
+        let after = rss_kib(std::process::id()).unwrap();
+        assert!(after >= before + 60 * 1024, "{before} KiB then {after} KiB");
+        drop(std::hint::black_box(block));
     }
 
     #[test]
