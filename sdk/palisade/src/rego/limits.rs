@@ -169,28 +169,51 @@ fn array_concat_bytes(args: &[Value]) -> usize {
         .saturating_mul(ELEMENT_BYTES)
 }
 
-/// The format, its arguments written out, and every number in the format (a width or a
-/// precision pads the output by up to that many characters).
+/// The format, its arguments written out, and the width and precision of every verb in the
+/// format (`%0300000000d` pads its output to that many characters). Digits outside a verb are
+/// literal text, already counted in the format's length.
 fn sprintf_bytes(args: &[Value], cap: usize) -> usize {
     let format = match arg(args, 0) {
         Value::String(s) => s.as_ref(),
         _ => "",
     };
-    let mut padding = 0usize;
-    let mut digits = 0usize;
-    for c in format.chars().chain(std::iter::once(' ')) {
-        match c.to_digit(10) {
-            Some(d) => digits = digits.saturating_mul(10).saturating_add(d as usize),
-            None => {
-                padding = padding.saturating_add(digits);
-                digits = 0;
-            }
-        }
-    }
     format
         .len()
-        .saturating_add(padding)
+        .saturating_add(verb_padding(format))
         .saturating_add(written_size(arg(args, 1), cap))
+}
+
+/// The widths and precisions of the `%` verbs of a Go-style format, summed.
+fn verb_padding(format: &str) -> usize {
+    let mut padding = 0usize;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            continue;
+        }
+        while chars.next_if(|c| "+-# 0".contains(*c)).is_some() {}
+        let mut number = 0usize;
+        while let Some(c) = chars.peek().copied() {
+            match c.to_digit(10) {
+                Some(d) => {
+                    number = number.saturating_mul(10).saturating_add(d as usize);
+                    chars.next();
+                }
+                None if c == '.' => {
+                    padding = padding.saturating_add(number);
+                    number = 0;
+                    chars.next();
+                }
+                None => break,
+            }
+        }
+        padding = padding.saturating_add(number);
+    }
+    padding
 }
 
 fn marshal_bytes(args: &[Value], cap: usize) -> usize {
@@ -350,6 +373,9 @@ mod tests {
             sprintf_bytes(&[v("%0300000000d".into()), v(serde_json::json!([1]))], 100)
                 > 300_000_000
         );
+        // Only verbs pad: a number in the text is text, `%%` is no verb.
+        assert_eq!(verb_padding("user %s has id 123456789, 100%% sure"), 0);
+        assert_eq!(verb_padding("%-8s|%08.3f|%5d"), 8 + 8 + 3 + 5);
         assert_eq!(replaced_len(10, 0, 10), 10 + 11 * 10);
         assert!(
             replace_n_bytes(&[v(serde_json::json!({"": "0123456789"})), v("abc".into())]) >= 43
