@@ -2,73 +2,10 @@
 //! follow the failure mode with a metric instead of killing the VM, and request bodies far over
 //! `max_body_bytes` pass without being buffered whole.
 
-use palisade_harness::{FailurePolicy, Host, LogLevel, MetricValue, StreamId};
-use serde_json::{json, Value};
+use palisade_harness::Host;
+use serde_json::json;
 
-use crate::support::{builder, rego, ROOT};
-
-/// A host running rego-authz with `configuration`, started; `Err` holds the error lines of a
-/// rejected configuration.
-pub fn configure(configuration: &Value) -> anyhow::Result<Result<Host, Vec<String>>> {
-    let mut host = builder("rego-authz", configuration, FailurePolicy::FailClosed).build()?;
-    if host.start()?.ok() {
-        return Ok(Ok(host));
-    }
-    let errors = host
-        .logs()
-        .iter()
-        .filter(|l| l.level >= LogLevel::Error)
-        .map(|l| l.message.clone())
-        .collect();
-    Ok(Err(errors))
-}
-
-/// [`configure`], failing when the configuration is rejected.
-pub fn started(configuration: &Value) -> anyhow::Result<Host> {
-    configure(configuration)?.map_err(|errors| anyhow::anyhow!("rejected: {errors:?}"))
-}
-
-/// Sends one bodiless request and finishes the stream; returns the status the client got
-/// (the local reply's, or 200 when the request went upstream).
-pub fn send(
-    host: &mut Host,
-    method: &str,
-    path: &str,
-    extra: &[(&str, &str)],
-) -> anyhow::Result<u32> {
-    let stream = host.new_http_stream_for(ROOT)?;
-    let mut headers = vec![
-        (":method", method),
-        (":path", path),
-        (":authority", "bounds.test"),
-        (":scheme", "http"),
-    ];
-    headers.extend_from_slice(extra);
-    host.request_headers(stream, &headers, true)?;
-    finish(host, stream)
-}
-
-/// Answers an allowed stream with 200, finishes it, and returns the client's status.
-pub fn finish(host: &mut Host, stream: StreamId) -> anyhow::Result<u32> {
-    let status = match &host.stream(stream)?.local_reply {
-        Some(reply) => reply.status,
-        None => {
-            host.response_headers(stream, &[(":status", "200")], true)?;
-            200
-        }
-    };
-    host.finish_stream(stream)?;
-    Ok(status)
-}
-
-/// A counter's value (0 when the filter has not defined it).
-pub fn counter(host: &Host, name: &str) -> u64 {
-    match host.metric(name) {
-        Some(MetricValue::Counter(n)) => *n,
-        Some(other) => panic!("{name} is not a counter: {other:?}"),
-        None => 0,
-    }
-}
+use crate::support::{configure, counter, finish, rego, send, started, ROOT};
 
 /// The guest's linear memory may grow by at most this much over a bomb (it never shrinks).
 const BOMB_GROWTH: usize = 40 << 20;

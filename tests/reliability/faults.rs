@@ -230,14 +230,7 @@ fn step(
             Ok(true)
         }
         Phase::CalloutResponse => {
-            let tokens: Vec<u32> = host
-                .pending_http_callouts()
-                .iter()
-                .map(|c| c.token)
-                .collect();
-            for token in tokens {
-                host.respond_http_callout(token, HttpResponse::new(202))?;
-            }
+            host.respond_pending_http_callouts(&HttpResponse::new(202))?;
             Ok(true)
         }
     }
@@ -501,14 +494,7 @@ fn trap_in(
     arm(&mut host, Callback::Tick);
     host.advance_time(Duration::from_millis(1000))?;
     arm(&mut host, Callback::HttpCallResponse);
-    let tokens: Vec<u32> = host
-        .pending_http_callouts()
-        .iter()
-        .map(|c| c.token)
-        .collect();
-    for token in tokens {
-        host.respond_http_callout(token, HttpResponse::new(202))?;
-    }
+    host.respond_pending_http_callouts(&HttpResponse::new(202))?;
     assert_eq!(host.faults_fired(), 1, "{callback:?}: the trap fired");
     Ok((host, callback.on_stream().then_some(stream_outcome)))
 }

@@ -17,8 +17,7 @@ use palisade_cli::envoy::{self, Envoy};
 use palisade_harness::{FailurePolicy, Host, HttpResponse, LogLevel};
 use serde_json::{json, Value};
 
-use crate::bounds::configure;
-use crate::support::{builder, rego, ROOT};
+use crate::support::{builder, configure, finish, rego, send, ROOT};
 
 /// Builtins that would reach the network, the proxy's environment or files.
 const HOST_BUILTINS: &[(&str, &str)] = &[
@@ -46,7 +45,7 @@ fn builtins_reaching_the_host_are_refused_at_configure() -> anyhow::Result<()> {
             }
             Err(errors) => problems.push(format!("{name}: refused without naming it: {errors:?}")),
             Ok(mut host) => {
-                let status = crate::bounds::send(&mut host, "GET", "/", &[])?;
+                let status = send(&mut host, "GET", "/", &[])?;
                 eprintln!("{name}: accepted; a request gets {status}");
                 // `trace` only logs (it reaches nothing); anything else must be refused.
                 if *name != "trace" {
@@ -124,24 +123,18 @@ fn hs256(secret: &str, claims: Value) -> String {
     .unwrap()
 }
 
-/// Sends one request with these headers; returns the status.
-fn send(host: &mut Host, headers: &[(&str, &str)]) -> anyhow::Result<u32> {
-    crate::bounds::send(host, "GET", "/orders/1", headers)
+/// Sends `GET /orders/1` with these headers; returns the status.
+fn get_order(host: &mut Host, headers: &[(&str, &str)]) -> anyhow::Result<u32> {
+    send(host, "GET", "/orders/1", headers)
 }
 
 /// Fires the flush timer, answers the sink `200`, and returns every event sent.
 fn events(host: &mut Host) -> anyhow::Result<Vec<Value>> {
     host.tick(ROOT)?;
     let mut events = Vec::new();
-    let calls: Vec<(u32, Vec<u8>)> = host
-        .pending_http_callouts()
-        .iter()
-        .map(|c| (c.token, c.body.clone()))
-        .collect();
-    for (token, body) in calls {
-        let batch: Vec<Value> = serde_json::from_slice(&body)?;
+    for call in host.respond_pending_http_callouts(&HttpResponse::new(200))? {
+        let batch: Vec<Value> = serde_json::from_slice(&call.body)?;
         events.extend(batch);
-        host.respond_http_callout(token, HttpResponse::new(200))?;
     }
     Ok(events)
 }
@@ -244,7 +237,7 @@ fn secrets_never_reach_logs_metrics_or_events() -> anyhow::Result<()> {
         ];
         all.extend_from_slice(&pairs);
         host.request_headers(stream, &all, true)?;
-        let status = crate::bounds::finish(&mut host, stream)?;
+        let status = finish(&mut host, stream)?;
         if let Some(reply) = &host.stream(stream)?.local_reply {
             replies.push(String::from_utf8_lossy(&reply.body).into_owned());
         }
@@ -312,7 +305,7 @@ fn sensitive_headers_are_shown_only_when_allowed() -> anyhow::Result<()> {
         });
         let mut host = builder("rego-authz", &configuration, FailurePolicy::FailClosed).build()?;
         anyhow::ensure!(host.start()?.ok(), "rejected: {:?}", host.logs());
-        send(
+        get_order(
             &mut host,
             &[
                 ("authorization", "Bearer t0ken"),

@@ -12,8 +12,7 @@ use palisade_cli::envoy::{self, Envoy};
 use palisade_harness::{FailurePolicy, Host, HttpResponse, LogLevel};
 use serde_json::{json, Value};
 
-use crate::bounds::counter;
-use crate::support::{builder, ROOT};
+use crate::support::{builder, counter, ROOT};
 
 /// Requests before the first measurement: the heap reaches its working size.
 const WARM_UP: usize = 10_000;
@@ -63,19 +62,11 @@ fn request(i: usize) -> (&'static str, String, Option<&'static str>, bool) {
 /// the filter sends the next full batch at once).
 fn drain_events(host: &mut Host) -> anyhow::Result<()> {
     host.tick(ROOT)?;
-    loop {
-        let tokens: Vec<u32> = host
-            .pending_http_callouts()
-            .iter()
-            .map(|c| c.token)
-            .collect();
-        if tokens.is_empty() {
-            return Ok(());
-        }
-        for token in tokens {
-            host.respond_http_callout(token, HttpResponse::new(200))?;
-        }
-    }
+    while !host
+        .respond_pending_http_callouts(&HttpResponse::new(200))?
+        .is_empty()
+    {}
+    Ok(())
 }
 
 fn send(host: &mut Host, i: usize) -> anyhow::Result<()> {

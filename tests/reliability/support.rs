@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use palisade_harness::{Host, HostBuilder, PluginConfig, StreamId};
+use palisade_harness::{FailurePolicy, Host, HostBuilder, LogLevel, PluginConfig, StreamId};
 use serde_json::Value;
 
 /// The root id the filters run under in these tests.
 pub const ROOT: &str = "reliability";
 
-/// The body of the local reply a filter sends when it fails closed (`palisade::filter`).
-pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy failed\n";
+pub use palisade::filter::FAIL_CLOSED_BODY;
 
 /// A compiled workspace filter (`rego-authz`, `tenant-header`), built once per test process.
 pub fn wasm(package: &str) -> PathBuf {
@@ -18,11 +17,7 @@ pub fn wasm(package: &str) -> PathBuf {
 }
 
 /// A host (not started) running `package` with `configuration` under [`ROOT`] and `policy`.
-pub fn builder(
-    package: &str,
-    configuration: &Value,
-    policy: palisade_harness::FailurePolicy,
-) -> HostBuilder {
+pub fn builder(package: &str, configuration: &Value, policy: FailurePolicy) -> HostBuilder {
     HostBuilder::from_file(wasm(package))
         .plugin(
             PluginConfig::new(ROOT)
@@ -87,10 +82,65 @@ pub fn request_outcome(host: &Host, stream: StreamId) -> RequestOutcome {
     }
 }
 
-/// A counter's value (0 when the filter has not defined it or it is not a counter).
+/// A host running rego-authz with `configuration`, started; `Err` holds the error lines of a
+/// rejected configuration.
+pub fn configure(configuration: &Value) -> anyhow::Result<Result<Host, Vec<String>>> {
+    let mut host = builder("rego-authz", configuration, FailurePolicy::FailClosed).build()?;
+    if host.start()?.ok() {
+        return Ok(Ok(host));
+    }
+    let errors = host
+        .logs()
+        .iter()
+        .filter(|l| l.level >= LogLevel::Error)
+        .map(|l| l.message.clone())
+        .collect();
+    Ok(Err(errors))
+}
+
+/// [`configure`], failing when the configuration is rejected.
+pub fn started(configuration: &Value) -> anyhow::Result<Host> {
+    configure(configuration)?.map_err(|errors| anyhow::anyhow!("rejected: {errors:?}"))
+}
+
+/// Sends one bodiless request and finishes the stream; returns the status the client got
+/// (the local reply's, or 200 when the request went upstream).
+pub fn send(
+    host: &mut Host,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<u32> {
+    let stream = host.new_http_stream_for(ROOT)?;
+    let mut headers = vec![
+        (":method", method),
+        (":path", path),
+        (":authority", "bounds.test"),
+        (":scheme", "http"),
+    ];
+    headers.extend_from_slice(extra);
+    host.request_headers(stream, &headers, true)?;
+    finish(host, stream)
+}
+
+/// Answers an allowed stream with 200, finishes it, and returns the client's status.
+pub fn finish(host: &mut Host, stream: StreamId) -> anyhow::Result<u32> {
+    let status = match &host.stream(stream)?.local_reply {
+        Some(reply) => reply.status,
+        None => {
+            host.response_headers(stream, &[(":status", "200")], true)?;
+            200
+        }
+    };
+    host.finish_stream(stream)?;
+    Ok(status)
+}
+
+/// A counter's value (0 when the filter has not defined it).
 pub fn counter(host: &Host, name: &str) -> u64 {
     match host.metric(name) {
         Some(palisade_harness::MetricValue::Counter(n)) => *n,
-        _ => 0,
+        Some(other) => panic!("{name} is not a counter: {other:?}"),
+        None => 0,
     }
 }

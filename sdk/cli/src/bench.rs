@@ -184,11 +184,7 @@ fn with_the_sink_down(
     let before = rss_kib(envoy.pid());
     wrk(script, &url, seconds, options.connections)?;
     let after = rss_kib(envoy.pid());
-    let stats = envoy.stats().unwrap_or_default();
-    let stat = |name: &str| {
-        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
-        stats.get(&name).copied().unwrap_or(0)
-    };
+    let stat = event_stats(&envoy);
     let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |kib| kib as f64 / 1024.0);
     println!(
         "\nrego-authz + events with the sink down, {seconds} s of load: Envoy RSS {:.1} MiB before, {:.1} MiB after;\n\
@@ -201,6 +197,15 @@ fn with_the_sink_down(
         stat("retried"),
     );
     Ok(())
+}
+
+/// rego-authz's event counters, read once from Envoy's admin (0 for one it does not show).
+fn event_stats(envoy: &Envoy) -> impl Fn(&str) -> u64 {
+    let stats = envoy.stats().unwrap_or_default();
+    move |name| {
+        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
+        stats.get(&name).copied().unwrap_or(0)
+    }
 }
 
 /// A process's resident memory (`VmRSS` in `/proc/<pid>/status`), in KiB.
@@ -267,11 +272,7 @@ fn print_table(
 /// What happened to the events variant's events: a sink slower than the load shows up as
 /// drops (the queue's bound), not as request latency.
 fn print_event_counts(envoy: &Envoy, sink: &crate::sink::Sink) {
-    let stats = envoy.stats().unwrap_or_default();
-    let stat = |name: &str| {
-        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
-        stats.get(&name).copied().unwrap_or(0)
-    };
+    let stat = event_stats(envoy);
     println!(
         "             events: {} emitted, {} delivered, {} dropped (queue full), {} queued; sink total {}",
         stat("emitted"),

@@ -166,19 +166,14 @@ impl ConfiguredFilter {
     pub fn flush_events(&mut self) -> Result<Vec<serde_json::Value>, String> {
         let host = &mut self.host;
         host.tick(ROOT_ID).map_err(|e| e.to_string())?;
+        let calls = host
+            .respond_pending_http_callouts(&palisade_harness::HttpResponse::new(200))
+            .map_err(|e| e.to_string())?;
         let mut events = Vec::new();
-        let mut calls: Vec<(u32, Vec<u8>)> = host
-            .pending_http_callouts()
-            .iter()
-            .map(|call| (call.token, call.body.clone()))
-            .collect();
-        calls.sort_by_key(|(token, _)| *token);
-        for (token, body) in calls {
-            let batch: Vec<serde_json::Value> = serde_json::from_slice(&body)
+        for call in calls {
+            let batch: Vec<serde_json::Value> = serde_json::from_slice(&call.body)
                 .map_err(|e| format!("reading the filter's event batch: {e}"))?;
             events.extend(batch);
-            host.respond_http_callout(token, palisade_harness::HttpResponse::new(200))
-                .map_err(|e| e.to_string())?;
         }
         Ok(events)
     }

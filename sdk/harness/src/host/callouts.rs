@@ -42,6 +42,19 @@ impl Host {
         self.deliver_http_response(token, Some(response), CalloutState::Answered)
     }
 
+    /// Answers every HTTP callout pending now with `response`, in dispatch order, and returns them
+    /// as they were sent. Callouts the plugin makes while being answered stay pending.
+    pub fn respond_pending_http_callouts(
+        &mut self,
+        response: &HttpResponse,
+    ) -> Result<Vec<HttpCallout>, HarnessError> {
+        let pending: Vec<HttpCallout> = self.pending_http_callouts().into_iter().cloned().collect();
+        for callout in &pending {
+            self.respond_http_callout(callout.token, response.clone())?;
+        }
+        Ok(pending)
+    }
+
     /// Fails an HTTP callout (reset, no healthy upstream): `proxy_on_http_call_response` with 0 headers.
     pub fn fail_http_callout(&mut self, token: u32) -> Result<(), HarnessError> {
         self.deliver_http_response(token, None, CalloutState::Failed)

@@ -51,6 +51,30 @@ fn callout_answered_resumes_the_request() -> anyhow::Result<()> {
 }
 
 #[test]
+fn every_pending_callout_answered_at_once() -> anyhow::Result<()> {
+    let mut host = probe_host()?;
+    let first = host.new_http_stream()?;
+    host.request_headers(first, &get("callout"), true)?;
+    let second = host.new_http_stream()?;
+    host.request_headers(second, &get("callout"), true)?;
+    let answered = host.respond_pending_http_callouts(&HttpResponse::new(200).body("user-1"))?;
+    let streams: Vec<u32> = answered.iter().map(|c| c.context_id).collect();
+    assert_eq!(streams, [first.0, second.0], "in dispatch order");
+    assert!(answered.iter().all(|c| c.body == b"callout-body"));
+    assert!(host.pending_http_callouts().is_empty());
+    for s in [first, second] {
+        assert_eq!(
+            host.stream(s)?.request_headers.get("x-auth"),
+            Some("user-1")
+        );
+    }
+    assert!(host
+        .respond_pending_http_callouts(&HttpResponse::new(200))?
+        .is_empty());
+    Ok(())
+}
+
+#[test]
 fn callout_denied() -> anyhow::Result<()> {
     let mut host = probe_host()?;
     let s = host.new_http_stream()?;
