@@ -42,13 +42,6 @@ pub use host::{CalloutHost, Host, HostError};
 pub use policy::{FailureMode, Policy, PolicyError};
 pub use request::{Request, SocketAddress};
 
-/// Re-exports the macros below rely on; not part of the API.
-#[doc(hidden)]
-pub mod __private {
-    #[cfg(target_arch = "wasm32")]
-    pub use proxy_wasm;
-}
-
 /// Exports a [`Policy`] as this crate's proxy-wasm module (root and HTTP contexts).
 ///
 /// Use once, in a `cdylib` crate built for `wasm32-wasip1`. On other targets it expands to
@@ -61,9 +54,11 @@ macro_rules! export_policy {
         mod __palisade_entry {
             #[allow(unused_imports)]
             use super::*;
-            $crate::__private::proxy_wasm::main! {{
-                $crate::proxy::install::<$policy>();
-            }}
+            /// The module's start (the WASI reactor's `_initialize`).
+            #[no_mangle]
+            pub extern "C" fn _initialize() {
+                $crate::proxy::initialize::<$policy>();
+            }
         }
     };
 }

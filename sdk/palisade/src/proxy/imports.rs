@@ -3,7 +3,7 @@
 //! Statuses are read as plain integers (a code the SDK does not know is an error, never
 //! undefined behaviour), and every non-OK status becomes a [`HostError`] for the caller to
 //! handle: no host answer can panic the VM. Memory the host returns was allocated through the
-//! module's `proxy_on_memory_allocate` (the proxy-wasm crate's allocator), so it is adopted as a
+//! module's `proxy_on_memory_allocate` (see `exports`), so it is adopted as a
 //! `Vec<u8>` of that size.
 #![allow(unsafe_code)]
 
@@ -34,7 +34,7 @@ fn check(call: &'static str, status: u32) -> Result<(), HostError> {
 ///
 /// # Safety
 /// `data` must be null or point to `size` bytes the host allocated for this module through
-/// `proxy_on_memory_allocate`, which hands out `Box<[u8]>` allocations of exactly `size`.
+/// `proxy_on_memory_allocate`, which allocates exactly `size` bytes with the global allocator.
 unsafe fn adopt(data: *mut u8, size: usize) -> Option<Vec<u8>> {
     if data.is_null() {
         None
@@ -320,24 +320,50 @@ pub(crate) fn set_tick_period_milliseconds(period: u32) -> Result<(), HostError>
     check("proxy_set_tick_period_milliseconds", status)
 }
 
-/// Sends an HTTP callout; returns its token.
-///
-/// The one host call not made through a raw import here: the proxy-wasm crate's dispatcher
-/// routes `proxy_on_http_call_response` by token and aborts on a token it did not register,
-/// and only its own `dispatch_http_call` registers one (for the context whose callback is
-/// running). That function panics on a status other than OK, BAD_ARGUMENT and
-/// INTERNAL_FAILURE; those three are all the ABI (v0.2.1) and Envoy return for valid
-/// pointers, which these always are.
+#[link(wasm_import_module = "env")]
+extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_http_call(
+        upstream_data: *const u8,
+        upstream_size: usize,
+        headers_data: *const u8,
+        headers_size: usize,
+        body_data: *const u8,
+        body_size: usize,
+        trailers_data: *const u8,
+        trailers_size: usize,
+        timeout_milliseconds: u32,
+        return_token: *mut u32,
+    ) -> u32;
+}
+
+/// Sends an HTTP callout to the cluster `upstream`; returns its token. The answer arrives in
+/// `proxy_on_http_call_response` of the context that sent it (the root context).
 pub(crate) fn dispatch_http_call(
     upstream: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     timeout: std::time::Duration,
 ) -> Result<u32, HostError> {
-    let body = (!body.is_empty()).then_some(body);
-    proxy_wasm::hostcalls::dispatch_http_call(upstream, headers.to_vec(), body, Vec::new(), timeout)
-        .map_err(|status| HostError {
-            call: "proxy_http_call",
-            status: status as u32,
-        })
+    let headers = crate::wire::encode_map(headers);
+    let trailers = crate::wire::encode_map::<&str, &str>(&[]);
+    let timeout = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+    let mut token = 0u32;
+    // SAFETY: every pointer and length describes a live local buffer; the host writes one u32
+    // into `token`.
+    let status = unsafe {
+        proxy_http_call(
+            upstream.as_ptr(),
+            upstream.len(),
+            headers.as_ptr(),
+            headers.len(),
+            body.as_ptr(),
+            body.len(),
+            trailers.as_ptr(),
+            trailers.len(),
+            timeout,
+            &mut token,
+        )
+    };
+    check("proxy_http_call", status).map(|()| token)
 }

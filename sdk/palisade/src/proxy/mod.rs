@@ -1,22 +1,24 @@
 //! The proxy-wasm adapter: the only module that knows about the ABI.
 //!
-//! It registers the root and HTTP contexts with the `proxy-wasm` crate's dispatcher, implements
-//! [`Host`] and [`CalloutHost`] over the host calls in `imports`, routes `log` records and
-//! panics into the proxy's log, and hands each request to [`crate::filter`].
+//! `exports` holds the ABI entry points; here they reach [`Module`], which keeps the root
+//! context (one per plugin configuration) and the HTTP contexts by id, implements [`Host`] and
+//! [`CalloutHost`] over the host calls in `imports`, routes `log` records and panics into the
+//! proxy's log, and hands each request to [`crate::filter`].
 //!
 //! When the plugin configuration has an `events` section, the root context owns the event
 //! emitter: it starts the emitter's timer in `on_configure`, delivers from `on_tick`, and
 //! hands the sink's answers to it from `on_http_call_response`; HTTP contexts share it
 //! through [`DecisionEvents`] to emit their decision events.
 
+mod exports;
 mod imports;
 mod logger;
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
+use exports::{Action, Plugin};
 
 use crate::config::parse_plugin_config;
 use crate::events::{
@@ -29,16 +31,113 @@ use crate::policy::Policy;
 use crate::request::RequestBody;
 use crate::wire;
 
-/// Registers policy `P` as this module's root and HTTP contexts. Called by
-/// [`crate::export_policy!`] from the module's `_initialize`.
-pub fn install<P: Policy>() {
+/// The module's start (`_initialize`, written by [`crate::export_policy!`]): runs the static
+/// constructors, then makes policy `P` answer the proxy's callbacks.
+pub fn initialize<P: Policy>() {
+    extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: the linker's constructor function, called once at start as the reactor model
+    // (WASI `_initialize`) requires.
+    #[allow(unsafe_code)]
+    unsafe {
+        __wasm_call_ctors();
+    }
     logger::install();
-    proxy_wasm::set_root_context(|_| {
-        Box::new(PolicyRoot::<P> {
-            configured: None,
-            event_metrics: None,
-        })
-    });
+    exports::register(Box::new(Module::<P> {
+        roots: BTreeMap::new(),
+        streams: BTreeMap::new(),
+    }));
+}
+
+/// Every context of the module, by id: the root contexts (one per plugin that shares this VM)
+/// and the HTTP streams in flight.
+struct Module<P> {
+    roots: BTreeMap<u32, PolicyRoot<P>>,
+    streams: BTreeMap<u32, PolicyHttp<P>>,
+}
+
+impl<P: Policy> Plugin for Module<P> {
+    fn on_context_create(&mut self, context_id: u32, parent_id: u32) {
+        if parent_id == 0 {
+            self.roots.insert(context_id, PolicyRoot::new());
+            return;
+        }
+        // A stream of a plugin whose configuration was rejected is not filtered.
+        let stream = self
+            .roots
+            .get(&parent_id)
+            .and_then(PolicyRoot::create_stream);
+        if let Some(stream) = stream {
+            self.streams.insert(context_id, stream);
+        }
+    }
+
+    fn on_vm_start(&mut self, _root_id: u32) -> bool {
+        logger::sync_level();
+        true
+    }
+
+    fn on_configure(&mut self, root_id: u32) -> bool {
+        match self.roots.get_mut(&root_id) {
+            Some(root) => root.on_configure(),
+            None => {
+                log::error!("{}: configure for unknown root context {root_id}", P::NAME);
+                false
+            }
+        }
+    }
+
+    fn on_tick(&mut self, root_id: u32) {
+        if let Some(root) = self.roots.get_mut(&root_id) {
+            root.on_tick();
+        }
+    }
+
+    fn on_http_call_response(&mut self, root_id: u32, token: u32, num_headers: usize) {
+        match self.roots.get_mut(&root_id) {
+            Some(root) => root.on_http_call_response(token, num_headers),
+            None => log::debug!("ignoring the answer to callout {token}: no root {root_id}"),
+        }
+    }
+
+    fn on_request_headers(&mut self, context_id: u32, end_of_stream: bool) -> Action {
+        self.streams
+            .get_mut(&context_id)
+            .map_or(Action::Continue, |s| s.on_request_headers(end_of_stream))
+    }
+
+    fn on_request_body(
+        &mut self,
+        context_id: u32,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
+        self.streams
+            .get_mut(&context_id)
+            .map_or(Action::Continue, |s| {
+                s.on_request_body(body_size, end_of_stream)
+            })
+    }
+
+    fn on_request_trailers(&mut self, context_id: u32) -> Action {
+        self.streams
+            .get_mut(&context_id)
+            .map_or(Action::Continue, PolicyHttp::on_request_trailers)
+    }
+
+    fn on_response_headers(&mut self, context_id: u32) -> Action {
+        if let Some(stream) = self.streams.get(&context_id) {
+            filter::on_response_headers(&stream.response_headers, &mut ProxyHost);
+        }
+        Action::Continue
+    }
+
+    fn on_delete(&mut self, context_id: u32) {
+        if self.streams.remove(&context_id).is_none() {
+            self.roots.remove(&context_id);
+        }
+    }
 }
 
 /// What one VM keeps once its plugin is configured: the policy, its counters, and its
@@ -62,6 +161,13 @@ struct PolicyRoot<P> {
 }
 
 impl<P> PolicyRoot<P> {
+    fn new() -> Self {
+        Self {
+            configured: None,
+            event_metrics: None,
+        }
+    }
+
     fn event_sink(&self) -> Option<&EventSink> {
         let events = self.configured.as_ref()?.events.as_ref()?;
         Some(events.decisions.sink())
@@ -114,14 +220,8 @@ impl<P: Policy> PolicyRoot<P> {
     }
 }
 
-impl<P> Context for PolicyRoot<P> {
-    fn on_http_call_response(
-        &mut self,
-        token_id: u32,
-        num_headers: usize,
-        _body_size: usize,
-        _num_trailers: usize,
-    ) {
+impl<P: Policy> PolicyRoot<P> {
+    fn on_http_call_response(&mut self, token_id: u32, num_headers: usize) {
         match self.event_sink() {
             Some(sink) => {
                 sink.with(|emitter| {
@@ -131,15 +231,8 @@ impl<P> Context for PolicyRoot<P> {
             None => log::debug!("ignoring the answer to callout {token_id}: events are off"),
         }
     }
-}
 
-impl<P: Policy> RootContext for PolicyRoot<P> {
-    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
-        logger::sync_level();
-        true
-    }
-
-    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+    fn on_configure(&mut self) -> bool {
         logger::sync_level();
         let raw = match imports::get_buffer(imports::BUFFER_PLUGIN_CONFIGURATION, usize::MAX) {
             Ok(raw) => raw.unwrap_or_default(),
@@ -210,19 +303,16 @@ impl<P: Policy> RootContext for PolicyRoot<P> {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    /// The state of a new stream; `None` before a configuration was accepted.
+    fn create_stream(&self) -> Option<PolicyHttp<P>> {
         let configured = self.configured.as_ref()?;
-        Some(Box::new(PolicyHttp {
+        Some(PolicyHttp {
             policy: Rc::clone(&configured.policy),
             metrics: Rc::clone(&configured.metrics),
             events: configured.events.as_ref().map(|e| Rc::clone(&e.decisions)),
             awaiting_body: false,
             response_headers: Vec::new(),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
+        })
     }
 }
 
@@ -235,8 +325,6 @@ struct PolicyHttp<P> {
     /// Added to the response when it arrives (an allow decision's response headers).
     response_headers: Vec<(String, String)>,
 }
-
-impl<P> Context for PolicyHttp<P> {}
 
 impl<P: Policy> PolicyHttp<P> {
     fn decide(&mut self, body: Option<RequestBody>) -> Action {
@@ -281,8 +369,8 @@ impl<P: Policy> PolicyHttp<P> {
     }
 }
 
-impl<P: Policy> HttpContext for PolicyHttp<P> {
-    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+impl<P: Policy> PolicyHttp<P> {
+    fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
         match self.policy.body_limit() {
             Some(_) if !end_of_stream => {
                 // Hold the headers until the body (or enough of it) is buffered.
@@ -294,7 +382,7 @@ impl<P: Policy> HttpContext for PolicyHttp<P> {
         }
     }
 
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+    fn on_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         let Some(limit) = self.policy.body_limit().filter(|_| self.awaiting_body) else {
             return Action::Continue;
         };
@@ -305,17 +393,12 @@ impl<P: Policy> HttpContext for PolicyHttp<P> {
         self.decide_with_body(limit, end_of_stream)
     }
 
-    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+    fn on_request_trailers(&mut self) -> Action {
         match self.policy.body_limit().filter(|_| self.awaiting_body) {
             // The body ended without end_of_stream (trailers follow): decide on what we have.
             Some(limit) => self.decide_with_body(limit, true),
             None => Action::Continue,
         }
-    }
-
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        filter::on_response_headers(&self.response_headers, &mut ProxyHost);
-        Action::Continue
     }
 }
 
