@@ -15,7 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use palisade::rego::input::{build, InputContext, InputError, InputNeeds};
+use palisade::rego::input::{InputBuilder, InputContext, InputError, InputNeeds};
 use palisade::rego::RegoAuthz;
 use palisade::request::{parse_query, percent_decode, percent_encode, RequestBody};
 use palisade::wire::{decode_text_map, encode_map};
@@ -293,7 +293,7 @@ fuzz_target!(|input: Input| {
     {
         let request = Request::from_host(&host).unwrap().with_body(body.clone());
         check_request_view(&request);
-        match build(&request, &needs, &context) {
+        match InputBuilder::new(needs.clone()).build(&request, &context) {
             Ok(value) => check_input(&request, &needs, &value),
             Err(InputError::BadJsonBody(_)) => {
                 // Only a JSON body the policy asked to have parsed can fail.

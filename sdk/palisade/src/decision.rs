@@ -143,10 +143,9 @@ impl Decision {
     /// headers are left for the caller to add when the response arrives.
     pub fn apply(&self, host: &mut dyn Host, path: &str) -> Result<(), HostError> {
         if let Some(metadata) = &self.dynamic_metadata {
-            host.set_property(
-                &["palisade", "dynamic_metadata"],
-                metadata.to_string().as_bytes(),
-            )?;
+            // Serialising a `Value` cannot fail (its keys are strings).
+            let json = serde_json::to_vec(metadata).unwrap_or_default();
+            host.set_property(&["palisade", "dynamic_metadata"], &json)?;
         }
         if !self.allowed {
             let status = self.reply_status();

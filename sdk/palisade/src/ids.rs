@@ -45,14 +45,16 @@ impl IdGenerator {
         // Version 4 in the 13th hex digit, variant 10xx in the 17th.
         let high = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
         let low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            high >> 32,
-            (high >> 16) & 0xFFFF,
-            high & 0xFFFF,
-            low >> 48,
-            low & 0xFFFF_FFFF_FFFF
-        )
+        // 8-4-4-4-12 lower-case hex digits, written directly (`format!` costs several times more).
+        let nibbles = |x: u64| (0..16).rev().map(move |i| ((x >> (i * 4)) & 0xF) as u32);
+        let mut text = String::with_capacity(36);
+        for (at, nibble) in nibbles(high).chain(nibbles(low)).enumerate() {
+            if matches!(at, 8 | 12 | 16 | 20) {
+                text.push('-');
+            }
+            text.push(char::from_digit(nibble, 16).unwrap_or('0'));
+        }
+        text
     }
 }
 
@@ -71,6 +73,26 @@ mod tests {
             assert_eq!(id.len(), 36, "{id}");
             assert_eq!(&id[14..15], "4", "{id}");
             assert!("89ab".contains(&id[19..20]), "{id}");
+        }
+    }
+
+    #[test]
+    fn the_uuid_spells_the_drawn_bits() {
+        let ids = IdGenerator::from_seed(42);
+        let bits = IdGenerator::from_seed(42);
+        for _ in 0..100 {
+            let id = ids.next_uuid();
+            let high = (bits.next_u64() & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
+            let low = (bits.next_u64() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+            let expected = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                high >> 32,
+                (high >> 16) & 0xFFFF,
+                high & 0xFFFF,
+                low >> 48,
+                low & 0xFFFF_FFFF_FFFF
+            );
+            assert_eq!(id, expected);
         }
     }
 

@@ -19,9 +19,9 @@ use crate::request::{parse_query, percent_decode, Request, SocketAddress};
 /// `input[k]` with a computed key, `walk(input)`, ...). A policy that reaches a part only
 /// through a computed key below `input` (e.g. `http[k]` with `k == "protocol"`) must mention
 /// the field somewhere, e.g. in a comment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputNeeds {
-    pub(crate) headers: bool,
+    pub(crate) headers: HeaderNeeds,
     pub(crate) body: bool,
     pub(crate) parsed_body: bool,
     pub(crate) parsed_path: bool,
@@ -32,11 +32,66 @@ pub struct InputNeeds {
     pub(crate) time: bool,
 }
 
+/// Which request headers go into `attributes.request.http.headers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum HeaderNeeds {
+    /// The policy never mentions `headers`.
+    #[default]
+    None,
+    /// Every mention of `headers` is an index by a literal name (`headers["x-role"]`,
+    /// `headers.authorization`): only these headers.
+    Named(Vec<String>),
+    /// All of them.
+    All,
+}
+
+impl HeaderNeeds {
+    /// What the mentions of `headers` in `source` need, merged into `self`.
+    fn add_mentions(&mut self, source: &str) {
+        for at in word_positions(source, "headers") {
+            let rest = source.get(at + "headers".len()..).unwrap_or_default();
+            match (&mut *self, literal_index(rest)) {
+                (Self::All, _) => return,
+                (_, None) => *self = Self::All,
+                (Self::Named(names), Some(name)) => {
+                    if !names.iter().any(|n| n == name) {
+                        names.push(name.to_string());
+                    }
+                }
+                (Self::None, Some(name)) => *self = Self::Named(vec![name.to_string()]),
+            }
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        match self {
+            Self::None => false,
+            Self::Named(names) => names.iter().any(|n| n == name),
+            Self::All => true,
+        }
+    }
+}
+
+/// The name in `["name"]` or `.name` at the start of `rest`, when it is a plain literal.
+fn literal_index(rest: &str) -> Option<&str> {
+    if let Some(quoted) = rest.strip_prefix("[\"") {
+        let (name, after) = quoted.split_once('"')?;
+        let plain = !name.contains('\\');
+        return (plain && after.starts_with(']')).then_some(name);
+    }
+    let ident = rest.strip_prefix('.')?;
+    let end = ident
+        .bytes()
+        .position(|b| !is_ident(b))
+        .unwrap_or(ident.len());
+    ident.get(..end).filter(|name| !name.is_empty())
+}
+
 impl InputNeeds {
     /// Everything, for tools that show the whole input.
     pub fn all() -> Self {
         Self {
-            headers: true,
+            headers: HeaderNeeds::All,
             body: true,
             parsed_body: true,
             parsed_path: true,
@@ -56,7 +111,7 @@ impl InputNeeds {
                 return Self::all();
             }
             let mentions = |word: &str| mentions_word(source, word);
-            needs.headers |= mentions("headers");
+            needs.headers.add_mentions(source);
             needs.body |= mentions("body") || mentions("raw_body") || mentions("rawBody");
             needs.parsed_body |= mentions("parsed_body") || mentions("truncated_body");
             needs.parsed_path |= mentions("parsed_path");
@@ -74,14 +129,21 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Where `word` occurs in `text` as a whole identifier.
+fn word_positions<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = usize> + 't {
+    let bytes = text.as_bytes();
+    text.match_indices(word)
+        .map(|(at, _)| at)
+        .filter(move |&at| {
+            let before = at.checked_sub(1).and_then(|i| bytes.get(i));
+            let after = bytes.get(at + word.len());
+            !before.is_some_and(|b| is_ident(*b)) && !after.is_some_and(|b| is_ident(*b))
+        })
+}
+
 /// Whether `word` occurs in `text` as a whole identifier.
 fn mentions_word(text: &str, word: &str) -> bool {
-    let bytes = text.as_bytes();
-    text.match_indices(word).any(|(at, _)| {
-        let before = at.checked_sub(1).and_then(|i| bytes.get(i));
-        let after = bytes.get(at + word.len());
-        !before.is_some_and(|b| is_ident(*b)) && !after.is_some_and(|b| is_ident(*b))
-    })
+    word_positions(text, word).next().is_some()
 }
 
 /// Whether `input` is used other than as `input.field` or `input["field"]`.
@@ -127,106 +189,167 @@ fn object(entries: Vec<(&str, Value)>) -> Value {
     )
 }
 
-/// Builds the input document for one request.
-pub fn build(
-    request: &Request<'_>,
-    needs: &InputNeeds,
-    context: &InputContext,
-) -> Result<Value, InputError> {
-    let mut http = vec![
-        ("method", s(request.method())),
-        ("path", s(request.path())),
-        ("host", s(request.host())),
-        ("scheme", s(request.scheme())),
-    ];
-    if let Some(id) = request.header("x-request-id") {
-        http.push(("id", s(id)));
-    }
-    if needs.headers {
-        http.push(("headers", headers_map(request)));
-    }
-    if needs.protocol {
-        if let Some(protocol) = request.property_text(&["request", "protocol"]) {
-            http.push(("protocol", Value::from(protocol)));
-        }
-    }
-    // protojson writes int64 as a string.
-    if let Some(size) = request.header("content-length") {
-        http.push(("size", s(size)));
-    }
-    let body = request.body();
-    if needs.body {
-        if let Some(body) = body.filter(|b| !b.bytes.is_empty()) {
-            http.push((
-                "body",
-                Value::from(String::from_utf8_lossy(&body.bytes).into_owned()),
-            ));
-        }
-    }
-
-    let mut request_attrs = vec![("http", object(http))];
-    if needs.time {
-        request_attrs.push(("time", Value::from(crate::time::rfc3339(context.now))));
-    }
-    let mut attributes = vec![
-        ("request", object(request_attrs)),
-        ("metadataContext", Value::new_object()),
-    ];
-    if needs.source {
-        attributes.push(("source", peer(request.source(), request, "source")));
-    }
-    if needs.destination {
-        attributes.push((
-            "destination",
-            peer(request.destination(), request, "destination"),
-        ));
-    }
-
-    let mut input = vec![
-        ("attributes", object(attributes)),
-        (
-            "version",
-            object(vec![("ext_authz", s("v3")), ("encoding", s("protojson"))]),
-        ),
-    ];
-    if needs.parsed_path {
-        input.push(("parsed_path", parsed_path(request.url_path())));
-    }
-    if needs.parsed_query {
-        input.push(("parsed_query", parsed_query(request.query_string())));
-    }
-    if needs.parsed_body {
-        let truncated = body.is_some_and(|b| b.truncated);
-        input.push(("truncated_body", Value::from(truncated)));
-        if !context.skip_body_parse {
-            let parsed = match body {
-                Some(body) if !truncated => {
-                    parse_body(request.header("content-type"), &body.bytes)?
-                }
-                _ => Value::Null,
-            };
-            input.push(("parsed_body", parsed));
-        }
-    }
-    Ok(object(input))
+/// Builds the input document of each request for a policy with these needs.
+///
+/// The parts every input has are made once, here: the keys of the always-present fields (a
+/// request clones a shared string instead of allocating one) and the constant objects.
+#[derive(Debug)]
+pub struct InputBuilder {
+    needs: InputNeeds,
+    keys: Keys,
+    /// `version`: `{"ext_authz": "v3", "encoding": "protojson"}`.
+    version: Value,
+    /// `metadataContext`: always empty here (Envoy gives filters no view of it).
+    empty: Value,
 }
 
-/// Headers as ext_authz sends them: lower-case names, repeated values joined with `,`.
-fn headers_map(request: &Request<'_>) -> Value {
-    let mut map: BTreeMap<&str, String> = BTreeMap::new();
-    for (name, value) in request.headers() {
-        map.entry(name.as_str())
-            .and_modify(|joined| {
-                joined.push(',');
-                joined.push_str(value);
-            })
-            .or_insert_with(|| value.clone());
+/// The keys every request's input has.
+#[derive(Debug)]
+struct Keys {
+    attributes: Value,
+    request: Value,
+    http: Value,
+    method: Value,
+    path: Value,
+    host: Value,
+    scheme: Value,
+    id: Value,
+    headers: Value,
+    size: Value,
+    metadata_context: Value,
+    version: Value,
+}
+
+impl InputBuilder {
+    /// A builder for a policy that reads `needs`.
+    pub fn new(needs: InputNeeds) -> Self {
+        Self {
+            needs,
+            keys: Keys {
+                attributes: s("attributes"),
+                request: s("request"),
+                http: s("http"),
+                method: s("method"),
+                path: s("path"),
+                host: s("host"),
+                scheme: s("scheme"),
+                id: s("id"),
+                headers: s("headers"),
+                size: s("size"),
+                metadata_context: s("metadataContext"),
+                version: s("version"),
+            },
+            version: object(vec![("ext_authz", s("v3")), ("encoding", s("protojson"))]),
+            empty: Value::new_object(),
+        }
     }
-    Value::from(
-        map.into_iter()
-            .map(|(k, v)| (s(k), Value::from(v)))
-            .collect::<BTreeMap<Value, Value>>(),
-    )
+
+    /// What the policy reads.
+    pub fn needs(&self) -> &InputNeeds {
+        &self.needs
+    }
+
+    /// Builds the input document for one request.
+    pub fn build(
+        &self,
+        request: &Request<'_>,
+        context: &InputContext,
+    ) -> Result<Value, InputError> {
+        let (needs, keys) = (&self.needs, &self.keys);
+        let mut http = BTreeMap::new();
+        http.insert(keys.method.clone(), s(request.method()));
+        http.insert(keys.path.clone(), s(request.path()));
+        http.insert(keys.host.clone(), s(request.host()));
+        http.insert(keys.scheme.clone(), s(request.scheme()));
+        if let Some(id) = request.header("x-request-id") {
+            http.insert(keys.id.clone(), s(id));
+        }
+        if needs.headers != HeaderNeeds::None {
+            http.insert(keys.headers.clone(), headers_map(request, &needs.headers));
+        }
+        if needs.protocol {
+            if let Some(protocol) = request.property_text(&["request", "protocol"]) {
+                http.insert(s("protocol"), Value::from(protocol));
+            }
+        }
+        // protojson writes int64 as a string.
+        if let Some(size) = request.header("content-length") {
+            http.insert(keys.size.clone(), s(size));
+        }
+        let body = request.body();
+        if needs.body {
+            if let Some(body) = body.filter(|b| !b.bytes.is_empty()) {
+                let text = String::from_utf8_lossy(&body.bytes);
+                http.insert(s("body"), s(&text));
+            }
+        }
+
+        let mut request_attrs = BTreeMap::new();
+        request_attrs.insert(keys.http.clone(), Value::from(http));
+        if needs.time {
+            let time = crate::time::rfc3339(context.now);
+            request_attrs.insert(s("time"), Value::from(time));
+        }
+        let mut attributes = BTreeMap::new();
+        attributes.insert(keys.request.clone(), Value::from(request_attrs));
+        attributes.insert(keys.metadata_context.clone(), self.empty.clone());
+        if needs.source {
+            let source = peer(request.source(), request, "source");
+            attributes.insert(s("source"), source);
+        }
+        if needs.destination {
+            let destination = peer(request.destination(), request, "destination");
+            attributes.insert(s("destination"), destination);
+        }
+
+        let mut input = BTreeMap::new();
+        input.insert(keys.attributes.clone(), Value::from(attributes));
+        input.insert(keys.version.clone(), self.version.clone());
+        if needs.parsed_path {
+            input.insert(s("parsed_path"), parsed_path(request.url_path()));
+        }
+        if needs.parsed_query {
+            input.insert(s("parsed_query"), parsed_query(request.query_string()));
+        }
+        if needs.parsed_body {
+            let truncated = body.is_some_and(|b| b.truncated);
+            input.insert(s("truncated_body"), Value::from(truncated));
+            if !context.skip_body_parse {
+                let parsed = match body {
+                    Some(body) if !truncated => {
+                        parse_body(request.header("content-type"), &body.bytes)?
+                    }
+                    _ => Value::Null,
+                };
+                input.insert(s("parsed_body"), parsed);
+            }
+        }
+        Ok(Value::from(input))
+    }
+}
+
+/// Headers as ext_authz sends them: lower-case names, repeated values joined with `,`; only
+/// those the policy may read.
+fn headers_map(request: &Request<'_>, wanted: &HeaderNeeds) -> Value {
+    let mut map: BTreeMap<Value, Value> = BTreeMap::new();
+    for (name, value) in request.headers() {
+        if !wanted.wants(name) {
+            continue;
+        }
+        match map.entry(s(name)) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(s(value));
+            }
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                let joined = match entry.get() {
+                    Value::String(previous) => format!("{previous},{value}"),
+                    _ => value.clone(),
+                };
+                entry.insert(Value::from(joined));
+            }
+        }
+    }
+    Value::from(map)
 }
 
 fn peer(address: Option<&SocketAddress>, request: &Request<'_>, side: &str) -> Value {
@@ -349,7 +472,9 @@ mod tests {
             truncated: false,
         };
         let request = Request::from_host(&host).unwrap().with_body(Some(body));
-        let input = build(&request, &InputNeeds::all(), &context()).unwrap();
+        let input = InputBuilder::new(InputNeeds::all())
+            .build(&request, &context())
+            .unwrap();
         let http = get(&input, &["attributes", "request", "http"]);
         assert_eq!(http["method"], s("POST"));
         assert_eq!(
@@ -408,7 +533,9 @@ mod tests {
             truncated: true,
         };
         let request = Request::from_host(&host).unwrap().with_body(Some(body));
-        let input = build(&request, &InputNeeds::all(), &context()).unwrap();
+        let input = InputBuilder::new(InputNeeds::all())
+            .build(&request, &context())
+            .unwrap();
         assert_eq!(input["truncated_body"], Value::from(true));
         assert_eq!(input["parsed_body"], Value::Null);
     }
@@ -422,7 +549,7 @@ mod tests {
         };
         let request = Request::from_host(&host).unwrap().with_body(Some(body));
         assert!(matches!(
-            build(&request, &InputNeeds::all(), &context()),
+            InputBuilder::new(InputNeeds::all()).build(&request, &context()),
             Err(InputError::BadJsonBody(_))
         ));
         let form = parse_body(Some("application/x-www-form-urlencoded"), b"a=1&a=2&b=x+y").unwrap();
@@ -438,7 +565,9 @@ mod tests {
         let needs =
             InputNeeds::of_sources(["allow if input.attributes.request.http.method == \"GET\""]);
         assert_eq!(needs, InputNeeds::default());
-        let input = build(&request, &needs, &context()).unwrap();
+        let input = InputBuilder::new(needs)
+            .build(&request, &context())
+            .unwrap();
         assert_eq!(host.property_reads.get(), 0, "no property was fetched");
         assert_eq!(input["parsed_query"], Value::Undefined);
         assert_eq!(
@@ -453,12 +582,51 @@ mod tests {
             "import input.attributes.request.http as http\nallow if http.headers[\"x\"]",
             "allow if input.parsed_query.id[0] == \"7\"",
         ]);
-        assert!(needs.headers && needs.parsed_query);
+        assert_eq!(needs.headers, HeaderNeeds::Named(vec!["x".into()]));
+        assert!(needs.parsed_query);
         assert!(!needs.source && !needs.parsed_body && !needs.time);
         assert!(InputNeeds::of_sources(["x := input"]).source);
         assert!(InputNeeds::of_sources(["allow if walk(input, [p, v])"]).time);
         assert!(InputNeeds::of_sources(["allow if input[k] == 1"]).body);
         assert!(!InputNeeds::of_sources(["allow if input[\"parsed_path\"][0] == \"a\""]).body);
         assert!(!InputNeeds::of_sources(["my_input := 1\nallow if myinput.x"]).body);
+    }
+
+    #[test]
+    fn only_the_headers_a_policy_indexes_by_name_are_built() {
+        let named = |sources: &[&str]| InputNeeds::of_sources(sources.iter().copied()).headers;
+        assert_eq!(named(&["allow if x == 1"]), HeaderNeeds::None);
+        assert_eq!(
+            named(&[
+                "allow if input.attributes.request.http.headers[\"x-role\"] == \"admin\"",
+                "t := http.headers.authorization\nu := http.headers[\"x-role\"]",
+            ]),
+            HeaderNeeds::Named(vec!["x-role".into(), "authorization".into()])
+        );
+        // Anything but a literal index needs them all: a computed key, the map as a whole, a
+        // literal with an escape, or the word in a comment or a decision's "headers" field.
+        for source in [
+            "allow if http.headers[name] == \"a\"",
+            "h := input.attributes.request.http.headers",
+            "allow if http.headers[\"x\\u002drole\"]",
+            "# headers are checked below\nallow if http.headers.a",
+            "result := {\"allowed\": true, \"headers\": {\"a\": \"b\"}}",
+        ] {
+            assert_eq!(named(&[source]), HeaderNeeds::All, "{source}");
+        }
+
+        let host = host();
+        let request = Request::from_host(&host).unwrap();
+        let needs = InputNeeds::of_sources(["allow if http.headers.accept == \"a,b\""]);
+        let input = InputBuilder::new(needs)
+            .build(&request, &context())
+            .unwrap();
+        let headers = get(&input, &["attributes", "request", "http", "headers"]);
+        assert_eq!(headers["accept"], s("a,b"), "repeated values are joined");
+        assert_eq!(
+            headers.as_object().unwrap().len(),
+            1,
+            "only the named header"
+        );
     }
 }

@@ -28,7 +28,7 @@ use crate::policy::{FailureMode, Policy, PolicyError};
 use crate::request::Request;
 
 use eval::{Budget, EvalError, Evaluator};
-use input::{InputContext, InputNeeds};
+use input::{InputBuilder, InputContext, InputNeeds};
 
 /// The plugin configuration of the `rego-authz` filter.
 #[derive(Debug, Clone, Deserialize)]
@@ -133,7 +133,7 @@ const REASONS: &[&str] = &[
 pub struct RegoAuthz {
     evaluator: RefCell<Evaluator>,
     rule: String,
-    needs: InputNeeds,
+    input: InputBuilder,
     config: RegoConfig,
     ids: IdGenerator,
     /// `rule` and `revision`, in every decision event.
@@ -262,6 +262,7 @@ impl Policy for RegoAuthz {
             return Err(ConfigError::field("max_eval_ms", "must be at least 1"));
         }
         let (evaluator, needs) = compile(&config)?;
+        let input = InputBuilder::new(needs);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -273,7 +274,7 @@ impl Policy for RegoAuthz {
         let authz = Self {
             evaluator: RefCell::new(evaluator),
             rule,
-            needs,
+            input,
             config,
             ids: IdGenerator::seeded(seed),
             event_fields,
@@ -289,13 +290,15 @@ impl Policy for RegoAuthz {
     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
         let context = InputContext {
             // Reading the clock is a host call: only for policies that read the time.
-            now: match self.needs.time {
+            now: match self.input.needs().time {
                 true => request.now(),
                 false => std::time::SystemTime::UNIX_EPOCH,
             },
             skip_body_parse: self.config.skip_request_body_parse,
         };
-        let input = input::build(request, &self.needs, &context)
+        let input = self
+            .input
+            .build(request, &context)
             .map_err(|e| PolicyError::because("bad_body", e.to_string()))?;
         let value = self
             .evaluator
