@@ -1,6 +1,6 @@
 //! The SDK itself in real Envoy, through the `request-probe` test policy (run with the
 //! tenant-header config, whose plugin configuration it ignores): the request view a policy
-//! gets, and what a panic does.
+//! gets, and what a panic does; and which callbacks Envoy will call in the SDK's modules.
 
 use palisade_cli::echo::EchoServer;
 use palisade_cli::envoy::Envoy;
@@ -91,4 +91,71 @@ fn a_panic_is_logged_at_critical_and_fails_closed() {
     assert!(line.contains("[critical]"), "{line}");
     // The panic's message follows on the next line of the same log entry.
     assert!(log.contains("asked to panic: test"), "{log}");
+}
+
+/// Envoy calls a callback on every request that reaches it only when the module exports it
+/// (proxy-wasm-cpp-host skips unexported ones), and each call into the VM costs CPU: the SDK
+/// exports only those it answers. Read from the module's export section.
+#[test]
+fn the_modules_export_only_the_callbacks_the_sdk_answers() {
+    let expected = [
+        "_initialize",
+        "memory",
+        "proxy_abi_version_0_2_1",
+        "proxy_on_configure",
+        "proxy_on_context_create",
+        "proxy_on_delete",
+        "proxy_on_http_call_response",
+        "proxy_on_memory_allocate",
+        "proxy_on_request_body",
+        "proxy_on_request_headers",
+        "proxy_on_request_trailers",
+        "proxy_on_response_headers",
+        "proxy_on_tick",
+        "proxy_on_vm_start",
+    ];
+    for package in ["rego-authz", "tenant-header", "request-probe"] {
+        let module = std::fs::read(support::wasm(package)).unwrap();
+        let mut exports = export_names(&module);
+        exports.sort();
+        assert_eq!(exports, expected, "{package}");
+    }
+}
+
+/// The names in a wasm module's export section.
+fn export_names(module: &[u8]) -> Vec<String> {
+    let mut at = 8; // magic and version
+    while at < module.len() {
+        let id = module[at];
+        at += 1;
+        let size = leb128(module, &mut at) as usize;
+        if id != 7 {
+            at += size;
+            continue;
+        }
+        let count = leb128(module, &mut at);
+        return (0..count)
+            .map(|_| {
+                let len = leb128(module, &mut at) as usize;
+                let name = String::from_utf8(module[at..at + len].to_vec()).unwrap();
+                at += len + 1; // the name, then its kind
+                leb128(module, &mut at); // its index
+                name
+            })
+            .collect();
+    }
+    panic!("no export section");
+}
+
+fn leb128(bytes: &[u8], at: &mut usize) -> u64 {
+    let (mut value, mut shift) = (0u64, 0);
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return value;
+        }
+        shift += 7;
+    }
 }

@@ -20,33 +20,50 @@ use crate::envoy::{self, Envoy};
 struct Variant {
     name: &'static str,
     file: &'static str,
+    /// The wasm filter the file's `${WASM_PATH}` names (`None` for a file without one).
+    filter: Option<&'static str>,
     /// A Rego policy replacing the file's plugin configuration.
     policy: Option<&'static str>,
 }
 
-/// A policy that reads nothing and allows everything: what the filter costs before any
-/// policy logic (the wasm VM's callbacks, reading the headers, the decision, the counters).
+/// A policy that reads nothing and allows everything: what rego-authz costs before any
+/// policy logic (the wasm VM's callbacks, reading the headers, the decision, its metadata, the
+/// counters).
 const ALLOW_ALL: &str = "package envoy.authz\n\nallow := true\n";
+
+/// The SDK's test policy that reads the headers and allows (`tests/filters/request-probe`,
+/// which accepts rego-authz's configuration): the floor of any policy written with the SDK.
+const SDK_FLOOR: &str = "request-probe";
 
 const VARIANTS: &[Variant] = &[
     Variant {
         name: "no filter",
         file: "bench/no-filter.yaml",
+        filter: None,
         policy: None,
     },
     Variant {
         name: "Envoy RBAC",
         file: "bench/rbac.yaml",
+        filter: None,
+        policy: None,
+    },
+    Variant {
+        name: "SDK floor (allow)",
+        file: "bench/rego-authz.yaml",
+        filter: Some(SDK_FLOOR),
         policy: None,
     },
     Variant {
         name: "rego-authz allow-all",
         file: "bench/rego-authz.yaml",
+        filter: Some("rego-authz"),
         policy: Some(ALLOW_ALL),
     },
     Variant {
         name: "rego-authz",
         file: "bench/rego-authz.yaml",
+        filter: Some("rego-authz"),
         policy: None,
     },
     // Decision events to a real sink (started below): the cost of emitting, next to the
@@ -54,6 +71,7 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "rego-authz + events",
         file: "bench/rego-authz-events.yaml",
+        filter: Some("rego-authz"),
         policy: None,
     },
 ];
@@ -100,6 +118,9 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     println!("==> building rego-authz for wasm32-wasip1");
     let built = crate::wasm::build("rego-authz")?;
     println!("    {} ({} bytes)", built.path.display(), built.size);
+    println!("==> building {SDK_FLOOR} for wasm32-wasip1");
+    let floor = crate::wasm::build(SDK_FLOOR)?;
+    let floor_wasm = floor.path.to_string_lossy().into_owned();
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
@@ -120,7 +141,17 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
         for (i, variant) in VARIANTS.iter().enumerate() {
             let config = envoy::render_file(
                 &crate::workspace::envoy_config(variant.file),
-                &[("WASM_PATH", &wasm), ("SINK_PORT", &sink_port)],
+                &[
+                    (
+                        "WASM_PATH",
+                        if variant.filter == Some(SDK_FLOOR) {
+                            &floor_wasm
+                        } else {
+                            &wasm
+                        },
+                    ),
+                    ("SINK_PORT", &sink_port),
+                ],
             )?;
             let config = match variant.policy {
                 Some(policy) => envoy::with_plugin_configuration(
@@ -136,7 +167,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
             let started = Instant::now();
             let envoy = Envoy::start(&config)?;
             let ready = started.elapsed();
-            if variant.file.contains("rego") {
+            if variant.filter == Some("rego-authz") {
                 ready_times.push(ready);
             }
             pin(envoy.pid(), "0");
@@ -260,7 +291,13 @@ fn print_table(
             .map_or(f64::NAN, |(_, m)| m.cpu_us)
     };
     println!(
-        "\nemitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz)",
+        "\nover no filter, Envoy CPU per request: RBAC {:.1} us, the SDK floor {:.1} us (a wasm filter's calls in and out), rego-authz {:.1} us",
+        cpu("Envoy RBAC") - cpu("no filter"),
+        cpu("SDK floor (allow)") - cpu("no filter"),
+        cpu("rego-authz") - cpu("no filter"),
+    );
+    println!(
+        "emitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz)",
         cpu("rego-authz + events") - cpu("rego-authz")
     );
     let ready_ms = median(ready.iter().map(|d| d.as_secs_f64() * 1000.0));
