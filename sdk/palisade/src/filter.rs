@@ -72,19 +72,13 @@ pub fn on_request<P: Policy>(
     let forwarded = carry_out::<P>(policy, metrics, host, &decision, &path, &mut error);
     let started = started.or_else(|| events.map(|_| clock(host)));
     if let (Some(events), Some(time)) = (events, started) {
-        let (allowed, status) = match (forwarded, decision.is_allowed()) {
-            (true, _) => (true, 200),
-            // A failed allow that was turned into a denial replied with the default status.
-            (false, true) => (false, DEFAULT_DENY_STATUS),
-            (false, false) => (false, decision.reply_status()),
-        };
         let record = DecisionRecord {
             time,
             request: summary.as_ref(),
             decision: &decision,
             policy_fields: policy.event_fields(),
-            allowed,
-            status,
+            allowed: forwarded,
+            status: client_status(forwarded, &decision),
             eval_time,
             error: error.as_deref(),
         };
@@ -125,11 +119,7 @@ pub fn on_failure<P: Policy>(
             decision: &decision,
             policy_fields: policy.event_fields(),
             allowed: forwarded,
-            status: if forwarded {
-                200
-            } else {
-                decision.reply_status()
-            },
+            status: client_status(forwarded, &decision),
             eval_time: Duration::ZERO,
             error: error.as_deref(),
         };
@@ -182,6 +172,17 @@ fn carry_out<P: Policy>(
     } else {
         metrics.count(host, Outcome::Denied);
         false
+    }
+}
+
+/// The status the client got for a request the policy decided: 200 when it went upstream (the
+/// upstream's own status is not known yet), else the local reply's.
+fn client_status(forwarded: bool, decision: &Decision) -> u16 {
+    match (forwarded, decision.is_allowed()) {
+        (true, _) => 200,
+        // A failed allow that was turned into a denial replied with the default status.
+        (false, true) => DEFAULT_DENY_STATUS,
+        (false, false) => decision.reply_status(),
     }
 }
 
