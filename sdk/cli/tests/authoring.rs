@@ -7,8 +7,11 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+
+mod support;
+
+use support::{palisade_in, text};
 
 fn workspace() -> PathBuf {
     palisade_cli::workspace::root()
@@ -21,18 +24,6 @@ fn wasm() -> String {
         .unwrap()
         .to_string_lossy()
         .into_owned()
-}
-
-fn palisade_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A policy directory with one passing and two failing cases, and one whose policy does not

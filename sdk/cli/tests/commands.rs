@@ -6,18 +6,9 @@
     clippy::indexing_slicing
 )]
 
-use std::process::{Command, Output};
+mod support;
 
-fn palisade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{palisade, text};
 
 #[test]
 fn up_sends_demo_traffic_through_real_envoy_and_prints_the_decision_events() {

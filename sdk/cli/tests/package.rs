@@ -11,22 +11,15 @@
 )]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
+
+use support::{palisade, text};
 
 use serde_json::Value;
 
 const PACKAGE: &str = "tenant-header";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn palisade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Runs skopeo; a failure is a test failure with skopeo's message.
 fn skopeo(args: &[&str]) -> String {

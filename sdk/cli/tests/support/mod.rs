@@ -1,0 +1,28 @@
+//! What the CLI's test files share: running the `palisade` binary and reading its output.
+// Each test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `palisade` with `args`, from the test's working directory.
+pub(crate) fn palisade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `palisade` with `args` in `dir`.
+pub(crate) fn palisade_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Output bytes as text.
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
