@@ -354,12 +354,7 @@ fn every_plugin_configuration_is_accepted_by_the_compiled_filter() {
                 .build()
                 .unwrap();
             let outcome = host.start().unwrap();
-            let errors: Vec<_> = host
-                .logs()
-                .iter()
-                .filter(|l| l.level >= LogLevel::Error)
-                .map(|l| l.message.clone())
-                .collect();
+            let errors = host.log_messages_from(LogLevel::Error);
             assert!(
                 outcome.ok(),
                 "{label}: the filter refused its configuration: {errors:?}"

@@ -276,12 +276,7 @@ fn secrets_never_reach_logs_metrics_or_events() -> anyhow::Result<()> {
             .log_level(LogLevel::Trace)
             .build()?;
         let accepted = host.start()?.ok();
-        let errors: Vec<&str> = host
-            .logs()
-            .iter()
-            .filter(|l| l.level >= LogLevel::Error)
-            .map(|l| l.message.as_str())
-            .collect();
+        let errors = host.log_messages_from(LogLevel::Error);
         eprintln!("bad configuration: accepted {accepted}; {errors:?}");
         if accepted {
             problems.push(format!("accepted: {configuration}"));

@@ -90,10 +90,9 @@ pub fn configure(configuration: &Value) -> anyhow::Result<Result<Host, Vec<Strin
         return Ok(Ok(host));
     }
     let errors = host
-        .logs()
-        .iter()
-        .filter(|l| l.level >= LogLevel::Error)
-        .map(|l| l.message.clone())
+        .log_messages_from(LogLevel::Error)
+        .into_iter()
+        .map(String::from)
         .collect();
     Ok(Err(errors))
 }

@@ -129,10 +129,9 @@ impl RegoFilter {
         let outcome = host.start()?;
         if !outcome.ok() {
             let log = host
-                .logs()
-                .iter()
-                .filter(|l| l.level >= LogLevel::Error)
-                .map(|l| l.message.clone())
+                .log_messages_from(LogLevel::Error)
+                .into_iter()
+                .map(String::from)
                 .collect();
             return Err(FilterError::Rejected { log });
         }

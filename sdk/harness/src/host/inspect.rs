@@ -31,6 +31,16 @@ impl Host {
             .collect()
     }
 
+    /// The messages logged at `level` or a more severe one (`Error`: every error and critical line),
+    /// in order.
+    pub fn log_messages_from(&self, level: LogLevel) -> Vec<&str> {
+        self.logs()
+            .iter()
+            .filter(|l| l.level >= level)
+            .map(|l| l.message.as_str())
+            .collect()
+    }
+
     /// The metric the plugin defined under `name`.
     pub fn metric(&self, name: &str) -> Option<&MetricValue> {
         self.vm.state().metrics.by_name(name)

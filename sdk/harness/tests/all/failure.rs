@@ -31,6 +31,15 @@ fn fail_closed_gives_503_now_and_later() -> anyhow::Result<()> {
         .log_messages(LogLevel::Critical)
         .iter()
         .any(|m| m.starts_with("wasm trap")));
+    let from_error = host.log_messages_from(LogLevel::Error);
+    assert!(
+        from_error.iter().any(|m| m.starts_with("wasm trap")),
+        "critical counts"
+    );
+    assert!(
+        host.log_messages_from(LogLevel::Critical).len() <= from_error.len(),
+        "a higher level keeps fewer lines"
+    );
     let later = host.new_http_stream()?;
     assert_eq!(host.request_headers(later, &get(""), true)?, Action::Ended);
     assert_eq!(
