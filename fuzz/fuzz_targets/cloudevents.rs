@@ -3,12 +3,6 @@
 //! event whose binary, structured and batched encodings are valid and carry exactly the
 //! event's attributes (binary header values are printable ASCII and percent-decode back).
 #![no_main]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -4,12 +4,6 @@
 //! regorus values directly (sets, undefined members, huge numbers: what a policy can return
 //! but JSON cannot say), biased towards OPA-Envoy's field names.
 #![no_main]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

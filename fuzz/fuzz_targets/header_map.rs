@@ -2,12 +2,6 @@
 //! buffers, so decoding arbitrary bytes must never panic, and what decodes must re-encode to
 //! the bytes it was read from.
 #![no_main]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;

@@ -3,12 +3,6 @@
 //! garbage bodies, odd addresses. Then the whole rego-authz data path (input, evaluation,
 //! decision, carrying it out) with a fixed policy that reads every part of the input.
 #![no_main]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};

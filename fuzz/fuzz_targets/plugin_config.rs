@@ -3,12 +3,6 @@
 //! config type (rego-authz's and the tenant-header example's) and its `from_config` checks.
 //! Any input must give a value or a `ConfigError`, never a panic.
 #![no_main]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use libfuzzer_sys::fuzz_target;
 use palisade::events::EventsConfig;
