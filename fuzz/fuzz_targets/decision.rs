@@ -128,8 +128,15 @@ fn check_applied(decision: &Decision, path: &str) {
     if decision.set_query.is_empty() && decision.remove_query.is_empty() {
         return;
     }
-    // The query after rewriting: removed names are gone (unless set again), set values are
-    // there, decoded as written; everything else is kept.
+    // The query after rewriting, which applies to the decision's own `:path` if it sets one:
+    // removed names are gone (unless set again), set values are there, decoded as written;
+    // everything else is kept.
+    let path = decision
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(":path"))
+        .map_or(path, |(_, v)| v.as_str());
     let rewritten = host
         .headers
         .iter()

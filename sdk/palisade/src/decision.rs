@@ -139,8 +139,10 @@ impl Decision {
     }
 
     /// Carries the decision out on the host: metadata, then header and query mutations or a
-    /// local reply. `path` is the request's current `:path`, for query changes. Response
-    /// headers are left for the caller to add when the response arrives.
+    /// local reply. `path` is the request's current `:path`. Query changes apply to the path
+    /// after the header changes, as in Envoy's ext_authz: when the decision sets `:path`
+    /// itself, its query is the one rewritten. Response headers are left for the caller to
+    /// add when the response arrives.
     pub fn apply(&self, host: &mut dyn Host, path: &str) -> Result<(), HostError> {
         if let Some(metadata) = &self.dynamic_metadata {
             // Serialising a `Value` cannot fail (its keys are strings).
@@ -164,6 +166,12 @@ impl Decision {
             host.set_request_header(name, value)?;
         }
         if !self.set_query.is_empty() || !self.remove_query.is_empty() {
+            let path = self
+                .headers
+                .iter()
+                .rev()
+                .find(|(name, _)| name.eq_ignore_ascii_case(":path"))
+                .map_or(path, |(_, value)| value.as_str());
             let rewritten = rewrite_query(path, &self.set_query, &self.remove_query);
             if rewritten != path {
                 host.set_request_header(":path", &rewritten)?;
@@ -268,6 +276,17 @@ mod tests {
             host.headers,
             vec![(":path".into(), "/a?keep=1&set=new%20value%2F%C3%BC".into())]
         );
+    }
+
+    #[test]
+    fn query_changes_apply_to_a_path_the_decision_sets() {
+        let mut host = FakeHost::with_headers(&[(":path", "/a?debug=1")]);
+        Decision::allow()
+            .header(":path", "/b?debug=2&keep=1")
+            .remove_query_param("debug")
+            .apply(&mut host, "/a?debug=1")
+            .unwrap();
+        assert_eq!(host.headers, vec![(":path".into(), "/b?keep=1".into())]);
     }
 
     #[test]
