@@ -273,8 +273,8 @@ fn check(variant: &Variant, phase: Phase, call: &str, run: &Run) -> Option<Strin
         RequestOutcome::FailClosed if variant.fails_closed => {
             (run.errors_counted == 0).then(|| "failed closed but did not count an error".into())
         }
-        // The fail-closed reply itself was refused by the host: the request is held, never sent.
-        RequestOutcome::Held if variant.fails_closed && call == "proxy_send_local_response" => None,
+        // The local reply itself was refused by the host: the request is reset, never sent.
+        RequestOutcome::Reset if call == "proxy_send_local_response" => None,
         other => Some(format!(
             "{other} under failure_mode {}",
             match variant.fails_closed {

@@ -47,6 +47,8 @@ pub enum RequestOutcome {
     FailClosed,
     /// Another local reply (a policy denial, or the proxy's 503 for a failed plugin).
     Reply(u32),
+    /// Reset by the filter (`proxy_close_stream`): no response, never reaches upstream.
+    Reset,
     /// Neither continued nor answered (held until the proxy's timeout; never reaches upstream).
     Held,
 }
@@ -64,6 +66,7 @@ impl std::fmt::Display for RequestOutcome {
             RequestOutcome::Upstream => f.write_str("upstream"),
             RequestOutcome::FailClosed => f.write_str("fail-closed"),
             RequestOutcome::Reply(status) => write!(f, "reply {status}"),
+            RequestOutcome::Reset => f.write_str("reset"),
             RequestOutcome::Held => f.write_str("held"),
         }
     }
@@ -77,6 +80,7 @@ pub fn request_outcome(host: &Host, stream: StreamId) -> RequestOutcome {
     match &s.local_reply {
         Some(reply) if reply.body == FAIL_CLOSED_BODY.as_bytes() => RequestOutcome::FailClosed,
         Some(reply) => RequestOutcome::Reply(reply.status),
+        None if s.reset => RequestOutcome::Reset,
         None if s.request_paused => RequestOutcome::Held,
         None => RequestOutcome::Upstream,
     }

@@ -57,6 +57,9 @@ impl Host for MemoryHost {
         self.reply = Some(status);
         Ok(())
     }
+    fn reset_request(&mut self) -> Result<(), HostError> {
+        Ok(())
+    }
     fn now(&self) -> Result<SystemTime, HostError> {
         self.now.ok_or(HostError {
             call: "proxy_get_current_time_nanoseconds",

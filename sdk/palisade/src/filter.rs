@@ -152,14 +152,7 @@ fn carry_out<P: Policy>(
         if !decision.is_allowed() {
             // Only the metadata or the reply itself can fail for a denial, and the reply is sent
             // last: send it (again), so the client is answered rather than held until a timeout.
-            let reply = host.send_local_reply(
-                decision.reply_status(),
-                &decision.headers,
-                decision.body.as_bytes(),
-            );
-            if let Err(err) = reply {
-                log::error!("sending the denial of policy {}: {err}", P::NAME);
-            }
+            reply_or_reset(host, decision);
         } else if policy.failure_mode() == FailureMode::Deny {
             // A half-applied allow must not reach upstream when failing closed.
             deny_after_failure(metrics, host);
@@ -230,10 +223,24 @@ pub fn failure_decision(mode: FailureMode) -> Decision {
 }
 
 fn deny_after_failure(metrics: &FilterMetrics, host: &mut dyn Host) {
-    if let Err(err) = failure_decision(FailureMode::Deny).apply(host, "") {
-        log::error!("sending the fail-closed reply: {err}");
-    }
+    reply_or_reset(host, &failure_decision(FailureMode::Deny));
     metrics.count(host, Outcome::Denied);
+}
+
+/// Sends a denial's local reply; when the proxy refuses it, resets the request instead, so the
+/// client is not held until the proxy's timeout and nothing goes upstream.
+fn reply_or_reset(host: &mut dyn Host, denial: &Decision) {
+    let reply = host.send_local_reply(
+        denial.reply_status(),
+        &denial.headers,
+        denial.body.as_bytes(),
+    );
+    if let Err(err) = reply {
+        log::error!("sending the local reply: {err}; resetting the request");
+        if let Err(err) = host.reset_request() {
+            log::error!("resetting the request: {err}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +361,26 @@ mod tests {
         assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
         assert_eq!(host.counter("palisade.fixed.errors"), 1);
         assert_eq!(host.counter("palisade.fixed.requests_allowed"), 0);
+    }
+
+    #[test]
+    fn a_refused_local_reply_resets_the_request() {
+        for (decided, mode) in [
+            (Ok(Decision::deny(401)), FailureMode::Allow),
+            (Err(PolicyError::new("boom")), FailureMode::Deny),
+        ] {
+            let mut host = FakeHost {
+                fail_local_replies: true,
+                ..FakeHost::default()
+            };
+            let flow = run(decided, mode, &mut host);
+            assert_eq!(flow, Flow::Stop);
+            assert!(host.reset, "the request is reset");
+            assert!(host.logged("resetting the request"));
+        }
+        let mut host = FakeHost::default();
+        run(Ok(Decision::deny(401)), FailureMode::Allow, &mut host);
+        assert!(!host.reset, "a reply that was sent resets nothing");
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub trait Host {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), HostError>;
+    /// Resets the request's stream (`proxy_close_stream`): the client sees it end without a
+    /// response, and nothing goes upstream. The last resort when a local reply is refused.
+    fn reset_request(&mut self) -> Result<(), HostError>;
     /// The proxy's wall clock.
     fn now(&self) -> Result<SystemTime, HostError>;
     /// Defines a counter once per VM.

@@ -44,6 +44,10 @@ pub(crate) struct FakeHost {
     pub(crate) set_properties: Vec<(String, Vec<u8>)>,
     pub(crate) fail_header_reads: bool,
     pub(crate) fail_header_writes: bool,
+    /// When set, `send_local_reply` fails.
+    pub(crate) fail_local_replies: bool,
+    /// True once `reset_request` was called.
+    pub(crate) reset: bool,
     /// The clock: this long after the Unix epoch.
     pub(crate) time: Duration,
     pub(crate) callouts: Vec<FakeCallout>,
@@ -142,11 +146,22 @@ impl Host for FakeHost {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), HostError> {
+        if self.fail_local_replies {
+            return Err(HostError {
+                call: "proxy_send_local_response",
+                status: FAILED,
+            });
+        }
         self.local_reply = Some(LocalReply {
             status,
             headers: headers.to_vec(),
             body: body.to_vec(),
         });
+        Ok(())
+    }
+
+    fn reset_request(&mut self) -> Result<(), HostError> {
+        self.reset = true;
         Ok(())
     }
 

@@ -17,6 +17,7 @@ const NOT_FOUND: u32 = 1;
 pub(crate) const MAP_HTTP_REQUEST_HEADERS: u32 = 0;
 pub(crate) const MAP_HTTP_RESPONSE_HEADERS: u32 = 2;
 pub(crate) const MAP_HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+pub(crate) const STREAM_HTTP_REQUEST: u32 = 0;
 pub(crate) const BUFFER_HTTP_REQUEST_BODY: u32 = 0;
 pub(crate) const BUFFER_PLUGIN_CONFIGURATION: u32 = 7;
 pub(crate) const METRIC_COUNTER: u32 = 0;
@@ -237,6 +238,17 @@ pub(crate) fn set_property(path: &[&str], value: &[u8]) -> Result<(), HostError>
     let status =
         unsafe { proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len()) };
     check("proxy_set_property", status)
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_close_stream(stream_type: u32) -> u32;
+}
+
+pub(crate) fn close_stream(stream_type: u32) -> Result<(), HostError> {
+    // SAFETY: no pointers are passed.
+    let status = unsafe { proxy_close_stream(stream_type) };
+    check("proxy_close_stream", status)
 }
 
 #[link(wasm_import_module = "env")]

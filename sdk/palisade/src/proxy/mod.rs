@@ -448,6 +448,10 @@ impl Host for ProxyHost {
         imports::send_local_response(u32::from(status), "palisade", body, &headers)
     }
 
+    fn reset_request(&mut self) -> Result<(), HostError> {
+        imports::close_stream(imports::STREAM_HTTP_REQUEST)
+    }
+
     fn now(&self) -> Result<SystemTime, HostError> {
         let nanos = imports::get_current_time_nanos()?;
         Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos))
