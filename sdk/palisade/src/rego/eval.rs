@@ -3,7 +3,8 @@
 //! Policies that only call regorus builtins run on regorus' bytecode VM (the compiled form,
 //! several times faster than the tree-walking interpreter); policies that call one of
 //! Palisade's extensions (`io.jwt.*`) run on the interpreter, which is the only regorus
-//! engine that can call host functions synchronously.
+//! engine that can call host functions synchronously, and so do policies the bytecode compiler
+//! does not cover yet (`with`, some partial object rules).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -129,9 +130,20 @@ impl Evaluator {
         let compiled = engine
             .compile_with_entrypoint(&rule.into())
             .map_err(|e| CompileError(one_line(&e)))?;
-        let mut program =
-            regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[rule])
-                .map_err(|e| CompileError(one_line(&e)))?;
+        let mut program = match regorus::languages::rego::compiler::Compiler::compile_from_policy(
+            &compiled,
+            &[rule],
+        ) {
+            Ok(program) => program,
+            // The bytecode compiler does not cover all of Rego yet (`with`, some partial
+            // object rules); the interpreter does, more slowly.
+            Err(err) => {
+                log::info!("{rule} runs on the interpreter: {}", one_line(&err));
+                super::limits::cap_interpreter(&mut engine)
+                    .map_err(|e| CompileError(one_line(&e)))?;
+                return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
+            }
+        };
         super::limits::cap_program(std::sync::Arc::make_mut(&mut program));
         let mut vm = regorus::rvm::RegoVM::new();
         vm.load_program(program);

@@ -412,6 +412,31 @@ mod tests {
     }
 
     #[test]
+    fn policies_the_bytecode_compiler_refuses_run_on_the_interpreter() {
+        let user = "input.attributes.request.http.headers[\"x-user\"]";
+        let policies = [
+            format!("allow if admin with input.role as {user}\nadmin if input.role == \"alice\""),
+            format!("allow if roles[{user}] == \"admin\"\nroles[\"alice\"] := \"admin\" if true"),
+        ];
+        for rules in policies {
+            let policy =
+                format!("package envoy.authz\nimport rego.v1\ndefault allow := false\n{rules}\n");
+            let authz = RegoAuthz::from_config(config(&policy)).unwrap();
+            assert_eq!(authz.engine_name(), "interpreter", "{rules}");
+            for (name, allowed) in [("alice", true), ("bob", false)] {
+                let host = crate::testing::FakeHost::with_headers(&[
+                    (":method", "GET"),
+                    (":path", "/"),
+                    ("x-user", name),
+                ]);
+                let request = Request::from_host(&host).unwrap();
+                let decision = authz.decide(&request).unwrap();
+                assert_eq!(decision.is_allowed(), allowed, "{rules}: {name}");
+            }
+        }
+    }
+
+    #[test]
     fn configuration_errors_name_the_field() {
         let err = RegoAuthz::from_config(config("package envoy.authz\nallow if {")).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("policy"));
