@@ -7,7 +7,7 @@
 //! arguments, an upper bound of what its result will take, charges it to the evaluation's
 //! byte budget, and refuses the call with a [`regorus::LimitError`] (which regorus never turns
 //! into `undefined`) when the budget would be overdrawn. Charges add up over one evaluation, so
-//! a chain of doublings stops too.
+//! a chain of doublings stops too, and so does a loop that copies a large object each time.
 
 use std::cell::Cell;
 
@@ -216,6 +216,26 @@ fn verb_padding(format: &str) -> usize {
     padding
 }
 
+/// The members of the objects among `values`: what `object.union`, `object.union_n`,
+/// `object.filter` and `object.remove` may copy (nested values are shared, not copied).
+fn members_bytes<'a>(values: impl IntoIterator<Item = &'a Value>) -> usize {
+    values
+        .into_iter()
+        .filter(|value| matches!(value, Value::Object(_)))
+        .fold(0usize, |total, value| {
+            total.saturating_add(collection_len(value))
+        })
+        .saturating_mul(ELEMENT_BYTES)
+}
+
+/// `object.union_n(objects)`: every member of every object may be copied.
+fn union_n_bytes(args: &[Value]) -> usize {
+    match arg(args, 0) {
+        Value::Array(objects) => members_bytes(objects.iter()),
+        _ => 0,
+    }
+}
+
 fn marshal_bytes(args: &[Value], cap: usize) -> usize {
     written_size(arg(args, 0), cap).saturating_mul(2)
 }
@@ -234,6 +254,10 @@ const CAPPED: &[(&str, Estimate)] = &[
     ("sprintf", sprintf_bytes),
     ("json.marshal", marshal_bytes),
     ("json.marshal_with_options", marshal_bytes),
+    ("object.union", |args, _| members_bytes(args)),
+    ("object.union_n", |args, _| union_n_bytes(args)),
+    ("object.filter", |args, _| members_bytes([arg(args, 0)])),
+    ("object.remove", |args, _| members_bytes([arg(args, 0)])),
 ];
 
 /// The charge for calling `name` with `args`, if it is capped.
@@ -295,6 +319,10 @@ wrappers! {
     "sprintf" => capped_sprintf,
     "json.marshal" => capped_marshal,
     "json.marshal_with_options" => capped_marshal_with_options,
+    "object.union" => capped_object_union,
+    "object.union_n" => capped_object_union_n,
+    "object.filter" => capped_object_filter,
+    "object.remove" => capped_object_remove,
 }
 
 /// Swaps the capped builtins of a compiled bytecode program for their wrappers.
@@ -384,6 +412,10 @@ mod tests {
             Value::from(vec![x.clone(), x])
         });
         assert!(written_size(&shared, 1 << 20) > 1 << 20);
+        assert_eq!(
+            members_bytes(&[v(serde_json::json!({"a": 1, "b": {"c": 2}})), v(1.into())]),
+            2 * ELEMENT_BYTES
+        );
     }
 
     #[test]
@@ -394,6 +426,41 @@ mod tests {
         assert!(err.downcast_ref::<regorus::LimitError>().is_some());
         begin(100);
         assert!(charge(60).is_ok());
+    }
+
+    /// `object.union` copies its objects' members on every call: a loop of unions is charged
+    /// for each copy, on both engines.
+    #[test]
+    fn repeated_object_copies_are_charged_on_both_engines() {
+        use super::super::eval::{Budget, EvalError, Evaluator};
+        let policy = "package p\nimport rego.v1\n\
+                      wide := {sprintf(\"k%d\", [i]): i | some i in numbers.range(1, 1000)}\n\
+                      default allow := false\n\
+                      allow if count([j | some j in numbers.range(1, input.n); object.union(wide, {\"j\": j})]) > 0\n";
+        for uses_extensions in [false, true] {
+            let mut engine = regorus::Engine::new();
+            engine.add_policy("p.rego".into(), policy.into()).unwrap();
+            let budget = Budget {
+                time: std::time::Duration::from_secs(5),
+                instructions: 1_000_000,
+                bytes: 1 << 20,
+            };
+            let mut evaluator =
+                Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget).unwrap();
+            let input = |n: u64| Value::from(serde_json::json!({ "n": n }));
+            // 10 copies of 1,001 members fit in 1 MiB; 100 do not.
+            let small = evaluator.evaluate("data.p.allow", input(10));
+            assert_eq!(
+                small,
+                Ok(Value::from(true)),
+                "extensions: {uses_extensions}"
+            );
+            let err = evaluator.evaluate("data.p.allow", input(100)).unwrap_err();
+            assert!(
+                matches!(err, EvalError::Budget(_)),
+                "extensions: {uses_extensions}: {err}"
+            );
+        }
     }
 
     /// Both engines stop a bomb as over budget and still run the same policy within it.
