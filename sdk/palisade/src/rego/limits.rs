@@ -383,8 +383,26 @@ pub fn cap_interpreter(engine: &mut regorus::Engine) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    use super::super::eval::{Budget, EvalError, Evaluator};
+
     fn v(json: serde_json::Value) -> Value {
         Value::from(json)
+    }
+
+    /// `policy` (package `p`) compiled for `data.p.allow` with 1 MiB for the capped builtins.
+    fn evaluator(policy: &str, uses_extensions: bool) -> Evaluator {
+        let mut engine = regorus::Engine::new();
+        engine.add_policy("p.rego".into(), policy.into()).unwrap();
+        let budget = Budget {
+            time: std::time::Duration::from_secs(5),
+            instructions: 1_000_000,
+            bytes: 1 << 20,
+        };
+        Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget).unwrap()
+    }
+
+    fn input(n: u64) -> Value {
+        Value::from(serde_json::json!({ "n": n }))
     }
 
     #[test]
@@ -432,22 +450,12 @@ mod tests {
     /// for each copy, on both engines.
     #[test]
     fn repeated_object_copies_are_charged_on_both_engines() {
-        use super::super::eval::{Budget, EvalError, Evaluator};
         let policy = "package p\nimport rego.v1\n\
                       wide := {sprintf(\"k%d\", [i]): i | some i in numbers.range(1, 1000)}\n\
                       default allow := false\n\
                       allow if count([j | some j in numbers.range(1, input.n); object.union(wide, {\"j\": j})]) > 0\n";
         for uses_extensions in [false, true] {
-            let mut engine = regorus::Engine::new();
-            engine.add_policy("p.rego".into(), policy.into()).unwrap();
-            let budget = Budget {
-                time: std::time::Duration::from_secs(5),
-                instructions: 1_000_000,
-                bytes: 1 << 20,
-            };
-            let mut evaluator =
-                Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget).unwrap();
-            let input = |n: u64| Value::from(serde_json::json!({ "n": n }));
+            let mut evaluator = evaluator(policy, uses_extensions);
             // 10 copies of 1,001 members fit in 1 MiB; 100 do not.
             let small = evaluator.evaluate("data.p.allow", input(10));
             assert_eq!(
@@ -466,21 +474,10 @@ mod tests {
     /// Both engines stop a bomb as over budget and still run the same policy within it.
     #[test]
     fn bombs_are_over_budget_on_both_engines() {
-        use super::super::eval::{Budget, EvalError, Evaluator};
         // A builtin's own error is `undefined` on both engines, as without the caps.
         for uses_extensions in [false, true] {
-            let mut engine = regorus::Engine::new();
             let policy = "package p\nimport rego.v1\ndefault allow := 7\nallow := 8 if count(numbers.range(\"a\", input.n)) > 0\n";
-            engine.add_policy("p.rego".into(), policy.into()).unwrap();
-            let budget = Budget {
-                time: std::time::Duration::from_secs(5),
-                instructions: 1_000_000,
-                bytes: 1 << 20,
-            };
-            let mut evaluator =
-                Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget).unwrap();
-            let result =
-                evaluator.evaluate("data.p.allow", Value::from(serde_json::json!({"n": 3})));
+            let result = evaluator(policy, uses_extensions).evaluate("data.p.allow", input(3));
             assert_eq!(
                 result,
                 Ok(Value::from(7u64)),
@@ -494,19 +491,9 @@ mod tests {
         ];
         for rule in rules {
             for uses_extensions in [false, true] {
-                let mut engine = regorus::Engine::new();
                 let policy =
                     format!("package p\nimport rego.v1\ndefault allow := false\nallow if {rule}\n");
-                engine.add_policy("p.rego".into(), policy).unwrap();
-                let budget = Budget {
-                    time: std::time::Duration::from_secs(5),
-                    instructions: 1_000_000,
-                    bytes: 1 << 20,
-                };
-                let mut evaluator =
-                    Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget)
-                        .unwrap();
-                let input = |n: u64| Value::from(serde_json::json!({ "n": n }));
+                let mut evaluator = evaluator(&policy, uses_extensions);
                 let small = evaluator.evaluate("data.p.allow", input(10));
                 assert_eq!(small, Ok(Value::from(true)), "{rule}");
                 if rule.contains("concat(\",\"") {
