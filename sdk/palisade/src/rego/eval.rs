@@ -64,8 +64,14 @@ impl std::fmt::Debug for Evaluator {
 
 /// Why a policy could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CompileError(pub String);
+pub enum CompileError {
+    /// The rule to evaluate is not defined.
+    #[error("{0}")]
+    Rule(String),
+    /// The policy itself is wrong (or regorus refused it).
+    #[error("{0}")]
+    Policy(String),
+}
 
 impl Evaluator {
     /// Compiles `rule` (e.g. `data.envoy.authz.allow`) from an engine that already holds the
@@ -85,7 +91,8 @@ impl Evaluator {
         };
         engine.set_execution_timer_config(timer);
         if uses_extensions {
-            super::limits::cap_interpreter(&mut engine).map_err(|e| CompileError(one_line(&e)))?;
+            super::limits::cap_interpreter(&mut engine)
+                .map_err(|e| CompileError::Policy(one_line(&e)))?;
             for extension in extensions {
                 let call = extension.call;
                 engine
@@ -94,7 +101,7 @@ impl Evaluator {
                         extension.arity,
                         Box::new(move |args: Vec<Value>| call(args)),
                     )
-                    .map_err(|e| CompileError(one_line(&e)))?;
+                    .map_err(|e| CompileError::Policy(one_line(&e)))?;
             }
         }
         // An unknown rule path is a configuration error, not a per-request one. Other errors of
@@ -108,7 +115,7 @@ impl Evaluator {
             false => {
                 let mut copy = engine.clone();
                 super::limits::cap_interpreter(&mut copy)
-                    .map_err(|e| CompileError(one_line(&e)))?;
+                    .map_err(|e| CompileError::Policy(one_line(&e)))?;
                 Some(copy)
             }
         };
@@ -120,7 +127,7 @@ impl Evaluator {
         {
             let message = one_line(&err);
             if message.contains("not a valid rule path") {
-                return Err(CompileError(format!("rule {rule}: {message}")));
+                return Err(CompileError::Rule(format!("rule {rule}: {message}")));
             }
         }
         if uses_extensions {
@@ -129,25 +136,31 @@ impl Evaluator {
         let data = engine.get_data();
         let compiled = engine
             .compile_with_entrypoint(&rule.into())
-            .map_err(|e| CompileError(one_line(&e)))?;
+            .map_err(|e| CompileError::Policy(one_line(&e)))?;
         let mut program = match regorus::languages::rego::compiler::Compiler::compile_from_policy(
             &compiled,
             &[rule],
         ) {
             Ok(program) => program,
-            // The bytecode compiler does not cover all of Rego yet (`with`, some partial
-            // object rules); the interpreter does, more slowly.
+            // Recursion, which the bytecode compiler finds across packages and import aliases
+            // (the lexical check in `recursion.rs` does not), is the policy's error.
+            Err(err) if one_line(&err).contains("recursion detected") => {
+                return Err(CompileError::Policy(one_line(&err)));
+            }
+            // Otherwise the bytecode compiler does not cover all of Rego yet (`with`, some
+            // partial object rules); the interpreter does, more slowly.
             Err(err) => {
                 log::info!("{rule} runs on the interpreter: {}", one_line(&err));
                 super::limits::cap_interpreter(&mut engine)
-                    .map_err(|e| CompileError(one_line(&e)))?;
+                    .map_err(|e| CompileError::Policy(one_line(&e)))?;
                 return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
             }
         };
         super::limits::cap_program(std::sync::Arc::make_mut(&mut program));
         let mut vm = regorus::rvm::RegoVM::new();
         vm.load_program(program);
-        vm.set_data(data).map_err(|e| CompileError(one_line(&e)))?;
+        vm.set_data(data)
+            .map_err(|e| CompileError::Policy(one_line(&e)))?;
         vm.set_max_instructions(budget.instructions);
         vm.set_execution_timer_config(Some(timer));
         Ok(Self::Vm(Box::new(vm), budget.bytes))

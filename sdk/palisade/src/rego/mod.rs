@@ -27,7 +27,7 @@ use crate::ids::IdGenerator;
 use crate::policy::{FailureMode, Policy, PolicyError};
 use crate::request::Request;
 
-use eval::{Budget, EvalError, Evaluator};
+use eval::{Budget, CompileError, EvalError, Evaluator};
 use input::{InputBuilder, InputContext, InputNeeds};
 
 /// The plugin configuration of the `rego-authz` filter.
@@ -226,14 +226,13 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             ),
         ));
     }
+    let policy_field = match config.policy {
+        Some(_) => "policy",
+        None => "policies",
+    };
     if let Some(cycle) = recursion::find_cycle(&sources) {
-        let field = if config.policy.is_some() {
-            "policy"
-        } else {
-            "policies"
-        };
         return Err(ConfigError::field(
-            field,
+            policy_field,
             format!("recursive rules (Rego forbids recursion): {cycle}"),
         ));
     }
@@ -247,7 +246,10 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
     };
     let rule = rule_path(&config.path);
     let evaluator = Evaluator::compile(engine, &rule, &extensions, uses_extensions, budget)
-        .map_err(|e| ConfigError::field("path", e.0))?;
+        .map_err(|err| match err {
+            CompileError::Rule(message) => ConfigError::field("path", message),
+            CompileError::Policy(message) => ConfigError::field(policy_field, message),
+        })?;
     Ok((evaluator, InputNeeds::of_sources(sources)))
 }
 
@@ -434,6 +436,31 @@ mod tests {
                 assert_eq!(decision.is_allowed(), allowed, "{rules}: {name}");
             }
         }
+    }
+
+    #[test]
+    fn recursion_the_lexical_check_misses_is_still_refused() {
+        // Through an import alias into another package: `recursion.rs` cannot see it, the
+        // bytecode compiler does, and the policy must not fall back to the interpreter.
+        let mut config = config("package envoy.authz\nimport rego.v1\n");
+        config.policy = None;
+        config.policies = [
+            (
+                "authz.rego",
+                "package envoy.authz\nimport rego.v1\nimport data.other as o\n\
+                 default allow := false\nallow if o.flag\n",
+            ),
+            (
+                "other.rego",
+                "package other\nimport rego.v1\nimport data.envoy.authz as a\nflag if a.allow\n",
+            ),
+        ]
+        .into_iter()
+        .map(|(name, source)| (name.to_string(), source.to_string()))
+        .collect();
+        let err = RegoAuthz::from_config(config).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policies"));
+        assert!(err.message.contains("recursion detected"), "{err}");
     }
 
     #[test]
