@@ -220,3 +220,29 @@ pub fn one_line(err: &dyn std::fmt::Display) -> String {
         None => message.split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recursion_the_bytecode_compiler_finds_is_a_policy_error() {
+        // Past the lexical check (called before this), the bytecode compiler's own finding
+        // must not send the policy to the interpreter.
+        let mut engine = regorus::Engine::new();
+        for (name, source) in super::super::tests::ALIAS_CYCLE {
+            engine.add_policy(name.into(), source.into()).unwrap();
+        }
+        let budget = Budget {
+            time: Duration::from_secs(1),
+            instructions: 1_000_000,
+            bytes: 1 << 20,
+        };
+        match Evaluator::compile(engine, "data.envoy.authz.allow", &[], false, budget) {
+            Err(CompileError::Policy(message)) => {
+                assert!(message.contains("recursion detected"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -8,9 +8,11 @@
 //!
 //! The reading is lexical, like [`super::builtins`]: a rule starts at the beginning of a line
 //! (as `opa fmt` writes it). Names a body declares (`some x`, `x := ...`, `every x`, function
-//! parameters) are not references. A reference it cannot see (through an import alias or
-//! another package) is missed, never invented: the check can let a recursive policy through,
-//! but does not refuse a valid one for a local variable named like a rule.
+//! parameters) are not references. References to other packages are followed, written out
+//! (`data.other.rule`) or through an import (`import data.other as o` ... `o.rule`). A
+//! reference it cannot see (a computed one, `data[x]`) is missed, never invented: the check
+//! can let a recursive policy through, but does not refuse a valid one for a local variable
+//! named like a rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,26 +23,95 @@ const KEYWORDS: &[&str] = &[
     "false", "null", "input", "data", "import", "package", "future", "rego",
 ];
 
-/// The first cycle among the rules of `sources`, as `a -> b -> a` with the package, e.g.
-/// `data.envoy.authz.loop_a -> data.envoy.authz.loop_b -> data.envoy.authz.loop_a`.
-pub fn find_cycle(sources: &[&str]) -> Option<String> {
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for source in sources {
+/// One module as the check reads it.
+struct Module {
+    package: String,
+    /// Import aliases: the name a module uses for a `data` path (`o` -> `data.other`).
+    aliases: BTreeMap<String, String>,
+    /// Its rules: (name, the statement's text after the name).
+    rules: Vec<(String, String)>,
+}
+
+impl Module {
+    fn read(source: &str) -> Self {
         let code = code_only(source);
         let package = code
             .lines()
             .find_map(|l| l.trim().strip_prefix("package "))
             .map(|p| p.trim().to_string())
             .unwrap_or_default();
-        let rules = statements(&code);
-        let names: BTreeSet<String> = rules.iter().map(|(name, _)| name.clone()).collect();
-        for (name, text) in &rules {
-            let refs = references(name, text, &package)
+        let aliases = code
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("import "))
+            .filter_map(|import| {
+                let mut words = import.split_whitespace();
+                let path = words.next().filter(|p| p.starts_with("data."))?;
+                let alias = match (words.next(), words.next()) {
+                    (Some("as"), Some(alias)) => alias,
+                    _ => path.rsplit('.').next()?,
+                };
+                Some((alias.to_string(), path.to_string()))
+            })
+            .collect();
+        Module {
+            package,
+            aliases,
+            rules: statements(&code),
+        }
+    }
+
+    /// The `data` path a reference in this module stands for: written out, through an import,
+    /// or a name of the module's own package.
+    fn resolve(&self, reference: &str) -> String {
+        if reference.starts_with("data.") {
+            return reference.to_string();
+        }
+        let (first, rest) = reference.split_once('.').unwrap_or((reference, ""));
+        let base = match self.aliases.get(first) {
+            Some(path) => path.clone(),
+            None => format!("data.{}.{first}", self.package),
+        };
+        match rest {
+            "" => base,
+            rest => format!("{base}.{rest}"),
+        }
+    }
+}
+
+/// The first cycle among the rules of `sources`, as `a -> b -> a` with the package, e.g.
+/// `data.envoy.authz.loop_a -> data.envoy.authz.loop_b -> data.envoy.authz.loop_a`.
+pub fn find_cycle(sources: &[&str]) -> Option<String> {
+    let modules: Vec<Module> = sources.iter().map(|s| Module::read(s)).collect();
+    let mut rules_by_package: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for module in &modules {
+        rules_by_package
+            .entry(module.package.as_str())
+            .or_default()
+            .extend(module.rules.iter().map(|(name, _)| name.as_str()));
+    }
+    // `data.a.b.c` is rule `c` of package `a.b`, or rule `b` of package `a` (its `.c` a field).
+    let rule_at = |path: &str| -> Option<String> {
+        let path = path.strip_prefix("data.")?;
+        rules_by_package
+            .iter()
+            .filter_map(|(package, rules)| {
+                let rest = path.strip_prefix(package)?.strip_prefix('.')?;
+                let rule = rest.split('.').next()?;
+                rules
+                    .contains(rule)
+                    .then(|| (package.len(), format!("data.{package}.{rule}")))
+            })
+            .max()
+            .map(|(_, rule)| rule)
+    };
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for module in &modules {
+        for (name, text) in &module.rules {
+            let refs = references(text)
                 .into_iter()
-                .filter(|r| names.contains(r))
-                .map(|r| format!("data.{package}.{r}"));
+                .filter_map(|r| rule_at(&module.resolve(&r)));
             graph
-                .entry(format!("data.{package}.{name}"))
+                .entry(format!("data.{}.{name}", module.package))
                 .or_default()
                 .extend(refs);
         }
@@ -102,9 +173,9 @@ fn statements(code: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Identifiers at `text`'s word boundaries, with their byte offsets (not those after a `.`,
-/// which are fields; `data.<package>.x` counts as `x`).
-fn identifiers<'t>(text: &'t str, package: &str) -> Vec<(usize, &'t str)> {
+/// Dotted names at `text`'s word boundaries (`a`, `o.rule`, `data.pkg.rule.field`), with
+/// their byte offsets; not those after a `.` or a `]`, which continue another reference.
+fn identifiers(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -118,18 +189,10 @@ fn identifiers<'t>(text: &'t str, package: &str) -> Vec<(usize, &'t str)> {
             {
                 i += 1;
             }
-            let word = text.get(start..i).unwrap_or_default();
-            let after_dot = start > 0 && bytes.get(start - 1) == Some(&b'.');
-            if after_dot {
-                continue;
-            }
-            let qualified = format!("data.{package}.");
-            match word.strip_prefix(qualified.as_str()) {
-                Some(rest) => out.push((
-                    start + qualified.len(),
-                    rest.split('.').next().unwrap_or(rest),
-                )),
-                None => out.push((start, word.split('.').next().unwrap_or(word))),
+            let word = text.get(start..i).unwrap_or_default().trim_end_matches('.');
+            let continues = start > 0 && matches!(bytes.get(start - 1), Some(b'.' | b']'));
+            if !continues {
+                out.push((start, word));
             }
         } else {
             i += 1;
@@ -138,20 +201,25 @@ fn identifiers<'t>(text: &'t str, package: &str) -> Vec<(usize, &'t str)> {
     out
 }
 
-/// The rules a statement refers to: its identifiers less keywords, parameters and the locals
-/// it declares.
-fn references(_name: &str, text: &str, package: &str) -> BTreeSet<String> {
+/// The first name of a dotted reference (`o` of `o.rule`).
+fn head(word: &str) -> &str {
+    word.split('.').next().unwrap_or(word)
+}
+
+/// What a statement refers to: its dotted names less keywords, parameters and the locals it
+/// declares (a reference whose first name is a local is a field of that local).
+fn references(text: &str) -> BTreeSet<String> {
     let mut locals: BTreeSet<&str> = BTreeSet::new();
     // Parameters or a partial rule's key: the bracket right after the name.
     if let Some(open) = text.chars().next().filter(|c| *c == '(' || *c == '[') {
         let close = if open == '(' { ')' } else { ']' };
         if let Some(end) = text.find(close) {
-            for (_, word) in identifiers(text.get(..end).unwrap_or_default(), package) {
-                locals.insert(word);
+            for (_, word) in identifiers(text.get(..end).unwrap_or_default()) {
+                locals.insert(head(word));
             }
         }
     }
-    let words = identifiers(text, package);
+    let words = identifiers(text);
     for (index, (at, word)) in words.iter().enumerate() {
         let before = text.get(..*at).unwrap_or_default().trim_end();
         let after = text.get(at + word.len()..).unwrap_or_default().trim_start();
@@ -161,14 +229,14 @@ fn references(_name: &str, text: &str, package: &str) -> BTreeSet<String> {
             || (after.starts_with(":=") && !is_head(text, *at))
             || in_destructuring(text, *at);
         if declared || before.ends_with("contains") {
-            locals.insert(word);
+            locals.insert(head(word));
         }
     }
     words
         .into_iter()
-        .map(|(_, w)| w)
-        .filter(|w| !KEYWORDS.contains(w) && !locals.contains(w))
-        .map(str::to_string)
+        .filter(|(_, w)| !KEYWORDS.contains(&head(w)) || head(w) == "data")
+        .filter(|(_, w)| !locals.contains(head(w)))
+        .map(|(_, w)| w.to_string())
         .collect()
 }
 
@@ -227,6 +295,43 @@ mod tests {
         );
         let qualified = module("a if data.envoy.authz.b\nb := x if { x := a }");
         assert!(find_cycle(&[&qualified]).is_some());
+    }
+
+    #[test]
+    fn follows_references_into_other_packages() {
+        let other = |rules: &str| format!("package other\nimport rego.v1\n{rules}\n");
+        let authz = module("import data.other as o\ndefault allow := false\nallow if o.flag");
+        // Written out, through an import without alias, through an imported rule.
+        for back in [
+            "flag if data.envoy.authz.allow",
+            "import data.envoy.authz\nflag if authz.allow",
+            "import data.envoy.authz.allow\nflag if allow",
+        ] {
+            assert_eq!(
+                find_cycle(&[&authz, &other(back)]).as_deref(),
+                Some("data.envoy.authz.allow -> data.other.flag -> data.envoy.authz.allow"),
+                "{back}"
+            );
+        }
+        let functions = module("import data.other as o\nallow if o.f(1)\ng(x) if o.f(x)");
+        let back = other("import data.envoy.authz as a\nf(x) if a.g(x)");
+        assert_eq!(
+            find_cycle(&[&functions, &back]).as_deref(),
+            Some("data.other.f -> data.envoy.authz.g -> data.other.f")
+        );
+    }
+
+    #[test]
+    fn references_into_other_packages_without_a_cycle_pass() {
+        let authz = module(
+            "import data.other as o\n\
+             allow if o.flag\n\
+             deny if { some o in input.list; o.allow }\n\
+             names := data.other.names",
+        );
+        let other =
+            "package other\nimport rego.v1\nflag if input.x\nallow if data.envoy.authz.deny\nnames := {\"a\"}\n";
+        assert_eq!(find_cycle(&[&authz, other]), None);
     }
 
     #[test]
