@@ -438,27 +438,24 @@ mod tests {
         }
     }
 
-    /// Two modules whose rules call each other through an import alias.
-    pub(super) const ALIAS_CYCLE: [(&str, &str); 2] = [
-        (
-            "authz.rego",
-            "package envoy.authz\nimport rego.v1\nimport data.other as o\n\
-             default allow := false\nallow if o.flag\n",
-        ),
-        (
-            "other.rego",
-            "package other\nimport rego.v1\nimport data.envoy.authz\nflag if authz.allow\n",
-        ),
-    ];
-
     #[test]
     fn recursion_across_packages_is_refused() {
         let mut config = config("package envoy.authz\nimport rego.v1\n");
         config.policy = None;
-        config.policies = ALIAS_CYCLE
-            .into_iter()
-            .map(|(name, source)| (name.to_string(), source.to_string()))
-            .collect();
+        config.policies = [
+            (
+                "authz.rego",
+                "package envoy.authz\nimport rego.v1\nimport data.other as o\n\
+                 default allow := false\nallow if o.flag\n",
+            ),
+            (
+                "other.rego",
+                "package other\nimport rego.v1\nimport data.envoy.authz\nflag if authz.allow\n",
+            ),
+        ]
+        .into_iter()
+        .map(|(name, source)| (name.to_string(), source.to_string()))
+        .collect();
         let err = RegoAuthz::from_config(config).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("policies"));
         assert_eq!(
