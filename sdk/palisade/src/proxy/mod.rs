@@ -127,10 +127,9 @@ impl<P: Policy> Plugin for Module<P> {
     }
 
     fn on_response_headers(&mut self, context_id: u32) -> Action {
-        if let Some(stream) = self.streams.get(&context_id) {
-            filter::on_response_headers(&stream.response_headers, &mut ProxyHost);
-        }
-        Action::Continue
+        self.streams
+            .get(&context_id)
+            .map_or(Action::Continue, PolicyHttp::on_response_headers)
     }
 
     fn on_delete(&mut self, context_id: u32) {
@@ -160,7 +159,7 @@ struct PolicyRoot<P> {
     event_metrics: Option<EventMetrics>,
 }
 
-impl<P> PolicyRoot<P> {
+impl<P: Policy> PolicyRoot<P> {
     fn new() -> Self {
         Self {
             configured: None,
@@ -172,9 +171,7 @@ impl<P> PolicyRoot<P> {
         let events = self.configured.as_ref()?.events.as_ref()?;
         Some(events.decisions.sink())
     }
-}
 
-impl<P: Policy> PolicyRoot<P> {
     /// Builds what the `events` section asks for; an unchanged section keeps the running
     /// emitter (and its queue).
     fn configure_events(
@@ -218,9 +215,7 @@ impl<P: Policy> PolicyRoot<P> {
             decisions: Rc::new(decisions),
         }))
     }
-}
 
-impl<P: Policy> PolicyRoot<P> {
     fn on_http_call_response(&mut self, token_id: u32, num_headers: usize) {
         match self.event_sink() {
             Some(sink) => {
@@ -367,9 +362,7 @@ impl<P: Policy> PolicyHttp<P> {
             }
         }
     }
-}
 
-impl<P: Policy> PolicyHttp<P> {
     fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
         match self.policy.body_limit() {
             Some(_) if !end_of_stream => {
@@ -399,6 +392,11 @@ impl<P: Policy> PolicyHttp<P> {
             Some(limit) => self.decide_with_body(limit, true),
             None => Action::Continue,
         }
+    }
+
+    fn on_response_headers(&self) -> Action {
+        filter::on_response_headers(&self.response_headers, &mut ProxyHost);
+        Action::Continue
     }
 }
 
