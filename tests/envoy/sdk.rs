@@ -124,38 +124,13 @@ fn the_modules_export_only_the_callbacks_the_sdk_answers() {
 
 /// The names in a wasm module's export section.
 fn export_names(module: &[u8]) -> Vec<String> {
-    let mut at = 8; // magic and version
-    while at < module.len() {
-        let id = module[at];
-        at += 1;
-        let size = leb128(module, &mut at) as usize;
-        if id != 7 {
-            at += size;
-            continue;
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ExportSection(exports) = payload.unwrap() {
+            for export in exports {
+                names.push(export.unwrap().name.to_string());
+            }
         }
-        let count = leb128(module, &mut at);
-        return (0..count)
-            .map(|_| {
-                let len = leb128(module, &mut at) as usize;
-                let name = String::from_utf8(module[at..at + len].to_vec()).unwrap();
-                at += len + 1; // the name, then its kind
-                leb128(module, &mut at); // its index
-                name
-            })
-            .collect();
     }
-    panic!("no export section");
-}
-
-fn leb128(bytes: &[u8], at: &mut usize) -> u64 {
-    let (mut value, mut shift) = (0u64, 0);
-    loop {
-        let byte = bytes[*at];
-        *at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return value;
-        }
-        shift += 7;
-    }
+    names
 }
