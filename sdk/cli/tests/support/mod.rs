@@ -7,10 +7,7 @@ use std::process::{Command, Output};
 
 /// Runs `palisade` with `args`, from the test's working directory.
 pub(crate) fn palisade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .output()
-        .unwrap()
+    palisade_in(Path::new("."), args)
 }
 
 /// Runs `palisade` with `args` in `dir`.
