@@ -20,8 +20,12 @@ fn make(spec: &TokenSpec) -> String {
     claims.insert("exp".into(), (now() + spec.expires_in).into());
     claims.insert("nbf".into(), (now() - 60).into());
     let (alg, key) = match spec.alg.as_str() {
-        "HS256" => (
-            Algorithm::HS256,
+        "HS256" | "HS384" => (
+            if spec.alg == "HS256" {
+                Algorithm::HS256
+            } else {
+                Algorithm::HS384
+            },
             EncodingKey::from_secret(spec.secret.as_deref().unwrap().as_bytes()),
         ),
         "RS256" => (

@@ -50,7 +50,7 @@ pub struct CaseFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSpec {
-    /// `HS256` (with `secret`) or `RS256` (signed with the tests' key).
+    /// `HS256` or `HS384` (with `secret`), or `RS256` (signed with the tests' key).
     pub alg: String,
     /// The HMAC secret for `HS256`.
     #[serde(default)]

@@ -75,12 +75,13 @@ pub enum CompileError {
 
 impl Evaluator {
     /// Compiles `rule` (e.g. `data.envoy.authz.allow`) from an engine that already holds the
-    /// policies and data. `uses_extensions` picks the interpreter.
+    /// policies and data, for the interpreter when `on_interpreter` (policies that call an
+    /// extension need it), else for the bytecode VM where its compiler covers the policy.
     pub fn compile(
         mut engine: regorus::Engine,
         rule: &str,
         extensions: &[Extension],
-        uses_extensions: bool,
+        on_interpreter: bool,
         budget: Budget,
     ) -> Result<Self, CompileError> {
         let timer = ExecutionTimerConfig {
@@ -90,16 +91,19 @@ impl Evaluator {
             check_interval: NonZeroU32::new(256).unwrap_or(NonZeroU32::MIN),
         };
         engine.set_execution_timer_config(timer);
-        if uses_extensions {
+        // OPA's default (non-strict) semantics: a builtin that fails on its arguments makes its
+        // expression undefined and evaluation goes on; only limits stay errors.
+        engine.set_strict_builtin_errors(false);
+        if on_interpreter {
             super::limits::cap_interpreter(&mut engine)
                 .map_err(|e| CompileError::Policy(one_line(&e)))?;
             for extension in extensions {
-                let call = extension.call;
+                let (name, call) = (extension.name, extension.call);
                 engine
                     .add_extension(
-                        extension.name.to_string(),
+                        name.to_string(),
                         extension.arity,
-                        Box::new(move |args: Vec<Value>| call(args)),
+                        Box::new(move |args: Vec<Value>| Ok(undefined_on_error(name, call(args)))),
                     )
                     .map_err(|e| CompileError::Policy(one_line(&e)))?;
             }
@@ -110,7 +114,7 @@ impl Evaluator {
         // The trial runs with the builtins capped too (on a copy for the bytecode VM, whose
         // compiler must see the plain builtins): a bomb that does not read the input goes off
         // here.
-        let mut trial = match uses_extensions {
+        let mut trial = match on_interpreter {
             true => None,
             false => {
                 let mut copy = engine.clone();
@@ -134,7 +138,7 @@ impl Evaluator {
                 return Err(CompileError::Policy(message));
             }
         }
-        if uses_extensions {
+        if on_interpreter {
             return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
         }
         let data = engine.get_data();
@@ -166,6 +170,7 @@ impl Evaluator {
         vm.set_data(data)
             .map_err(|e| CompileError::Policy(one_line(&e)))?;
         vm.set_max_instructions(budget.instructions);
+        vm.set_strict_builtin_errors(false);
         vm.set_execution_timer_config(Some(timer));
         Ok(Self::Vm(Box::new(vm), budget.bytes))
     }
@@ -205,6 +210,16 @@ impl Evaluator {
             }
         }
     }
+}
+
+/// An extension's result as OPA gives a builtin's in non-strict mode: an error on its
+/// arguments makes the call undefined (so `default allow := false` applies), never a failed
+/// evaluation, which a fail-open deployment would let through.
+fn undefined_on_error(name: &str, result: anyhow::Result<Value>) -> Value {
+    result.unwrap_or_else(|err| {
+        log::debug!("{name}: {err:#}; the call is undefined");
+        Value::Undefined
+    })
 }
 
 /// regorus errors span several lines (source excerpt and caret); logs want one.
@@ -248,6 +263,74 @@ mod tests {
             bytes: 1 << 20,
         };
         Evaluator::compile(engine, "data.envoy.authz.allow", &[], false, budget)
+    }
+
+    /// `data.p.allow` of `policy` (package `p`, with the extensions), on one engine.
+    fn evaluator(policy: &str, on_interpreter: bool) -> Evaluator {
+        let mut engine = regorus::Engine::new();
+        engine.add_policy("p.rego".into(), policy.into()).unwrap();
+        let budget = Budget {
+            time: Duration::from_secs(1),
+            instructions: 1_000_000,
+            bytes: 1 << 20,
+        };
+        let extensions = super::super::extensions::all();
+        Evaluator::compile(engine, "data.p.allow", &extensions, on_interpreter, budget).unwrap()
+    }
+
+    #[test]
+    fn a_builtin_error_is_undefined_on_both_engines() {
+        // OPA's non-strict mode: the failing expression is undefined, the rule does not match,
+        // the default applies; evaluation never fails. The second rule shows evaluation goes on.
+        let calls = [
+            "regex.match(input.s, \"a\")",
+            "json.unmarshal(input.s)",
+            "base64.decode(input.s)",
+            "time.parse_rfc3339_ns(input.s)",
+            "net.cidr_contains(input.s, \"10.0.0.1\")",
+            "to_number(input.s)",
+            "io.jwt.decode(input.s)",
+            "io.jwt.decode_verify(input.s, {\"secret\": \"k\"})",
+            "io.jwt.verify_hs256(input.s, \"k\")",
+        ];
+        for call in calls {
+            let policy = format!(
+                "package p\nimport rego.v1\ndefault allow := \"default\"\n\
+                 allow := \"matched\" if {{ {call} != \"never\" }}\n\
+                 allow := \"went on\" if input.s == \"(((\"\n"
+            );
+            let input = Value::from(serde_json::json!({ "s": "(((" }));
+            // A policy that calls an extension always runs on the interpreter.
+            let engines: &[bool] = match call.starts_with("io.jwt.") {
+                true => &[true],
+                false => &[false, true],
+            };
+            for &on_interpreter in engines {
+                let mut evaluator = evaluator(&policy, on_interpreter);
+                let value = evaluator.evaluate("data.p.allow", input.clone());
+                assert_eq!(
+                    value,
+                    Ok(Value::from("went on")),
+                    "{call} on the {evaluator:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_builtin_error_under_not_is_undefined_too() {
+        // As in OPA: `not` of an undefined expression is true.
+        let policy = "package p\nimport rego.v1\ndefault allow := false\n\
+                      allow if not regex.match(input.s, \"a\")\n";
+        let input = Value::from(serde_json::json!({ "s": "(" }));
+        for on_interpreter in [false, true] {
+            let value = evaluator(policy, on_interpreter).evaluate("data.p.allow", input.clone());
+            assert_eq!(
+                value,
+                Ok(Value::from(true)),
+                "interpreter: {on_interpreter}"
+            );
+        }
     }
 
     fn policy_error(compiled: Result<Evaluator, CompileError>) -> String {

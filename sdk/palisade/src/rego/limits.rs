@@ -390,7 +390,7 @@ mod tests {
     }
 
     /// `policy` (package `p`) compiled for `data.p.allow` with 1 MiB for the capped builtins.
-    fn evaluator(policy: &str, uses_extensions: bool) -> Evaluator {
+    fn evaluator(policy: &str, on_interpreter: bool) -> Evaluator {
         let mut engine = regorus::Engine::new();
         engine.add_policy("p.rego".into(), policy.into()).unwrap();
         let budget = Budget {
@@ -398,7 +398,7 @@ mod tests {
             instructions: 1_000_000,
             bytes: 1 << 20,
         };
-        Evaluator::compile(engine, "data.p.allow", &[], uses_extensions, budget).unwrap()
+        Evaluator::compile(engine, "data.p.allow", &[], on_interpreter, budget).unwrap()
     }
 
     fn input(n: u64) -> Value {
@@ -454,19 +454,19 @@ mod tests {
                       wide := {sprintf(\"k%d\", [i]): i | some i in numbers.range(1, 1000)}\n\
                       default allow := false\n\
                       allow if count([j | some j in numbers.range(1, input.n); object.union(wide, {\"j\": j})]) > 0\n";
-        for uses_extensions in [false, true] {
-            let mut evaluator = evaluator(policy, uses_extensions);
+        for on_interpreter in [false, true] {
+            let mut evaluator = evaluator(policy, on_interpreter);
             // 10 copies of 1,001 members fit in 1 MiB; 100 do not.
             let small = evaluator.evaluate("data.p.allow", input(10));
             assert_eq!(
                 small,
                 Ok(Value::from(true)),
-                "extensions: {uses_extensions}"
+                "interpreter: {on_interpreter}"
             );
             let err = evaluator.evaluate("data.p.allow", input(100)).unwrap_err();
             assert!(
                 matches!(err, EvalError::Budget(_)),
-                "extensions: {uses_extensions}: {err}"
+                "interpreter: {on_interpreter}: {err}"
             );
         }
     }
@@ -475,13 +475,13 @@ mod tests {
     #[test]
     fn bombs_are_over_budget_on_both_engines() {
         // A builtin's own error is `undefined` on both engines, as without the caps.
-        for uses_extensions in [false, true] {
+        for on_interpreter in [false, true] {
             let policy = "package p\nimport rego.v1\ndefault allow := 7\nallow := 8 if count(numbers.range(\"a\", input.n)) > 0\n";
-            let result = evaluator(policy, uses_extensions).evaluate("data.p.allow", input(3));
+            let result = evaluator(policy, on_interpreter).evaluate("data.p.allow", input(3));
             assert_eq!(
                 result,
                 Ok(Value::from(7u64)),
-                "extensions: {uses_extensions}"
+                "interpreter: {on_interpreter}"
             );
         }
         let rules = [
@@ -490,10 +490,10 @@ mod tests {
             "count(concat(\",\", [x | some x in [\"a\", \"b\"]; input.n > 0])) > 0",
         ];
         for rule in rules {
-            for uses_extensions in [false, true] {
+            for on_interpreter in [false, true] {
                 let policy =
                     format!("package p\nimport rego.v1\ndefault allow := false\nallow if {rule}\n");
-                let mut evaluator = evaluator(&policy, uses_extensions);
+                let mut evaluator = evaluator(&policy, on_interpreter);
                 let small = evaluator.evaluate("data.p.allow", input(10));
                 assert_eq!(small, Ok(Value::from(true)), "{rule}");
                 if rule.contains("concat(\",\"") {
