@@ -18,8 +18,9 @@ use crate::support;
 
 /// Which Envoy bootstrap each manifest's plugin configuration mirrors. Every manifest must be
 /// listed (a new one says here which bootstrap it agrees with).
-const MIRRORS: [(&str, &str); 3] = [
+const MIRRORS: [(&str, &str); 4] = [
     ("rego-authz-wasmplugin.yaml", "rego-authz-events.yaml"),
+    ("rego-authz-body-wasmplugin.yaml", "rego-authz.yaml"),
     ("tenant-header-wasmplugin.yaml", "tenant-header-events.yaml"),
     ("rego-authz-envoyfilter.yaml", "rego-authz.yaml"),
 ];
@@ -259,7 +260,13 @@ fn bootstrap_configuration(file: &str) -> Value {
     found.remove(0).configuration
 }
 
-fn without_sink_fields(mut configuration: Value) -> Value {
+/// The configuration without what depends on the deployment rather than the policy: the sink's
+/// names, and `allow_on_headers_stop_iteration` (the SDK's mirror of the Envoy Wasm filter's own
+/// setting, checked against it in `the_envoy_filter_wasm_config_passes_envoy_validate`).
+fn without_deployment_fields(mut configuration: Value) -> Value {
+    if let Some(members) = configuration.as_object_mut() {
+        members.remove("allow_on_headers_stop_iteration");
+    }
     if let Some(events) = configuration
         .get_mut("events")
         .and_then(Value::as_object_mut)
@@ -383,12 +390,12 @@ fn every_plugin_configuration_equals_its_envoy_bootstrap() {
             .flat_map(deployed)
             .collect();
         assert_eq!(in_manifest.len(), 1, "{manifest}: expected one filter");
-        let expected = without_sink_fields(bootstrap_configuration(bootstrap));
-        let actual = without_sink_fields(in_manifest[0].configuration.clone());
+        let expected = without_deployment_fields(bootstrap_configuration(bootstrap));
+        let actual = without_deployment_fields(in_manifest[0].configuration.clone());
         assert!(
             actual == expected,
             "the plugin configuration of envoy-configs/{MANIFEST_DIR}/{manifest} differs from \
-             envoy-configs/{bootstrap}'s (apart from events.{SINK_FIELDS:?}):\n manifest:  \
+             envoy-configs/{bootstrap}'s (apart from events.{SINK_FIELDS:?} and allow_on_headers_stop_iteration):\n manifest:  \
              {actual}\n bootstrap: {expected}"
         );
     }
@@ -443,10 +450,15 @@ fn the_envoy_filter_wasm_config_passes_envoy_validate() {
             resource.label()
         );
     }
-    // What Envoy accepted carries the setting the EnvoyFilter exists for.
+    // What Envoy accepted carries the setting the EnvoyFilter exists for, and the plugin
+    // configuration says so to the filter.
     assert!(mappings(&bootstrap)
         .iter()
         .any(|m| m.get("allow_on_headers_stop_iteration") == Some(&json!(true))));
+    assert_eq!(
+        typed_config.pointer("/config/configuration/value/allow_on_headers_stop_iteration"),
+        Some(&json!(true))
+    );
 }
 
 fn replace_wasm_filter(value: &mut Value, typed_config: &Value, replaced: &mut usize) {

@@ -112,7 +112,9 @@ pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyEr
 
 /// Replaces the plugin configuration of the wasm filter named `plugin` in a bootstrap with
 /// `configuration` (as a `Struct`), leaving everything else as the file has it; tests use this
-/// to run the shipped bootstraps with other policies.
+/// to run the shipped bootstraps with other policies. The filter's
+/// `allow_on_headers_stop_iteration` follows the configuration's member of that name (the SDK
+/// setting that says Envoy sets it), and is left out otherwise, as Envoy's default.
 pub fn with_plugin_configuration(
     bootstrap: &str,
     plugin: &str,
@@ -138,6 +140,16 @@ pub fn with_plugin_configuration(
             );
             any.insert("value".into(), value.clone());
             map.insert("configuration".into(), serde_yaml::Value::Mapping(any));
+            // The SDK's `allow_on_headers_stop_iteration` says the Wasm filter sets Envoy's.
+            let key = serde_yaml::Value::from("allow_on_headers_stop_iteration");
+            match configuration.get("allow_on_headers_stop_iteration") {
+                Some(serde_json::Value::Bool(true)) => {
+                    map.insert(key, true.into());
+                }
+                _ => {
+                    map.remove(&key);
+                }
+            }
             replaced += 1;
         }
     });

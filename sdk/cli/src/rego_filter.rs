@@ -119,8 +119,15 @@ impl RegoFilter {
         configuration: &serde_json::Value,
         clock: SystemTime,
     ) -> Result<ConfiguredFilter, FilterError> {
+        // The plugin configuration says whether Envoy's Wasm filter lets it hold the headers.
+        let stop_iteration =
+            configuration.get("allow_on_headers_stop_iteration") == Some(&true.into());
         let mut host = HostBuilder::from_bytes(self.bytes.clone())
-            .plugin(PluginConfig::new(ROOT_ID).configuration(configuration.to_string()))
+            .plugin(
+                PluginConfig::new(ROOT_ID)
+                    .configuration(configuration.to_string())
+                    .allow_on_headers_stop_iteration(stop_iteration),
+            )
             .start_time(clock)
             // As for Envoy's test clients, which connect over loopback.
             .property("source.address", "127.0.0.1:40000")
@@ -206,8 +213,11 @@ impl ConfiguredFilter {
         );
         let body = request.body.as_deref().unwrap_or_default();
         host.request_headers(stream, &headers, body.is_empty())?;
-        if !body.is_empty() && !host.stream(stream)?.ended() {
-            host.request_body(stream, body.as_bytes(), true)?;
+        // As Envoy's HTTP/1 codec hands a body over: the data, then the end of the message.
+        for (chunk, end) in [(body.as_bytes(), false), (&b""[..], true)] {
+            if !body.is_empty() && !host.stream(stream)?.ended() {
+                host.request_body(stream, chunk, end)?;
+            }
         }
         let state = host.stream(stream)?;
         let dynamic_metadata = state

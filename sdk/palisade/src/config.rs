@@ -4,17 +4,35 @@
 //! `Struct` (and Istio its `pluginConfig`) as JSON, so both arrive here as JSON text. An
 //! error names the field that was wrong and what was expected.
 //!
-//! The SDK reads one top-level member itself: `events` (see [`crate::events::EventsConfig`]).
-//! [`parse_plugin_config`] takes it out before the rest is parsed as the policy's own
-//! configuration, so every filter supports events without declaring the field.
+//! The SDK reads two top-level members itself ([`SdkSettings`]): `events` (see
+//! [`crate::events::EventsConfig`]) and `allow_on_headers_stop_iteration`.
+//! [`parse_plugin_config`] takes them out before the rest is parsed as the policy's own
+//! configuration, so every filter supports them without declaring the fields.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::events::EventsConfig;
 
-/// The top-level member of every plugin configuration that belongs to the SDK.
+/// The top-level member of every plugin configuration that holds its decision events.
 pub const EVENTS_FIELD: &str = "events";
+
+/// The top-level member that says the Envoy Wasm filter runs with
+/// `allow_on_headers_stop_iteration: true`.
+pub const STOP_ITERATION_FIELD: &str = "allow_on_headers_stop_iteration";
+
+/// What the SDK reads from every plugin configuration, beside the policy's own fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SdkSettings {
+    /// Decision events, when the configuration has an `events` section.
+    pub events: Option<EventsConfig>,
+    /// `allow_on_headers_stop_iteration: true`: the Envoy Wasm filter lets a plugin hold the
+    /// request headers while it reads the body, so a policy that reads the body decides before
+    /// anything goes upstream. Without it (Envoy's default, and all an Istio `WasmPlugin` can
+    /// configure), a plugin that holds the headers never sees the body: the SDK lets the
+    /// headers go on and holds the body until the policy decided.
+    pub allow_on_headers_stop_iteration: bool,
+}
 
 /// Why a plugin configuration was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,23 +104,40 @@ pub fn parse_config<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ConfigError> {
     Ok(value)
 }
 
-/// Parses a plugin configuration into the policy's configuration `T` and the SDK's optional
-/// `events` section (JSON or a serialised `Struct`, as [`parse_config`]). `events` is removed
-/// before `T` is parsed, so a `T` with `deny_unknown_fields` never sees it; its errors name
-/// the field as `events.<field>`. An `events` of `null` is the same as none.
+/// Parses a plugin configuration into the policy's configuration `T` and the SDK's settings
+/// (JSON or a serialised `Struct`, as [`parse_config`]). The SDK's members are removed before
+/// `T` is parsed, so a `T` with `deny_unknown_fields` never sees them; an error in `events`
+/// names the field as `events.<field>`. An `events` of `null` is the same as none.
 pub fn parse_plugin_config<T: DeserializeOwned>(
     raw: &[u8],
-) -> Result<(T, Option<EventsConfig>), ConfigError> {
+) -> Result<(T, SdkSettings), ConfigError> {
     let mut document: Value = parse_config(raw)?;
-    let events = match &mut document {
-        Value::Object(members) => members.remove(EVENTS_FIELD),
-        _ => None,
+    let (events, stop_iteration) = match &mut document {
+        Value::Object(members) => (
+            members.remove(EVENTS_FIELD),
+            members.remove(STOP_ITERATION_FIELD),
+        ),
+        _ => (None, None),
     };
     let events = match events {
         None | Some(Value::Null) => None,
         Some(section) => Some(EventsConfig::from_value(section)?),
     };
-    Ok((from_value(document, None)?, events))
+    let allow_on_headers_stop_iteration = match stop_iteration {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(allowed)) => allowed,
+        Some(other) => {
+            return Err(ConfigError::field(
+                STOP_ITERATION_FIELD,
+                format!("expected a boolean, found {other}"),
+            ))
+        }
+    };
+    let settings = SdkSettings {
+        events,
+        allow_on_headers_stop_iteration,
+    };
+    Ok((from_value(document, None)?, settings))
 }
 
 /// Deserialises `T` from a parsed document; error fields are prefixed with `prefix.` when the
@@ -238,13 +273,16 @@ mod tests {
     #[test]
     fn events_are_taken_out_before_the_policy_config_is_parsed() {
         let raw = br#"{"header": "x-t", "events": {"sink_cluster": "sink"}}"#;
-        let (c, events) = parse_plugin_config::<Config>(raw).unwrap();
+        let (c, sdk) = parse_plugin_config::<Config>(raw).unwrap();
         assert_eq!(c.header, "x-t");
-        assert_eq!(events.unwrap().sink_cluster, "sink");
-        let (_, events) = parse_plugin_config::<Config>(br#"{"events": null}"#).unwrap();
-        assert_eq!(events, None);
-        let (c, events) = parse_plugin_config::<Config>(b"").unwrap();
-        assert_eq!((c.header.as_str(), events), ("x-tenant", None));
+        assert_eq!(sdk.events.unwrap().sink_cluster, "sink");
+        let (_, sdk) = parse_plugin_config::<Config>(br#"{"events": null}"#).unwrap();
+        assert_eq!(sdk.events, None);
+        let (c, sdk) = parse_plugin_config::<Config>(b"").unwrap();
+        assert_eq!(
+            (c.header.as_str(), sdk),
+            ("x-tenant", SdkSettings::default())
+        );
         // The policy's own errors are named as before.
         let err =
             parse_plugin_config::<Config>(br#"{"hedaer": "x", "events": {"sink_cluster": "s"}}"#)
@@ -294,9 +332,25 @@ mod tests {
         ]
         .concat();
         let bytes = [&[0x0a, u8::try_from(entry.len()).unwrap()][..], &entry].concat();
-        let (c, events) = parse_plugin_config::<Config>(&bytes).unwrap();
+        let (c, sdk) = parse_plugin_config::<Config>(&bytes).unwrap();
         assert_eq!(c.header, "x-tenant");
-        assert_eq!(events.unwrap().sink_cluster, "s");
+        assert_eq!(sdk.events.unwrap().sink_cluster, "s");
+    }
+
+    #[test]
+    fn the_stop_iteration_setting_is_the_sdks() {
+        let raw = br#"{"header": "x-t", "allow_on_headers_stop_iteration": true}"#;
+        let (c, sdk) = parse_plugin_config::<Config>(raw).unwrap();
+        assert_eq!(c.header, "x-t");
+        assert!(sdk.allow_on_headers_stop_iteration);
+        let (_, sdk) = parse_plugin_config::<Config>(b"{}").unwrap();
+        assert!(!sdk.allow_on_headers_stop_iteration, "Envoy's default");
+        let err = parse_plugin_config::<Config>(br#"{"allow_on_headers_stop_iteration": "yes"}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("allow_on_headers_stop_iteration")
+        );
     }
 
     #[test]

@@ -123,6 +123,16 @@ impl Decision {
         self
     }
 
+    /// Whether carrying the decision out changes the request headers (`:path` included, for
+    /// query changes).
+    pub fn changes_request_headers(&self) -> bool {
+        self.allowed
+            && !(self.headers.is_empty()
+                && self.remove_headers.is_empty()
+                && self.set_query.is_empty()
+                && self.remove_query.is_empty())
+    }
+
     /// Whether the request goes upstream.
     pub fn is_allowed(&self) -> bool {
         self.allowed
@@ -136,6 +146,32 @@ impl Decision {
         } else {
             DEFAULT_DENY_STATUS
         }
+    }
+
+    /// Checks every header name and value the decision would send, before anything is applied:
+    /// names must be HTTP tokens (a request header may be a pseudo-header such as `:path`), and
+    /// values RFC 9110 field values (no CR, LF, NUL or other control character but tab). A
+    /// policy that builds a header from request data must not inject headers or split the
+    /// response. Query parameters need no check: they are percent-encoded.
+    pub fn validate(&self) -> Result<(), InvalidHeader> {
+        let (request, reply) = match self.allowed {
+            true => (self.headers.as_slice(), self.response_headers.as_slice()),
+            false => (&[][..], self.headers.as_slice()),
+        };
+        for (name, value) in request {
+            check_header(name, value, Where::Request)?;
+        }
+        for name in self.remove_headers.iter().filter(|_| self.allowed) {
+            check_header(name, "", Where::Request)?;
+        }
+        let place = match self.allowed {
+            true => Where::Response,
+            false => Where::LocalReply,
+        };
+        for (name, value) in reply {
+            check_header(name, value, place)?;
+        }
+        Ok(())
     }
 
     /// Carries the decision out on the host: metadata, then header and query mutations or a
@@ -179,6 +215,68 @@ impl Decision {
         }
         Ok(())
     }
+}
+
+/// Where a header the decision names would go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    /// The request sent upstream.
+    Request,
+    /// The response sent back to the client.
+    Response,
+    /// A denial's local reply.
+    LocalReply,
+}
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Where::Request => "request",
+            Where::Response => "response",
+            Where::LocalReply => "local reply",
+        })
+    }
+}
+
+/// A header name or value that is not valid HTTP, found by [`Decision::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place} header {name:?}: {problem}")]
+pub struct InvalidHeader {
+    /// The header's name, as the policy gave it.
+    pub name: String,
+    /// Where it would have gone.
+    pub place: Where,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+fn check_header(name: &str, value: &str, place: Where) -> Result<(), InvalidHeader> {
+    let invalid = |problem| InvalidHeader {
+        name: name.to_string(),
+        place,
+        problem,
+    };
+    let token = match (place, name.strip_prefix(':')) {
+        (Where::Request, Some(pseudo)) => pseudo,
+        _ => name,
+    };
+    if token.is_empty() {
+        return Err(invalid("the name is empty"));
+    }
+    if !token.bytes().all(is_tchar) {
+        return Err(invalid("the name is not an HTTP token"));
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(invalid(
+            "the value holds a control character (CR, LF, NUL, ...)",
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 9110 `tchar`: what a header name is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Applies query changes to a path: parameters named in `set` or `remove` are dropped (compared
@@ -253,6 +351,47 @@ mod tests {
             host.headers.len(),
             1,
             "denied request headers are left alone"
+        );
+    }
+
+    #[test]
+    fn header_names_and_values_must_be_valid_http() {
+        let bad = [
+            Decision::allow().header("x-user", "alice\r\nx-admin: true"),
+            Decision::allow().header("x-user", "a\nb"),
+            Decision::allow().header("x-user", "a\0b"),
+            Decision::allow().header("x user", "a"),
+            Decision::allow().header("", "a"),
+            Decision::allow().header(":path", "/a\r\n"),
+            Decision::allow().remove_header("x\r\ny"),
+            Decision::allow().response_header("set-cookie", "a=1\r\n\r\n<html>"),
+            Decision::allow().response_header(":status", "200"),
+            Decision::deny(403).header("x-reason", "no\r\nlocation: /evil"),
+            Decision::deny(403).header("x\u{e9}", "a"),
+        ];
+        for decision in bad {
+            assert!(decision.validate().is_err(), "{decision:?}");
+        }
+        let good = [
+            Decision::allow()
+                .header("x-user", "alice\tand \u{e9}t\u{e9}")
+                .header(":path", "/a?b=c")
+                .response_header("x-Trace", "1")
+                .set_query_param("q", "a\r\nb"),
+            Decision::deny(401).header("www-authenticate", "Bearer realm=\"x\""),
+            // A denial's request headers are not sent: only the reply's are checked.
+            Decision::deny(403).remove_header("bad name"),
+        ];
+        for decision in good {
+            assert_eq!(decision.validate(), Ok(()), "{decision:?}");
+        }
+        let err = Decision::allow()
+            .response_header("x-a", "1\r\n")
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "response header \"x-a\": the value holds a control character (CR, LF, NUL, ...)"
         );
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::decision::{Decision, DEFAULT_DENY_STATUS};
 use crate::events::{DecisionEvents, DecisionRecord};
 use crate::host::Host;
-use crate::metrics::{FilterMetrics, Outcome};
+use crate::metrics::{FilterMetrics, Outcome, BAD_DECISION};
 use crate::policy::{FailureMode, Policy};
 use crate::request::{Request, RequestBody};
 
@@ -27,6 +27,17 @@ pub enum Flow {
 /// The local reply body when a policy fails closed.
 pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy failed\n";
 
+/// What the filter has of a request when its policy decides, besides what the host holds.
+#[derive(Debug, Default)]
+pub struct Arrived {
+    /// The buffered body, for a policy that reads it.
+    pub body: Option<RequestBody>,
+    /// The request headers as they went upstream, when they went on before the policy decided
+    /// (a policy that reads the body, under Envoy's default Wasm config); `None` while the
+    /// filter still holds them.
+    pub sent_headers: Option<Vec<(String, String)>>,
+}
+
 /// Decides one request (its headers, and the body when the policy asked for it); with
 /// `events`, emits its decision event afterwards. The proxy's clock is read (for the event's
 /// time and `eval_time_us`, measured around [`Policy::decide`]: two readings) only when events
@@ -35,9 +46,22 @@ pub fn on_request<P: Policy>(
     policy: &P,
     metrics: &FilterMetrics,
     host: &mut dyn Host,
-    body: Option<RequestBody>,
+    arrived: Arrived,
     events: Option<&DecisionEvents>,
 ) -> Flow {
+    let Arrived { body, sent_headers } = arrived;
+    let headers_sent = sent_headers.is_some();
+    let mut sent;
+    let host: &mut dyn Host = match sent_headers {
+        Some(headers) => {
+            sent = SentHeaders {
+                inner: host,
+                headers,
+            };
+            &mut sent
+        }
+        None => host,
+    };
     let mut started = None;
     let mut summary = None;
     let mut eval_time = Duration::ZERO;
@@ -52,21 +76,54 @@ pub fn on_request<P: Policy>(
             if let Some(at) = started {
                 eval_time = request.now().duration_since(at).unwrap_or_default();
             }
-            decided.map(|decision| (decision, path)).map_err(|err| {
-                let message = format!("policy {} failed: {err}", P::NAME);
-                (message, err.reason)
-            })
+            match decided {
+                Ok(decision) if headers_sent && decision.changes_request_headers() => {
+                    Err(Failure {
+                        message: format!(
+                            "policy {} changes request headers that already went upstream: \
+                             a plugin can hold them while it reads the body only when the Envoy \
+                             Wasm filter sets allow_on_headers_stop_iteration: true (set it in \
+                             the plugin configuration too)",
+                            P::NAME
+                        ),
+                        reason: Some(BAD_DECISION),
+                        denied: false,
+                    })
+                }
+                Ok(decision) => match decision.validate() {
+                    Ok(()) => Ok((decision, path)),
+                    Err(err) => Err(Failure {
+                        message: format!("policy {} decided something invalid: {err}", P::NAME),
+                        reason: Some(BAD_DECISION),
+                        denied: !decision.is_allowed(),
+                    }),
+                },
+                Err(err) => Err(Failure {
+                    message: format!("policy {} failed: {err}", P::NAME),
+                    reason: err.reason,
+                    denied: false,
+                }),
+            }
         }
-        Err(err) => Err((format!("reading request headers: {err}"), None)),
+        Err(err) => Err(Failure {
+            message: format!("reading request headers: {err}"),
+            reason: None,
+            denied: false,
+        }),
     };
     let mut error = None;
     let (decision, path) = match decided {
         Ok(decided) => decided,
-        Err((message, reason)) => {
-            log::error!("{message}");
-            metrics.count(host, Outcome::Error(reason));
-            error = Some(message);
-            (failure_decision(policy.failure_mode()), String::new())
+        Err(failure) => {
+            log::error!("{}", failure.message);
+            metrics.count(host, Outcome::Error(failure.reason));
+            error = Some(failure.message);
+            // Failing open never turns a policy's denial into an allow.
+            let mode = match failure.denied {
+                true => FailureMode::Deny,
+                false => policy.failure_mode(),
+            };
+            (failure_decision(mode), String::new())
         }
     };
     let forwarded = carry_out::<P>(policy, metrics, host, &decision, &path, &mut error);
@@ -91,6 +148,76 @@ pub fn on_request<P: Policy>(
     } else {
         Flow::Stop
     }
+}
+
+/// The host, with the request headers as they went upstream: the proxy no longer hands them to
+/// the plugin once they went on.
+struct SentHeaders<'h> {
+    inner: &'h mut dyn Host,
+    headers: Vec<(String, String)>,
+}
+
+impl Host for SentHeaders<'_> {
+    fn request_headers(&self) -> Result<Vec<(String, String)>, crate::HostError> {
+        Ok(self.headers.clone())
+    }
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, crate::HostError> {
+        self.inner.property(path)
+    }
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, crate::HostError> {
+        self.inner.request_body(max)
+    }
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), crate::HostError> {
+        self.inner.set_request_header(name, value)
+    }
+    fn remove_request_header(&mut self, name: &str) -> Result<(), crate::HostError> {
+        self.inner.remove_request_header(name)
+    }
+    fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), crate::HostError> {
+        self.inner.add_response_header(name, value)
+    }
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), crate::HostError> {
+        self.inner.set_property(path, value)
+    }
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), crate::HostError> {
+        self.inner.send_local_reply(status, headers, body)
+    }
+    fn reset_request(&mut self) -> Result<(), crate::HostError> {
+        self.inner.reset_request()
+    }
+    fn now(&self) -> Result<SystemTime, crate::HostError> {
+        self.inner.now()
+    }
+    fn define_counter(&mut self, name: &str) -> Result<crate::host::MetricId, crate::HostError> {
+        self.inner.define_counter(name)
+    }
+    fn define_gauge(&mut self, name: &str) -> Result<crate::host::MetricId, crate::HostError> {
+        self.inner.define_gauge(name)
+    }
+    fn increment(
+        &mut self,
+        metric: crate::host::MetricId,
+        delta: i64,
+    ) -> Result<(), crate::HostError> {
+        self.inner.increment(metric, delta)
+    }
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), crate::HostError> {
+        self.inner.set_tick_period(period)
+    }
+}
+
+/// Why a request could not be decided as its policy said.
+struct Failure {
+    message: String,
+    /// The error reason counted, if any.
+    reason: Option<&'static str>,
+    /// The policy denied the request (with a decision that could not be carried out).
+    denied: bool,
 }
 
 /// A request that failed before its policy could run (its body could not be read): logged,
@@ -279,7 +406,13 @@ mod tests {
 
     fn run(result: Result<Decision, PolicyError>, mode: FailureMode, host: &mut FakeHost) -> Flow {
         let metrics = FilterMetrics::define(host, "fixed", &["truncated"]).unwrap();
-        on_request(&Fixed { result, mode }, &metrics, host, None, None)
+        on_request(
+            &Fixed { result, mode },
+            &metrics,
+            host,
+            Arrived::default(),
+            None,
+        )
     }
 
     fn continued() -> Flow {
@@ -333,6 +466,43 @@ mod tests {
         assert_eq!(flow, continued());
         assert_eq!(host.counter("palisade.fixed.errors"), 1);
         assert_eq!(host.counter("palisade.fixed.requests_allowed"), 1);
+    }
+
+    #[test]
+    fn an_invalid_header_is_a_bad_decision_that_follows_the_failure_mode() {
+        let injected = || Decision::allow().header("x-user", "alice\r\nx-admin: 1");
+        let mut host = FakeHost::default();
+        let flow = run(Ok(injected()), FailureMode::Deny, &mut host);
+        assert_eq!(flow, Flow::Stop);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
+        assert_eq!(host.counter("palisade.fixed.errors.bad_decision"), 1);
+        assert!(host.logged("request header \"x-user\": the value holds a control character"));
+
+        let mut host = FakeHost::default();
+        let flow = run(Ok(injected()), FailureMode::Allow, &mut host);
+        assert_eq!(flow, continued());
+        assert!(
+            host.headers.is_empty(),
+            "nothing of the invalid decision is applied"
+        );
+        assert_eq!(host.counter("palisade.fixed.errors.bad_decision"), 1);
+        assert_eq!(host.counter("palisade.fixed.requests_allowed"), 1);
+    }
+
+    #[test]
+    fn an_invalid_denial_stays_a_denial_when_failing_open() {
+        let mut host = FakeHost::default();
+        let denial = Decision::deny(401).header("www-authenticate", "x\r\nset-cookie: a=b");
+        let flow = run(Ok(denial), FailureMode::Allow, &mut host);
+        assert_eq!(flow, Flow::Stop);
+        let reply = host.local_reply.clone().unwrap();
+        assert_eq!(
+            (reply.status, reply.body.as_slice()),
+            (403, FAIL_CLOSED_BODY.as_bytes())
+        );
+        assert!(reply.headers.iter().all(|(_, v)| !v.contains('\n')));
+        assert_eq!(host.counter("palisade.fixed.errors.bad_decision"), 1);
+        assert_eq!(host.counter("palisade.fixed.requests_denied"), 1);
     }
 
     #[test]
@@ -406,7 +576,11 @@ mod tests {
             result: Ok(Decision::allow()),
             mode: FailureMode::Deny,
         };
-        let flow = on_request(&policy, &metrics, &mut host, Some(cut), None);
+        let arrived = Arrived {
+            body: Some(cut),
+            sent_headers: None,
+        };
+        let flow = on_request(&policy, &metrics, &mut host, arrived, None);
         assert_eq!(
             flow,
             Flow::Stop,
@@ -428,7 +602,8 @@ mod tests {
             EventMetrics::define(host, "fixed").unwrap(),
         ));
         let events = DecisionEvents::new(&config, "/p".into(), "fixed", sink.clone(), 3).unwrap();
-        let flow = on_request(&Fixed { result, mode }, &metrics, host, None, Some(&events));
+        let policy = Fixed { result, mode };
+        let flow = on_request(&policy, &metrics, host, Arrived::default(), Some(&events));
         assert_eq!(host.counter("palisade.fixed.events.emitted"), 1);
         sink.with(|emitter| emitter.on_tick(host));
         let batch: serde_json::Value = serde_json::from_slice(&host.callouts[0].body).unwrap();

@@ -36,7 +36,7 @@ pub mod proxy;
 #[cfg(test)]
 mod testing;
 
-pub use config::{parse_config, parse_plugin_config, ConfigError};
+pub use config::{parse_config, parse_plugin_config, ConfigError, SdkSettings};
 pub use decision::Decision;
 pub use host::{CalloutHost, Host, HostError};
 pub use policy::{FailureMode, Policy, PolicyError};

@@ -12,6 +12,10 @@ pub struct FilterMetrics {
     reasons: Vec<(&'static str, MetricId)>,
 }
 
+/// The error reason the SDK itself counts for every filter: a decision it refused to carry out
+/// (a header that is not valid HTTP).
+pub const BAD_DECISION: &str = "bad_decision";
+
 /// Which counter a request adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -25,7 +29,8 @@ pub enum Outcome {
 }
 
 impl FilterMetrics {
-    /// Defines the counters for the named filter and its error reasons.
+    /// Defines the counters for the named filter, its error reasons and the SDK's
+    /// ([`BAD_DECISION`]).
     pub fn define(
         host: &mut dyn Host,
         filter: &str,
@@ -38,6 +43,7 @@ impl FilterMetrics {
             errors: counter("errors")?,
             reasons: reasons
                 .iter()
+                .chain((!reasons.contains(&BAD_DECISION)).then_some(&BAD_DECISION))
                 .map(|reason| Ok((*reason, counter(&format!("errors.{reason}"))?)))
                 .collect::<Result<_, HostError>>()?,
         })

@@ -24,7 +24,7 @@ use crate::config::parse_plugin_config;
 use crate::events::{
     DecisionEvents, DropReason, EventEmitter, EventMetrics, EventSink, EventsConfig,
 };
-use crate::filter::{self, Flow};
+use crate::filter::{self, Arrived, Flow};
 use crate::host::{CalloutHost, Host, HostError, MetricId};
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
@@ -145,6 +145,8 @@ struct Configured<P> {
     policy: Rc<P>,
     metrics: Rc<FilterMetrics>,
     events: Option<ConfiguredEvents>,
+    /// The Envoy Wasm filter runs with `allow_on_headers_stop_iteration: true`.
+    hold_headers: bool,
 }
 
 #[derive(Clone)]
@@ -238,7 +240,7 @@ impl<P: Policy> PolicyRoot<P> {
         };
         let parsed = parse_plugin_config::<P::Config>(&raw)
             .and_then(|(config, events)| Ok((P::from_config(config)?, events)));
-        let (policy, events_config) = match parsed {
+        let (policy, sdk) = match parsed {
             Ok(parsed) => parsed,
             Err(err) => {
                 // One line naming the field, so Envoy's rejection says why.
@@ -248,7 +250,7 @@ impl<P: Policy> PolicyRoot<P> {
         };
         let previous_events = self.configured.as_ref().and_then(|c| c.events.clone());
         let previous_sink = self.event_sink().cloned();
-        let events = match self.configure_events(events_config, previous_events) {
+        let events = match self.configure_events(sdk.events, previous_events) {
             Ok(events) => events,
             Err(err) => {
                 log::error!("{}: {err}", P::NAME);
@@ -280,10 +282,21 @@ impl<P: Policy> PolicyRoot<P> {
         if let Some(sink) = &sink {
             sink.with(|emitter| emitter.start(&mut ProxyHost));
         }
+        if policy.body_limit().is_some() {
+            log::info!(
+                "{}: reads request bodies {}",
+                P::NAME,
+                match sdk.allow_on_headers_stop_iteration {
+                    true => "holding the headers until it decided (allow_on_headers_stop_iteration: the Envoy Wasm filter must set it too, or requests with a body hang)",
+                    false => "after the headers went upstream (Envoy's default Wasm config); the body is held until it decided",
+                }
+            );
+        }
         self.configured = Some(Configured {
             policy: Rc::new(policy),
             metrics: Rc::new(metrics),
             events,
+            hold_headers: sdk.allow_on_headers_stop_iteration,
         });
         match &sink {
             Some(_) => log::info!("{}: configured, with decision events", P::NAME),
@@ -305,7 +318,9 @@ impl<P: Policy> PolicyRoot<P> {
             policy: Rc::clone(&configured.policy),
             metrics: Rc::clone(&configured.metrics),
             events: configured.events.as_ref().map(|e| Rc::clone(&e.decisions)),
+            hold_headers: configured.hold_headers,
             awaiting_body: false,
+            sent_headers: None,
             response_headers: Vec::new(),
         })
     }
@@ -315,8 +330,12 @@ struct PolicyHttp<P> {
     policy: Rc<P>,
     metrics: Rc<FilterMetrics>,
     events: Option<Rc<DecisionEvents>>,
-    /// The headers were held back until the body the policy asked for is buffered.
+    /// Hold the request headers while the body is buffered (the Envoy Wasm filter allows it).
+    hold_headers: bool,
+    /// The policy decides once the body it asked for is buffered.
     awaiting_body: bool,
+    /// The request headers as they went upstream before the body arrived.
+    sent_headers: Option<Vec<(String, String)>>,
     /// Added to the response when it arrives (an allow decision's response headers).
     response_headers: Vec<(String, String)>,
 }
@@ -324,11 +343,15 @@ struct PolicyHttp<P> {
 impl<P: Policy> PolicyHttp<P> {
     fn decide(&mut self, body: Option<RequestBody>) -> Action {
         self.awaiting_body = false;
+        let arrived = Arrived {
+            body,
+            sent_headers: self.sent_headers.take(),
+        };
         let flow = filter::on_request(
             self.policy.as_ref(),
             &self.metrics,
             &mut ProxyHost,
-            body,
+            arrived,
             self.events.as_deref(),
         );
         self.follow(flow)
@@ -344,34 +367,51 @@ impl<P: Policy> PolicyHttp<P> {
         }
     }
 
+    /// A request that failed before its policy could decide, handled by the failure mode.
+    fn fail(&mut self, message: String) -> Action {
+        self.awaiting_body = false;
+        self.sent_headers = None;
+        let flow = filter::on_failure(
+            self.policy.as_ref(),
+            &self.metrics,
+            &mut ProxyHost,
+            message,
+            self.events.as_deref(),
+        );
+        self.follow(flow)
+    }
+
     /// Decides with what has been buffered; a body that cannot be read is a failure, handled by
     /// the policy's failure mode.
     fn decide_with_body(&mut self, limit: usize, complete: bool) -> Action {
         match filter::read_body(&ProxyHost, limit, complete) {
             Ok(body) => self.decide(Some(body)),
-            Err(err) => {
-                self.awaiting_body = false;
-                let flow = filter::on_failure(
-                    self.policy.as_ref(),
-                    &self.metrics,
-                    &mut ProxyHost,
-                    format!("{}: reading the request body: {err}", P::NAME),
-                    self.events.as_deref(),
-                );
-                self.follow(flow)
-            }
+            Err(err) => self.fail(format!("{}: reading the request body: {err}", P::NAME)),
         }
     }
 
     fn on_request_headers(&mut self, end_of_stream: bool) -> Action {
         match self.policy.body_limit() {
-            Some(_) if !end_of_stream => {
-                // Hold the headers until the body (or enough of it) is buffered.
+            None => self.decide(None),
+            Some(_) if end_of_stream => self.decide(Some(RequestBody::default())),
+            Some(_) if self.hold_headers => {
+                // Envoy passes this Pause on as StopIteration and goes on delivering the body.
                 self.awaiting_body = true;
                 Action::Pause
             }
-            Some(_) => self.decide(Some(RequestBody::default())),
-            None => self.decide(None),
+            Some(_) => {
+                // Envoy's default turns a Pause here into StopAllIteration, which never delivers
+                // the body to the plugin: the request would hang. The headers go on (the proxy
+                // hands them to the plugin only until then); the body is held until decided.
+                match ProxyHost.request_headers() {
+                    Ok(headers) => {
+                        self.sent_headers = Some(headers);
+                        self.awaiting_body = true;
+                        Action::Continue
+                    }
+                    Err(err) => self.fail(format!("{}: reading request headers: {err}", P::NAME)),
+                }
+            }
         }
     }
 
