@@ -52,6 +52,14 @@ impl EnvoyWorld {
                 ("VM_ID", &plugin.vm_id),
                 ("CONFIGURATION", &configuration),
                 ("FAILURE_POLICY", plugin.failure_policy.envoy_name()),
+                (
+                    "ALLOW_ON_HEADERS_STOP_ITERATION",
+                    if plugin.allow_on_headers_stop_iteration {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
             ],
         )?;
         let envoy = Envoy::start(&config)?;
@@ -195,10 +203,10 @@ fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
     for (name, value) in &request.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    let chunked = request.body.len() > 1;
+    let chunked = request.body.len() > 1 || !request.trailers.is_empty();
     match request.body.as_slice() {
-        [] => {}
-        [one] => head.push_str(&format!("content-length: {}\r\n", one.len())),
+        [] if !chunked => {}
+        [one] if !chunked => head.push_str(&format!("content-length: {}\r\n", one.len())),
         _ => head.push_str("transfer-encoding: chunked\r\n"),
     }
     head.push_str("\r\n");
@@ -209,7 +217,12 @@ fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
             stream.write_all(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes())?;
         }
         std::thread::sleep(CHUNK_GAP);
-        stream.write_all(b"0\r\n\r\n")?;
+        let mut last = String::from("0\r\n");
+        for (name, value) in &request.trailers {
+            last.push_str(&format!("{name}: {value}\r\n"));
+        }
+        last.push_str("\r\n");
+        stream.write_all(last.as_bytes())?;
     } else {
         head.push_str(request.body.first().map_or("", String::as_str));
         stream.write_all(head.as_bytes())?;
@@ -220,23 +233,30 @@ fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
 
 fn read_reply(mut reader: impl BufRead) -> anyhow::Result<Reply> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .context("no status line (connection closed?)")?
-        .parse()?;
-    let mut headers = Vec::new();
-    loop {
+    let (status, headers) = loop {
         line.clear();
         reader.read_line(&mut line)?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .context("no status line (connection closed?)")?
+            .parse()?;
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let trimmed = line.trim_end();
+            if trimmed.is_empty() {
+                break;
+            }
+            let (name, value) = trimmed.split_once(':').context("bad header line")?;
+            headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
         }
-        let (name, value) = trimmed.split_once(':').context("bad header line")?;
-        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
-    }
+        // An interim response (Envoy answers `expect: 100-continue` itself) precedes the reply.
+        if !(100..200).contains(&status) {
+            break (status, headers);
+        }
+    };
     let header = |name: &str| {
         headers
             .iter()

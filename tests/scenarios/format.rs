@@ -3,7 +3,8 @@
 //!
 //! ```yaml
 //! note: what the file is about
-//! plugin: { configuration: "tick=50", failure_policy: FAIL_OPEN }   # all optional
+//! plugin: { configuration: "tick=50", failure_policy: FAIL_OPEN,   # all optional
+//!           allow_on_headers_stop_iteration: true }
 //! scenarios:
 //!   - name: deny
 //!     note: a local reply from request headers; the upstream sees nothing
@@ -55,8 +56,12 @@ pub struct Plugin {
     pub name: String,
     pub root_id: String,
     pub vm_id: String,
+    /// The plugin configuration: a string as is, or a map passed on as JSON.
+    #[serde(deserialize_with = "text_or_json")]
     pub configuration: String,
     pub failure_policy: FailurePolicy,
+    /// Envoy's `allow_on_headers_stop_iteration` for the Wasm filter (default false, as in Envoy).
+    pub allow_on_headers_stop_iteration: bool,
 }
 
 impl Default for Plugin {
@@ -67,7 +72,15 @@ impl Default for Plugin {
             vm_id: "probe-vm".into(),
             configuration: String::new(),
             failure_policy: FailurePolicy::Closed,
+            allow_on_headers_stop_iteration: false,
         }
+    }
+}
+
+fn text_or_json<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => Ok(text),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -159,6 +172,9 @@ pub struct Request {
     /// between them so Envoy's filter sees them as separate body callbacks.
     #[serde(default)]
     pub body: Vec<String>,
+    /// Request trailers (the body is then sent chunked, trailers after the last chunk).
+    #[serde(default, deserialize_with = "ordered_pairs")]
+    pub trailers: Vec<(String, String)>,
     #[serde(default)]
     pub expect: Expect,
     /// Expectations that hold in Envoy only (a recorded difference, with its reason).

@@ -20,8 +20,10 @@ use crate::outcome::{Observed, SeenCallout, Waited, Wants};
 /// The clusters of `envoy.yaml`; a callout to any other name is refused, as Envoy refuses it.
 const CLUSTERS: [&str; 4] = ["echo", "auth_cluster", "dead", "slow"];
 
-/// Virtual time per step of a `wait_for`.
+/// Virtual time per step of a `wait_for`, or of waiting for a paused request.
 const WAIT_STEP: Duration = Duration::from_millis(10);
+/// How long a paused request may wait to be resumed before it counts as hung.
+const PAUSE_WAIT: Duration = Duration::from_secs(2);
 
 pub struct HarnessWorld {
     host: Host,
@@ -42,7 +44,8 @@ impl HarnessWorld {
                 PluginConfig::new(&plugin.root_id)
                     .name(&plugin.name)
                     .configuration(plugin.configuration.as_bytes())
-                    .failure_policy(policy),
+                    .failure_policy(policy)
+                    .allow_on_headers_stop_iteration(plugin.allow_on_headers_stop_iteration),
             )
             .upstreams(&CLUSTERS)
             // `dead` has no endpoints: Envoy answers a callout to it before dispatch returns.
@@ -80,21 +83,43 @@ impl HarnessWorld {
         // The upstream gets the request once its headers leave the filter (Envoy streams it on
         // from there), with the body chunks that leave the filter after them.
         let mut sent_headers = None;
+        let trailers = !request.trailers.is_empty();
         self.host
-            .request_headers(s, &pairs, request.body.is_empty())?;
+            .request_headers(s, &pairs, request.body.is_empty() && !trailers)?;
         self.answer_callouts()?;
         self.note_forwarded(s, &mut sent_headers)?;
         // Envoy's HTTP/1 codec hands over each chunk as it is read, then the end of the message as an
-        // empty chunk with end_of_stream (also for a body sent with content-length).
-        if !request.body.is_empty() {
-            let chunks = request.body.iter().map(String::as_str).chain([""]);
-            let count = request.body.len() + 1;
-            for (i, chunk) in chunks.enumerate() {
-                self.host
-                    .request_body(s, chunk.as_bytes(), i + 1 == count)?;
+        // empty chunk with end_of_stream (also for a body sent with content-length), or the trailers.
+        if !request.body.is_empty() || trailers {
+            let end = (!trailers).then_some("");
+            let chunks: Vec<&str> = request.body.iter().map(String::as_str).chain(end).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let end_of_stream = end.is_some() && i + 1 == chunks.len();
+                self.host.request_body(s, chunk.as_bytes(), end_of_stream)?;
                 self.answer_callouts()?;
                 self.note_forwarded(s, &mut sent_headers)?;
             }
+        }
+        if trailers {
+            let pairs: Vec<(&str, &str)> = request
+                .trailers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            self.host.request_trailers(s, &pairs)?;
+            self.answer_callouts()?;
+            self.note_forwarded(s, &mut sent_headers)?;
+        }
+        // A request the plugin paused may be resumed later (from its tick): let time pass, as the
+        // Envoy world's client waits.
+        let waited = self.host.elapsed() + PAUSE_WAIT;
+        while self.host.stream(s)?.request_paused
+            && !self.host.stream(s)?.ended()
+            && self.host.elapsed() < waited
+        {
+            self.host.advance_time(WAIT_STEP)?;
+            self.answer_callouts()?;
+            self.note_forwarded(s, &mut sent_headers)?;
         }
 
         let stream = self.host.stream(s)?;
@@ -281,8 +306,20 @@ fn request_headers(request: &Request, n: u32) -> Vec<(String, String)> {
         (":path".to_string(), request.path.clone()),
         (":method".to_string(), request.method.clone()),
     ];
-    headers.extend(request.headers.iter().cloned());
+    // The connection manager answers `expect: 100-continue` itself and drops the header.
+    headers.extend(
+        request
+            .headers
+            .iter()
+            .filter(|(k, v)| {
+                !(k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue"))
+            })
+            .cloned(),
+    );
     match request.body.len() {
+        _ if !request.trailers.is_empty() => {
+            headers.push(("transfer-encoding".into(), "chunked".into()));
+        }
         0 => {}
         1 => {
             let length = request.body.iter().map(String::len).sum::<usize>();

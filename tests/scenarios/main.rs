@@ -227,6 +227,10 @@ scenario_files!(
     fail_closed,
     fail_open,
     fail_reload,
+    stop_iteration,
+    stop_iteration_allowed,
+    body_policy,
+    body_policy_held,
 );
 
 /// A new scenario file must be listed above, or it would silently never run.

@@ -29,6 +29,7 @@ pub struct PluginConfig {
     pub(crate) configuration: Vec<u8>,
     pub(crate) failure_policy: FailurePolicy,
     pub(crate) reload_backoff: Option<Duration>,
+    pub(crate) allow_on_headers_stop_iteration: bool,
 }
 
 /// Envoy's default `reload_config.backoff.base_interval`.
@@ -59,6 +60,17 @@ impl PluginConfig {
     /// Sets the failure policy.
     pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
         self.failure_policy = policy;
+        self
+    }
+
+    /// Sets Envoy's `allow_on_headers_stop_iteration` (default false, as in Envoy and in what an Istio
+    /// `WasmPlugin` produces). Without it Envoy turns a paused `proxy_on_request_headers` into
+    /// `StopAllIterationAndWatermark`: the body and trailers are held back from the plugin too, until
+    /// it resumes the request (`proxy_continue_stream`), when the buffered body is delivered to it
+    /// in one `proxy_on_request_body`. With it the pause holds only the headers, and the body
+    /// callbacks run.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_on_headers_stop_iteration = allow;
         self
     }
 

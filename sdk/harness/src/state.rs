@@ -64,6 +64,11 @@ pub(crate) enum Deferred {
     EncodeLocalReply {
         context_id: u32,
     },
+    /// The plugin resumed a request stopped for all: Envoy delivers what it held to the plugin, the
+    /// buffered body in one `proxy_on_request_body`, then the trailers.
+    DeliverHeldRequest {
+        context_id: u32,
+    },
 }
 
 /// A root context's timer.

@@ -85,6 +85,14 @@ pub struct HttpStream {
     pub request_resumed: u32,
     /// How often the plugin resumed the response with `proxy_continue_stream`.
     pub response_resumed: u32,
+    /// True once the request headers went on to the filters after the plugin (and upstream): Envoy then
+    /// no longer gives them to the plugin (reading them gives an empty map, changing them
+    /// `BAD_ARGUMENT`).
+    pub request_headers_sent: bool,
+    /// True while the request is stopped for headers, body and trailers alike: a paused
+    /// `proxy_on_request_headers` without `allow_on_headers_stop_iteration`. Body chunks and trailers
+    /// that arrive meanwhile are held, not delivered to the plugin, until it resumes the request.
+    pub request_stopped_all: bool,
     /// True when the plugin reset the stream with `proxy_close_stream`.
     pub reset: bool,
     /// True when the plugin is skipped for this stream (`FailOpen` after a trap).
@@ -98,6 +106,11 @@ pub struct HttpStream {
     /// Which VM instance (0 = first, +1 per reload) the stream was created on.
     pub vm_generation: u32,
     pub(crate) created_at: std::time::SystemTime,
+    /// The plugin's `allow_on_headers_stop_iteration`.
+    pub(crate) allow_on_headers_stop_iteration: bool,
+    /// While stopped for all: the request ended (end of stream) / trailers arrived.
+    pub(crate) request_end_held: bool,
+    pub(crate) request_trailers_held: bool,
     pub(crate) done_pending: bool,
     pub(crate) properties: Vec<(Vec<String>, crate::properties::PropertyValue)>,
 }

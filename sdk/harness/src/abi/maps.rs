@@ -91,10 +91,23 @@ fn map_type(kind: i32) -> Result<MapType, Status> {
     MapType::from_code(kind as u32).ok_or(Status::BadArgument)
 }
 
+/// True for the request headers once they went on: Envoy keeps no handle on them for the plugin (reading
+/// the pairs gives an empty map, any other call `BAD_ARGUMENT`).
+fn request_headers_gone(state: &HostState, kind: MapType) -> bool {
+    kind == MapType::HttpRequestHeaders
+        && state
+            .streams
+            .get(&state.effective_context)
+            .is_some_and(|s| s.request_headers_sent)
+}
+
 /// The map, or `BAD_ARGUMENT` when it is not available in this context (as Envoy answers).
 fn map(state: &HostState, kind: MapType) -> Result<&HeaderMap, Status> {
     let ctx = state.effective_context;
     let stream = || state.streams.get(&ctx).ok_or(Status::BadArgument);
+    if request_headers_gone(state, kind) {
+        return Err(Status::BadArgument);
+    }
     match kind {
         MapType::HttpRequestHeaders => Ok(&stream()?.request_headers),
         MapType::HttpRequestTrailers => Ok(&stream()?.request_trailers),
@@ -129,6 +142,9 @@ fn map(state: &HostState, kind: MapType) -> Result<&HeaderMap, Status> {
 }
 
 fn map_mut(state: &mut HostState, kind: MapType) -> Result<&mut HeaderMap, Status> {
+    if request_headers_gone(state, kind) {
+        return Err(Status::BadArgument);
+    }
     let ctx = state.effective_context;
     let stream = state.streams.get_mut(&ctx).ok_or(Status::BadArgument)?;
     match kind {
@@ -155,6 +171,9 @@ fn get_pairs(
     size_ptr: i32,
 ) -> HostResult {
     let kind = map_type(kind)?;
+    if request_headers_gone(caller.data(), kind) {
+        return return_bytes(caller, &[], ptr_ptr, size_ptr);
+    }
     let bytes = map(caller.data(), kind)?.serialize();
     return_bytes(caller, &bytes, ptr_ptr, size_ptr)
 }
@@ -177,6 +196,9 @@ fn get_value(
 ) -> HostResult {
     let kind = map_type(kind)?;
     let key = read_string(caller, key_ptr, key_len)?;
+    if request_headers_gone(caller.data(), kind) {
+        return Err(Status::BadArgument.into());
+    }
     let value = map(caller.data(), kind)
         .map_err(|_| Status::NotFound)?
         .get(&key)

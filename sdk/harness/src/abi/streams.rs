@@ -72,8 +72,19 @@ fn continue_stream(state: &mut HostState, kind: i32) -> HostResult {
     match kind {
         StreamType::HttpRequest | StreamType::HttpResponse => {
             let stream = state.effective_stream().ok_or(Status::NotFound)?;
-            if kind == StreamType::HttpRequest {
+            if kind == StreamType::HttpRequest && stream.request_stopped_all {
+                // The headers go on; what was held reaches the plugin after this callback.
+                stream.request_stopped_all = false;
                 stream.request_paused = false;
+                stream.request_headers_sent = true;
+                stream.request_resumed += 1;
+                let context_id = stream.context_id;
+                state
+                    .deferred
+                    .push(Deferred::DeliverHeldRequest { context_id });
+            } else if kind == StreamType::HttpRequest {
+                stream.request_paused = false;
+                stream.request_headers_sent = true;
                 stream.request_resumed += 1;
                 let buffered = std::mem::take(&mut stream.request_body_buffered);
                 stream.request_body.extend_from_slice(&buffered);

@@ -28,6 +28,7 @@ fn forward(stream: &mut HttpStream, direction: Direction) {
     match direction {
         Direction::Request => {
             stream.request_paused = false;
+            stream.request_headers_sent = true;
             let buffered = std::mem::take(&mut stream.request_body_buffered);
             stream.request_body.extend_from_slice(&buffered);
         }
@@ -55,6 +56,11 @@ impl Host {
         let (context_id, root) = self.new_context(index)?;
         let generation = self.generation;
         let state = self.vm.state_mut();
+        let allow_on_headers_stop_iteration = state
+            .config
+            .plugins
+            .get(index)
+            .is_some_and(|p| p.allow_on_headers_stop_iteration);
         let created_at = state.clock.now();
         state
             .contexts
@@ -77,6 +83,8 @@ impl Host {
                 response_paused: false,
                 request_resumed: 0,
                 response_resumed: 0,
+                request_headers_sent: false,
+                request_stopped_all: false,
                 reset: false,
                 skipped: false,
                 done: false,
@@ -84,6 +92,9 @@ impl Host {
                 filter_state: Vec::new(),
                 vm_generation: generation,
                 created_at,
+                allow_on_headers_stop_iteration,
+                request_end_held: false,
+                request_trailers_held: false,
                 done_pending: false,
                 properties: Vec::new(),
             },
@@ -193,7 +204,7 @@ impl Host {
         let map = HeaderMap::from_pairs(headers);
         let f = self.vm.callbacks.on_request_headers.clone();
         let ctx = id.0 as i32;
-        self.http_event(
+        let action = self.http_event(
             id,
             Direction::Request,
             move |s| {
@@ -201,7 +212,28 @@ impl Host {
                 s.request_headers.len() as i32
             },
             Box::new(move |vm, n| vm.call(f, ctx as u32, (ctx, n, i32::from(end_of_stream)))),
-        )
+        )?;
+        let stream = self.stream_mut(id)?;
+        if action == Action::Pause && stream.request_paused && !stream.ended() {
+            // Envoy's StopAllIterationAndWatermark, unless the plugin may stop the headers alone.
+            stream.request_stopped_all = !stream.allow_on_headers_stop_iteration;
+        }
+        Ok(action)
+    }
+
+    /// Holds what arrives for a request stopped for all (body chunks, the end of the stream,
+    /// trailers) instead of delivering it; `None` when the request is not stopped that way.
+    fn hold_if_stopped_all(
+        &mut self,
+        id: StreamId,
+        hold: impl FnOnce(&mut HttpStream),
+    ) -> Result<Option<Action>, HarnessError> {
+        let stream = self.stream_mut(id)?;
+        if !stream.request_stopped_all || stream.ended() || stream.deleted {
+            return Ok(None);
+        }
+        hold(stream);
+        Ok(Some(Action::Pause))
     }
 
     /// Delivers a request body chunk to `proxy_on_request_body`. While the plugin pauses, chunks accumulate
@@ -212,6 +244,13 @@ impl Host {
         chunk: &[u8],
         end_of_stream: bool,
     ) -> Result<Action, HarnessError> {
+        let held = self.hold_if_stopped_all(id, |s| {
+            s.request_body_buffered.extend_from_slice(chunk);
+            s.request_end_held = end_of_stream;
+        })?;
+        if let Some(action) = held {
+            return Ok(action);
+        }
         let f = self.vm.callbacks.on_request_body.clone();
         let ctx = id.0 as i32;
         self.http_event(
@@ -232,6 +271,13 @@ impl Host {
         trailers: &[(&str, &str)],
     ) -> Result<Action, HarnessError> {
         let map = HeaderMap::from_pairs(trailers);
+        let held = self.hold_if_stopped_all(id, |s| {
+            s.request_trailers = map.clone();
+            s.request_trailers_held = true;
+        })?;
+        if let Some(action) = held {
+            return Ok(action);
+        }
         let f = self.vm.callbacks.on_request_trailers.clone();
         let ctx = id.0 as i32;
         self.http_event(
@@ -305,6 +351,47 @@ impl Host {
             },
             Box::new(move |vm, n| vm.call(f, ctx as u32, (ctx, n))),
         )
+    }
+
+    /// Delivers what a request stopped for all held, once the plugin resumed it: the buffered body in
+    /// one `proxy_on_request_body` (end of stream when the request ended without trailers), then the
+    /// trailers, as Envoy's filter manager does when a filter continues after StopAllIteration.
+    pub(crate) fn deliver_held_request(&mut self, context_id: u32) {
+        let id = StreamId(context_id);
+        let Ok(stream) = self.stream_mut(id) else {
+            return;
+        };
+        let (body, end, trailers) = (
+            !stream.request_body_buffered.is_empty(),
+            stream.request_end_held,
+            stream.request_trailers_held,
+        );
+        stream.request_end_held = false;
+        stream.request_trailers_held = false;
+        if body {
+            let f = self.vm.callbacks.on_request_body.clone();
+            let ctx = id.0 as i32;
+            let end_of_stream = end && !trailers;
+            let delivered = self.http_event(
+                id,
+                Direction::Request,
+                |s| s.request_body_buffered.len() as i32,
+                Box::new(move |vm, n| vm.call(f, ctx as u32, (ctx, n, i32::from(end_of_stream)))),
+            );
+            if !matches!(delivered, Ok(Action::Continue)) {
+                return;
+            }
+        }
+        if trailers {
+            let f = self.vm.callbacks.on_request_trailers.clone();
+            let ctx = id.0 as i32;
+            let _ = self.http_event(
+                id,
+                Direction::Request,
+                |s| s.request_trailers.len() as i32,
+                Box::new(move |vm, n| vm.call(f, ctx as u32, (ctx, n))),
+            );
+        }
     }
 
     /// Ends the stream as Envoy does: `proxy_on_log`, `proxy_on_done`, then `proxy_on_delete` (at once, or

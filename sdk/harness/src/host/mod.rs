@@ -286,6 +286,9 @@ impl Host {
                     Deferred::EncodeLocalReply { context_id } => {
                         self.encode_local_reply(context_id);
                     }
+                    Deferred::DeliverHeldRequest { context_id } => {
+                        self.deliver_held_request(context_id);
+                    }
                 }
             }
         }

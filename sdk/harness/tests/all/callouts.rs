@@ -16,8 +16,13 @@ fn callout_answered_resumes_the_request() -> anyhow::Result<()> {
         host.request_headers(s, &get("callout"), false)?,
         Action::Pause
     );
-    // Body arriving while paused is buffered.
-    assert_eq!(host.request_body(s, b"payload", true)?, Action::Continue);
+    // Body arriving while the headers are paused is held from the plugin too (Envoy's default turns
+    // the pause into StopAllIteration).
+    assert_eq!(host.request_body(s, b"payload", true)?, Action::Pause);
+    assert!(!host
+        .logs()
+        .iter()
+        .any(|l| l.message.starts_with("request_body")));
     let callouts = host.pending_http_callouts();
     assert_eq!(callouts.len(), 1);
     let c = callouts[0];
@@ -39,6 +44,11 @@ fn callout_answered_resumes_the_request() -> anyhow::Result<()> {
     assert!(!stream.request_paused);
     assert_eq!(stream.request_resumed, 1);
     assert_eq!(stream.request_body, b"payload");
+    // Resumed, the plugin gets the held body in one callback.
+    assert!(host
+        .logs()
+        .iter()
+        .any(|l| l.message == "request_body 7 true"));
     assert_eq!(
         host.http_callout(token).map(|c| c.state.clone()),
         Some(CalloutState::Answered)

@@ -11,6 +11,7 @@ mod observe;
 mod properties;
 mod raw_abi;
 mod shared;
+mod stop_iteration;
 mod support;
 mod tcp;
 mod time;

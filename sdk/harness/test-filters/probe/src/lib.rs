@@ -4,7 +4,9 @@
 //! Root ids: `http` (or any other) is an HTTP filter; `tcp` is a TCP filter. Plugin configuration is
 //! `key=value` pairs separated by `;`: `fail=1` makes `on_configure` return false, `tick=<ms>` sets a tick
 //! period. A VM configuration of `fail` makes `on_vm_start` return false. The `callout` command calls the
-//! cluster named by the request header `x-callout-cluster` (default `auth_cluster`).
+//! cluster named by the request header `x-callout-cluster` (default `auth_cluster`). `resume-later`
+//! pauses the request headers until a tick at least 300 ms later resumes them
+//! (`proxy_continue_stream`).
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +25,9 @@ proxy_wasm::main! {{
 thread_local! {
     /// Stream contexts waiting for `proxy_done` (their `on_done` returned false).
     static WAITING_FOR_DONE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    /// Paused requests (context id, when paused) a tick resumes once they waited long enough
+    /// (`resume-later`).
+    static WAITING_FOR_TICK: RefCell<Vec<(u32, SystemTime)>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Default, Clone, Copy)]
@@ -37,6 +42,68 @@ struct ProbeRoot {
     context_id: u32,
     kind: ContextType,
     metrics: Metrics,
+}
+
+/// What the raw header-map calls on the request headers return: the status and size of
+/// `get_header_map_pairs`, then the statuses of `get_header_map_value(":path")`,
+/// `replace_header_map_value`, `add_header_map_value`, `remove_header_map_value` and
+/// `get_header_map_size`.
+fn request_header_calls() -> String {
+    extern "C" {
+        fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+        fn proxy_get_header_map_value(
+            map: u32,
+            key: *const u8,
+            key_size: usize,
+            value: *mut *mut u8,
+            value_size: *mut usize,
+        ) -> u32;
+        fn proxy_replace_header_map_value(
+            map: u32,
+            key: *const u8,
+            key_size: usize,
+            value: *const u8,
+            value_size: usize,
+        ) -> u32;
+        fn proxy_add_header_map_value(
+            map: u32,
+            key: *const u8,
+            key_size: usize,
+            value: *const u8,
+            value_size: usize,
+        ) -> u32;
+        fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
+        fn proxy_get_header_map_size(map: u32, size: *mut usize) -> u32;
+    }
+    let (mut data, mut size) = (std::ptr::null_mut(), 0usize);
+    let (path, key, value) = (b":path", b"x-set-in-body", b"1");
+    // SAFETY: every buffer outlives the call that reads it; the host writes only into the locals
+    // it is given (a buffer it allocated is leaked, which a test filter can afford).
+    #[allow(unsafe_code)]
+    let statuses = unsafe {
+        let pairs = proxy_get_header_map_pairs(0, &mut data, &mut size);
+        let pairs_size = size;
+        let get = proxy_get_header_map_value(0, path.as_ptr(), path.len(), &mut data, &mut size);
+        let replace =
+            proxy_replace_header_map_value(0, key.as_ptr(), 13, value.as_ptr(), value.len());
+        let add = proxy_add_header_map_value(0, key.as_ptr(), 13, value.as_ptr(), value.len());
+        let remove = proxy_remove_header_map_value(0, key.as_ptr(), key.len());
+        let map_size = proxy_get_header_map_size(0, &mut size);
+        [
+            pairs,
+            pairs_size as u32,
+            get,
+            replace,
+            add,
+            remove,
+            map_size,
+        ]
+    };
+    let [pairs, pairs_size, get, replace, add, remove, map_size] = statuses;
+    format!(
+        "pairs {pairs} ({pairs_size} bytes), get {get}, replace {replace}, add {add}, \
+         remove {remove}, size {map_size}"
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -117,6 +184,25 @@ impl RootContext for ProbeRoot {
             log(
                 LogLevel::Info,
                 &format!("done {context_id}: {switched:?} {done:?}"),
+            );
+        }
+        // Long enough for a client to have sent the whole request, however it is chunked.
+        let due = |paused: SystemTime| {
+            now.duration_since(paused)
+                .is_ok_and(|waited| waited >= Duration::from_millis(300))
+        };
+        let paused = WAITING_FOR_TICK.with(|w| {
+            let mut waiting = w.borrow_mut();
+            let (ready, later) = waiting.drain(..).partition(|(_, at)| due(*at));
+            *waiting = later;
+            ready
+        });
+        for (context_id, _) in paused {
+            let switched = hostcalls::set_effective_context(context_id);
+            let resumed = hostcalls::resume_http_request();
+            log(
+                LogLevel::Info,
+                &format!("resume {context_id}: {switched:?} {resumed:?}"),
             );
         }
         let _ = hostcalls::set_effective_context(self.context_id);
@@ -519,6 +605,11 @@ impl HttpContext for ProbeHttp {
         if self.has("grpc") || self.has("grpc-stream") || self.has("grpc-cancel") {
             return self.run_grpc();
         }
+        if self.has("resume-later") {
+            let now = self.get_current_time();
+            WAITING_FOR_TICK.with(|w| w.borrow_mut().push((self.context_id, now)));
+            return Action::Pause;
+        }
         if self.has("pause") {
             return Action::Pause;
         }
@@ -532,6 +623,17 @@ impl HttpContext for ProbeHttp {
         );
         if self.has("trap-body") {
             std::process::abort();
+        }
+        if self.has("headers-in-body") {
+            // Envoy hands the request headers to a plugin only until they went on.
+            // The raw call: the SDK's `get_map` panics on a status other than OK.
+            log(
+                LogLevel::Info,
+                &format!("request headers in body: {}", request_header_calls()),
+            );
+        }
+        if self.has("pause-body") && !end_of_stream {
+            return Action::Pause;
         }
         if self.has("buffer") {
             if !end_of_stream {
