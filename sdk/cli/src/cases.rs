@@ -137,7 +137,8 @@ pub struct Expect {
     /// Allowed: headers the upstream saw. Denied: headers of the local reply.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Allowed: headers the upstream must not see.
+    /// Headers that must be nowhere: not upstream, not on the response (allowed), not on the
+    /// local reply (denied).
     #[serde(default)]
     pub absent_headers: Vec<String>,
     /// Allowed: the path (with query) the upstream saw.
@@ -275,16 +276,23 @@ pub fn compare(expect: &Expect, got: &Outcome) -> Vec<Mismatch> {
             ));
         }
     }
-    if got.allowed {
-        for name in &expect.absent_headers {
-            if let Some(value) = find_header(&got.upstream_headers, name) {
+    let seen_by = [
+        ("upstream", &got.upstream_headers),
+        ("response", &got.response_headers),
+        ("local reply", &got.reply_headers),
+    ];
+    for name in &expect.absent_headers {
+        for (place, headers) in seen_by {
+            if let Some(value) = find_header(headers, name) {
                 diffs.push(Mismatch::new(
-                    format!("header {name} upstream"),
+                    format!("header {name} {place}"),
                     "(absent)",
                     quoted(value),
                 ));
             }
         }
+    }
+    if got.allowed {
         if let Some(path) = &expect.upstream_path {
             if &got.upstream_path != path {
                 diffs.push(Mismatch::new(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long Envoy may take to become ready (it compiles the wasm module first).
@@ -213,6 +214,55 @@ pub fn validate(config: &str) -> Result<String, EnvoyError> {
     }
 }
 
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Starts `command` so that it dies with this process, however the process ends (a test runner
+/// killed with SIGKILL included): the child asks the kernel for SIGKILL when its parent goes
+/// (`PR_SET_PDEATHSIG`). The kernel means the parent *thread*, so every child is started from
+/// one thread that lives as long as the process.
+fn spawn_tied(command: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (requests, incoming) = mpsc::channel::<SpawnRequest>();
+        std::thread::spawn(move || {
+            for (mut command, reply) in incoming {
+                let _ = reply.send(spawn_dying_with_parent(&mut command));
+            }
+        });
+        Mutex::new(requests)
+    });
+    let (reply, answer) = mpsc::channel();
+    let sent = spawner
+        .lock()
+        .map_err(|_| std::io::Error::other("the spawner lock is poisoned"))?
+        .send((command, reply));
+    sent.map_err(|_| std::io::Error::other("the spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread is gone"))?
+}
+
+#[allow(unsafe_code)] // pre_exec: code that runs in the child between fork and exec
+fn spawn_dying_with_parent(command: &mut Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and only makes async-signal-safe
+    // system calls (prctl, getppid, kill); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the call: then no signal would ever come.
+            if libc::getppid() != parent as libc::pid_t {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
 /// A running Envoy; killed when dropped.
 #[derive(Debug)]
 pub struct Envoy {
@@ -237,7 +287,8 @@ impl Envoy {
         let log = std::fs::File::create(&log_path).map_err(io("creating the log"))?;
         let log_err = log.try_clone().map_err(io("opening the log"))?;
         let admin_path = dir.path().join("admin-address");
-        let child = Command::new(binary()?)
+        let mut command = Command::new(binary()?);
+        command
             .arg("-c")
             .arg(&config_path)
             .arg("--admin-address-path")
@@ -252,9 +303,8 @@ impl Envoy {
             ])
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(io("starting envoy"))?;
+            .stderr(log_err);
+        let child = spawn_tied(command).map_err(io("starting envoy"))?;
         let agent = http_client();
         let mut envoy = Self {
             child,

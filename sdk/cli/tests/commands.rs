@@ -122,3 +122,67 @@ fn build_of_an_unknown_package_fails_with_a_message() {
         text(&out.stderr)
     );
 }
+
+/// The ids of the live processes whose parent is `parent` and whose command name is `name`.
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split at its closing parenthesis.
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map_or("", |(_, c)| c);
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        if comm == name && fields.get(1) == Some(&parent.to_string().as_str()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Whether a process is alive (a zombie is not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, t)| !t.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn envoy_dies_with_palisade_up_when_it_is_killed() {
+    let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["up", "--port", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let envoy = loop {
+        if let Some(pid) = children_named(up.id(), "envoy").first() {
+            break *pid;
+        }
+        if let Some(status) = up.try_wait().unwrap() {
+            panic!("palisade up exited before starting Envoy: {status}");
+        }
+        assert!(std::time::Instant::now() < deadline, "no Envoy after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // SIGKILL: no destructor, no signal handler of palisade's runs.
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(envoy) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Envoy (pid {envoy}) outlived the killed palisade up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
