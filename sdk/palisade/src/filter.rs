@@ -505,6 +505,52 @@ mod tests {
         assert_eq!(host.counter("palisade.fixed.requests_denied"), 1);
     }
 
+    /// Reads the `x-user` header and answers with a decision that sets it upstream.
+    struct EchoUser;
+
+    impl Policy for EchoUser {
+        type Config = ();
+        const NAME: &'static str = "echo_user";
+        fn from_config(_: ()) -> Result<Self, ConfigError> {
+            Ok(Self)
+        }
+        fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
+            Ok(match request.header("x-user") {
+                Some(user) if user == "bob" => Decision::allow().header("x-upstream-user", user),
+                Some(_) => Decision::allow().response_header("x-seen", "1"),
+                None => Decision::deny(401),
+            })
+        }
+    }
+
+    #[test]
+    fn headers_that_went_upstream_are_read_from_the_copy_and_cannot_change() {
+        let sent = |user: &str| Arrived {
+            body: Some(RequestBody::default()),
+            sent_headers: Some(vec![
+                (":path".into(), "/".into()),
+                ("x-user".into(), user.into()),
+            ]),
+        };
+        // The proxy no longer hands the headers out (its map is empty): the copy decides.
+        let mut host = FakeHost::default();
+        let metrics = FilterMetrics::define(&mut host, "echo_user", &[]).unwrap();
+        let flow = on_request(&EchoUser, &metrics, &mut host, sent("alice"), None);
+        assert_eq!(
+            flow,
+            Flow::Continue {
+                response_headers: vec![("x-seen".into(), "1".into())]
+            }
+        );
+        // A decision that changes them is refused (bad_decision), and fails closed.
+        let flow = on_request(&EchoUser, &metrics, &mut host, sent("bob"), None);
+        assert_eq!(flow, Flow::Stop);
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
+        assert!(host.headers.is_empty(), "nothing was set");
+        assert_eq!(host.counter("palisade.echo_user.errors.bad_decision"), 1);
+        assert!(host.logged("allow_on_headers_stop_iteration"));
+    }
+
     #[test]
     fn unreadable_headers_follow_the_failure_mode() {
         let mut host = FakeHost {

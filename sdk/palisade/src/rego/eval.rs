@@ -45,6 +45,10 @@ pub enum EvalError {
     Failed(String),
 }
 
+/// Compiled regexes and glob matchers kept across evaluations.
+const PATTERN_CACHE_REGEXES: usize = 32;
+const PATTERN_CACHE_GLOBS: usize = 16;
+
 /// Which regorus engine runs the policy.
 pub enum Evaluator {
     /// regorus' bytecode VM, and the evaluation's byte budget.
@@ -91,11 +95,18 @@ impl Evaluator {
             check_interval: NonZeroU32::new(256).unwrap_or(NonZeroU32::MIN),
         };
         engine.set_execution_timer_config(timer);
+        // regorus keeps compiled regexes and globs in process-wide caches (256 and 128 by
+        // default). A pattern from request data adds an entry each time, up to a few MB apiece,
+        // and wasm memory never shrinks: keep the caches small.
+        regorus::cache::configure(regorus::cache::Config {
+            regex: PATTERN_CACHE_REGEXES,
+            glob: PATTERN_CACHE_GLOBS,
+        });
         // OPA's default (non-strict) semantics: a builtin that fails on its arguments makes its
         // expression undefined and evaluation goes on; only limits stay errors.
         engine.set_strict_builtin_errors(false);
         if on_interpreter {
-            super::limits::cap_interpreter(&mut engine)
+            super::overrides::install_in_interpreter(&mut engine)
                 .map_err(|e| CompileError::Policy(one_line(&e)))?;
             for extension in extensions {
                 let (name, call) = (extension.name, extension.call);
@@ -118,7 +129,7 @@ impl Evaluator {
             true => None,
             false => {
                 let mut copy = engine.clone();
-                super::limits::cap_interpreter(&mut copy)
+                super::overrides::install_in_interpreter(&mut copy)
                     .map_err(|e| CompileError::Policy(one_line(&e)))?;
                 Some(copy)
             }
@@ -159,12 +170,12 @@ impl Evaluator {
             // partial object rules); the interpreter does, more slowly.
             Err(err) => {
                 log::info!("{rule} runs on the interpreter: {}", one_line(&err));
-                super::limits::cap_interpreter(&mut engine)
+                super::overrides::install_in_interpreter(&mut engine)
                     .map_err(|e| CompileError::Policy(one_line(&e)))?;
                 return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
             }
         };
-        super::limits::cap_program(std::sync::Arc::make_mut(&mut program));
+        super::overrides::install_in_program(std::sync::Arc::make_mut(&mut program));
         let mut vm = regorus::rvm::RegoVM::new();
         vm.load_program(program);
         vm.set_data(data)

@@ -418,7 +418,15 @@ fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, InputEr
     if content_type.contains("application/json") {
         let text =
             std::str::from_utf8(bytes).map_err(|e| InputError::BadJsonBody(e.to_string()))?;
-        return Value::from_json_str(text).map_err(|e| InputError::BadJsonBody(e.to_string()));
+        let value =
+            Value::from_json_str(text).map_err(|e| InputError::BadJsonBody(e.to_string()))?;
+        // A number regorus cannot write out would take the VM down in a builtin's error.
+        if !super::replacements::writable(&value) {
+            return Err(InputError::BadJsonBody(
+                "a number beyond ±1e308, which Palisade cannot represent".into(),
+            ));
+        }
+        return Ok(value);
     }
     if content_type.contains("application/x-www-form-urlencoded") {
         return Ok(params_map(parse_query(&String::from_utf8_lossy(bytes))));
@@ -552,6 +560,20 @@ mod tests {
             InputBuilder::new(InputNeeds::all()).build(&request, &context()),
             Err(InputError::BadJsonBody(_))
         ));
+        for huge in [
+            &b"{\"x\": 1.7976931348623157e308}"[..],
+            b"[1e400]",
+            b"-1e308",
+        ] {
+            assert!(
+                matches!(
+                    parse_body(Some("application/json"), huge),
+                    Err(InputError::BadJsonBody(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(huge)
+            );
+        }
         let form = parse_body(Some("application/x-www-form-urlencoded"), b"a=1&a=2&b=x+y").unwrap();
         assert_eq!(form["a"], Value::from(vec![s("1"), s("2")]));
         assert_eq!(form["b"], Value::from(vec![s("x y")]));

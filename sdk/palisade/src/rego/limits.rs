@@ -3,15 +3,15 @@
 //! The instruction and time budgets see a builtin call as one step, however much it allocates:
 //! `numbers.range(1, 1000000000)` asks for gigabytes at once (the VM traps), and
 //! `sprintf("%0300000000d", [1])` grows linear memory by 300 MB for good (wasm memory never
-//! shrinks). Each builtin here is replaced by a wrapper that first works out, from its
-//! arguments, an upper bound of what its result will take, charges it to the evaluation's
-//! byte budget, and refuses the call with a [`regorus::LimitError`] (which regorus never turns
-//! into `undefined`) when the budget would be overdrawn. Charges add up over one evaluation, so
-//! a chain of doublings stops too, and so does a loop that copies a large object each time.
+//! shrinks). Before each builtin here runs ([`super::overrides`] calls [`charge_for`]), an
+//! upper bound of what its result will take is worked out from its arguments and charged to
+//! the evaluation's byte budget; the call is refused with a [`regorus::LimitError`] (which
+//! regorus never turns into `undefined`) when the budget would be overdrawn. Charges add up
+//! over one evaluation, so a chain of doublings stops too, and so does a loop that copies a
+//! large object each time.
 
 use std::cell::Cell;
 
-use regorus::unstable::{Expr, Ref, Span};
 use regorus::Value;
 
 /// The bytes one element of an array, set or object is counted as.
@@ -243,8 +243,56 @@ fn marshal_bytes(args: &[Value], cap: usize) -> usize {
 /// How a capped builtin's result is bounded from its arguments (`cap` bounds the walk).
 type Estimate = fn(&[Value], usize) -> usize;
 
+/// `bits.lsh(x, n)`: `x` grows by `n` bits.
+fn shift_bytes(args: &[Value]) -> usize {
+    integer(arg(args, 1)).map_or(0, |bits| {
+        usize::try_from(bits.max(0) / 8).unwrap_or(usize::MAX)
+    })
+}
+
+/// `net.cidr_expand(cidr)`: one string per address of the network.
+fn cidr_expand_bytes(args: &[Value]) -> usize {
+    let Value::String(cidr) = arg(args, 0) else {
+        return 0;
+    };
+    let (address, prefix) = cidr.split_once('/').unwrap_or((cidr, ""));
+    let width: u32 = if address.contains(':') { 128 } else { 32 };
+    let prefix: u32 = prefix.parse().unwrap_or(width).min(width);
+    let host_bits = width - prefix;
+    1usize
+        .checked_shl(host_bits)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(ELEMENT_BYTES + 40)
+}
+
+/// `regex.replace(s, pattern, value)`: a pattern may match (even empty) at every character.
+fn regex_replace_bytes(args: &[Value]) -> usize {
+    replaced_len(str_len(arg(args, 0)), 0, str_len(arg(args, 2)))
+}
+
+/// `regex.find_n(pattern, s, n)` / `regex.find_all_string_submatch_n(pattern, s, n)`: up to one
+/// match per character and one more, each an element (and one per group for submatches).
+fn regex_matches_bytes(args: &[Value]) -> usize {
+    let groups = match arg(args, 0) {
+        Value::String(pattern) => pattern.matches('(').count(),
+        _ => 0,
+    };
+    str_len(arg(args, 1))
+        .saturating_add(1)
+        .saturating_mul(groups.saturating_add(1))
+        .saturating_mul(ELEMENT_BYTES)
+        .saturating_add(str_len(arg(args, 1)))
+}
+
 /// Every capped builtin: its name and its estimate.
 const CAPPED: &[(&str, Estimate)] = &[
+    ("bits.lsh", |args, _| shift_bytes(args)),
+    ("regex.replace", |args, _| regex_replace_bytes(args)),
+    ("regex.find_n", |args, _| regex_matches_bytes(args)),
+    ("regex.find_all_string_submatch_n", |args, _| {
+        regex_matches_bytes(args)
+    }),
+    ("net.cidr_expand", |args, _| cidr_expand_bytes(args)),
     ("numbers.range", |args, _| range_bytes(args)),
     ("numbers.range_step", |args, _| range_bytes(args)),
     ("replace", |args, _| replace_bytes(args)),
@@ -260,123 +308,16 @@ const CAPPED: &[(&str, Estimate)] = &[
     ("object.remove", |args, _| members_bytes([arg(args, 0)])),
 ];
 
-/// The charge for calling `name` with `args`, if it is capped.
-fn estimate(name: &str, args: &[Value]) -> Option<usize> {
+/// Charges a call of `name` with `args` to the evaluation in progress, when `name` is capped.
+pub fn charge_for(name: &str, args: &[Value]) -> anyhow::Result<()> {
+    let Some((_, estimate)) = CAPPED.iter().find(|(capped, _)| *capped == name) else {
+        return Ok(());
+    };
     let remaining = BUDGET.with(|b| {
         let (limit, used) = b.get();
         limit.saturating_sub(used)
     });
-    CAPPED
-        .iter()
-        .find(|(capped, _)| *capped == name)
-        .map(|(_, f)| f(args, remaining))
-}
-
-type Builtin = fn(&Span, &[Ref<Expr>], &[Value], bool) -> anyhow::Result<Value>;
-
-fn original(name: &str) -> Option<Builtin> {
-    regorus::unstable::BUILTINS.get(name).map(|(f, _)| *f)
-}
-
-/// Charges, then calls regorus' own builtin.
-fn checked(
-    name: &str,
-    span: &Span,
-    params: &[Ref<Expr>],
-    args: &[Value],
-    strict: bool,
-) -> anyhow::Result<Value> {
-    charge(estimate(name, args).unwrap_or(0))?;
-    match original(name) {
-        Some(f) => f(span, params, args, strict),
-        None => anyhow::bail!("builtin {name} is missing"),
-    }
-}
-
-macro_rules! wrappers {
-    ($($name:literal => $f:ident),* $(,)?) => {
-        $(fn $f(span: &Span, params: &[Ref<Expr>], args: &[Value], strict: bool)
-            -> anyhow::Result<Value> {
-            checked($name, span, params, args, strict)
-        })*
-        /// The wrapper standing in for the builtin `name`.
-        fn wrapper(name: &str) -> Option<Builtin> {
-            match name {
-                $($name => Some($f),)*
-                _ => None,
-            }
-        }
-    };
-}
-
-wrappers! {
-    "numbers.range" => capped_range,
-    "numbers.range_step" => capped_range_step,
-    "replace" => capped_replace,
-    "strings.replace_n" => capped_replace_n,
-    "concat" => capped_concat,
-    "array.concat" => capped_array_concat,
-    "sprintf" => capped_sprintf,
-    "json.marshal" => capped_marshal,
-    "json.marshal_with_options" => capped_marshal_with_options,
-    "object.union" => capped_object_union,
-    "object.union_n" => capped_object_union_n,
-    "object.filter" => capped_object_filter,
-    "object.remove" => capped_object_remove,
-}
-
-/// Swaps the capped builtins of a compiled bytecode program for their wrappers.
-pub fn cap_program(program: &mut regorus::rvm::program::Program) {
-    for (index, info) in program.builtin_info_table.iter().enumerate() {
-        if let (Some(slot), Some(f)) = (
-            program.resolved_builtins.get_mut(index),
-            wrapper(&info.name),
-        ) {
-            slot.0 = f;
-        }
-    }
-}
-
-/// Registers the capped builtins as extensions of an interpreter (extensions are looked up
-/// before builtins), each calling regorus' own builtin once charged.
-pub fn cap_interpreter(engine: &mut regorus::Engine) -> anyhow::Result<()> {
-    let span = Span {
-        source: regorus::unstable::Source::from_contents("<builtin>".into(), String::new())?,
-        line: 1,
-        col: 1,
-        start: 0,
-        end: 0,
-    };
-    for (name, _) in CAPPED {
-        let Some((_, arity)) = regorus::unstable::BUILTINS.get(name) else {
-            continue;
-        };
-        let params: Vec<Ref<Expr>> = (0..*arity)
-            .map(|_| {
-                Ref::new(Expr::Null {
-                    span: span.clone(),
-                    value: Value::Null,
-                    eidx: 0,
-                })
-            })
-            .collect();
-        let span = span.clone();
-        engine.add_extension(
-            (*name).to_string(),
-            *arity,
-            // As the interpreter does for builtins (non-strict): an error other than a limit
-            // makes the call undefined rather than failing the evaluation.
-            Box::new(
-                move |args: Vec<Value>| match checked(name, &span, &params, &args, false) {
-                    Err(err) if err.downcast_ref::<regorus::LimitError>().is_none() => {
-                        Ok(Value::Undefined)
-                    }
-                    result => result,
-                },
-            ),
-        )?;
-    }
-    Ok(())
+    charge(estimate(args, remaining))
 }
 
 #[cfg(test)]
@@ -464,6 +405,28 @@ mod tests {
                 "interpreter: {on_interpreter}"
             );
             let err = evaluator.evaluate("data.p.allow", input(100)).unwrap_err();
+            assert!(
+                matches!(err, EvalError::Budget(_)),
+                "interpreter: {on_interpreter}: {err}"
+            );
+        }
+    }
+
+    /// A pattern that matches everywhere multiplies the string by the replacement.
+    #[test]
+    fn regex_replace_is_charged_on_both_engines() {
+        let policy = "package p\nimport rego.v1\ndefault allow := false\n\
+                      allow if count(regex.replace(sprintf(concat(\"\", [\"%0\", format_int(input.n, 10), \"d\"]), [1]), \"\", \"0123456789\")) > 0\n";
+        for on_interpreter in [false, true] {
+            let mut evaluator = evaluator(policy, on_interpreter);
+            assert_eq!(
+                evaluator.evaluate("data.p.allow", input(10)),
+                Ok(Value::from(true))
+            );
+            // 200 kB of digits is within 1 MiB; ten bytes at each of them is not.
+            let err = evaluator
+                .evaluate("data.p.allow", input(200_000))
+                .unwrap_err();
             assert!(
                 matches!(err, EvalError::Budget(_)),
                 "interpreter: {on_interpreter}: {err}"

@@ -12,7 +12,9 @@ pub mod input;
 pub mod jwt;
 pub mod limits;
 pub mod nesting;
+pub mod overrides;
 pub mod recursion;
+pub mod replacements;
 pub mod result;
 
 use std::cell::RefCell;
@@ -209,8 +211,15 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
         if !data.is_object() {
             return Err(ConfigError::field("data", "expected a JSON object"));
         }
+        let data = regorus::Value::from(data.clone());
+        if !replacements::writable(&data) {
+            return Err(ConfigError::field(
+                "data",
+                "holds a number beyond ±1e308, which Palisade cannot represent",
+            ));
+        }
         engine
-            .add_data(regorus::Value::from(data.clone()))
+            .add_data(data)
             .map_err(|e| ConfigError::field("data", eval::one_line(&e)))?;
     }
     let sources: Vec<&str> = modules.iter().map(|(_, s)| *s).collect();
