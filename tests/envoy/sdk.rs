@@ -93,6 +93,41 @@ fn a_panic_is_logged_at_critical_and_fails_closed() {
     assert!(log.contains("asked to panic: test"), "{log}");
 }
 
+/// The shipped bootstraps' failure policy, FAIL_RELOAD: after a trap (a bug), the request that
+/// trapped and those within the reload backoff get 503s, never the upstream unchecked; then a
+/// fresh VM serves again. (The scenarios in tests/scenarios/fail_*.yaml show every failure
+/// policy in both worlds.)
+#[test]
+fn after_a_trap_the_shipped_failure_policy_serves_again() {
+    let upstream = EchoServer::start().unwrap();
+    let config = support::config(
+        "rego-authz.yaml",
+        &upstream,
+        &support::wasm("request-probe"),
+    );
+    assert!(config.contains("failure_policy: FAIL_RELOAD"), "{config}");
+    let envoy = support::start(&config);
+    assert_eq!(get(&envoy, "/", &[]).status, 200);
+    let trapped = get(&envoy, "/", &[("x-panic", "test")]);
+    assert_eq!(trapped.status, 503, "{trapped:?}");
+    // Within the backoff (1 s from the last VM load, plus jitter): refused; past it already
+    // answered by a fresh VM. Never let through unchecked.
+    let during = get(&envoy, "/", &[("x-probe", "yes")]);
+    let filtered = during.status == 200 && during.body.contains("\"probe\":\"yes\"");
+    assert!(during.status == 503 || filtered, "{during:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    // A fresh VM: the filter runs again (the probe answers with its request view).
+    let after = get(&envoy, "/", &[("x-probe", "yes")]);
+    assert_eq!(after.status, 200, "{after:?}");
+    let view: serde_json::Value = serde_json::from_str(&after.body).unwrap();
+    assert_eq!(view["probe"], "yes");
+    assert_eq!(
+        upstream.received().len(),
+        1,
+        "only the first request went upstream"
+    );
+}
+
 /// Envoy calls a callback on every request that reaches it only when the module exports it
 /// (proxy-wasm-cpp-host skips unexported ones), and each call into the VM costs CPU: the SDK
 /// exports only those it answers. Read from the module's export section.
