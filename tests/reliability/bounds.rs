@@ -298,3 +298,60 @@ fn bodies_far_over_max_body_bytes_are_not_buffered() -> anyhow::Result<()> {
     assert_eq!(grown, 0);
     Ok(())
 }
+
+/// Calls that panicked in regorus 0.14.1 on values a request can carry (found by the `builtins`
+/// fuzz target and a review of regorus, docs/RELIABILITY.md), each a trap of the compiled filter
+/// (`panic = "abort"`) that left every later request of the VM with a 503. Now each is answered
+/// (undefined, or OPA's value), and the VM serves the next request.
+#[test]
+fn calls_that_panicked_in_regorus_do_not_trap_the_vm() -> anyhow::Result<()> {
+    let json_path = vec!["a"; 5000].join("/");
+    let glob = format!("{}a{}", "{".repeat(300), "}".repeat(300));
+    let calls: [(&str, serde_json::Value); 14] = [
+        ("strings.count(a[0], a[1])", json!(["abc", ""])),
+        ("object.subset(a[0], a[1])", json!([[1, 2], []])),
+        ("object.subset(a[0], a[1])", json!([{"a": [1]}, {"a": []}])),
+        (
+            "regex.template_match(a[0], a[1], a[2], a[3])",
+            json!(["urn:foo:{.*}", "u", "{", "}"]),
+        ),
+        ("time.parse_duration_ns(a[0])", json!(["1µ"])),
+        ("time.parse_ns(a[0], a[1])", json!(["é", "é"])),
+        ("time.format(a[0])", json!([[0, "UTC", "é"]])),
+        ("sprintf(a[0], a[1])", json!(["%²d", [1]])),
+        ("numbers.range_step(a[0], a[1], a[2])", json!([1, 5, 0])),
+        ("numbers.range(a[0], a[1])", json!([0, i64::MIN])),
+        ("glob.match(a[0], null, a[1])", json!([glob, "a"])),
+        ("json.filter(a[0], a[1])", json!([{"a": 1}, [json_path]])),
+        ("upper(units.parse(a[0]))", json!(["1e400"])),
+        ("units.parse(a[0])", json!(["1e100000000"])),
+    ];
+    let mut problems = Vec::new();
+    for (call, args) in calls {
+        let rules = format!(
+            "default allow := false\n\
+             allow if {{\n  a := json.unmarshal(input.attributes.request.http.headers[\"x-args\"])\n  {call} != \"never\"\n}}\n\
+             allow if input.attributes.request.http.headers[\"x-args\"] == \"ok\""
+        );
+        for interpreter in [false, true] {
+            // An io.jwt call anywhere sends the policy to the interpreter.
+            let rules = match interpreter {
+                true => format!("{rules}\nunused if io.jwt.decode(\"x\")"),
+                false => rules.clone(),
+            };
+            let mut host = started(&json!({"policy": rego(&rules)}))?;
+            let answered = send(&mut host, "GET", "/", &[("x-args", &args.to_string())])?;
+            let after = send(&mut host, "GET", "/", &[("x-args", "ok")])?;
+            let shown: String = args.to_string().chars().take(60).collect();
+            eprintln!("{call} {shown}: {answered}, then {after} (interpreter: {interpreter})");
+            if host.vm_failed() || after != 200 {
+                problems.push(format!(
+                    "{call} with {shown} (interpreter: {interpreter}): VM failed {}, next request {after}",
+                    host.vm_failed()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    Ok(())
+}
