@@ -211,7 +211,7 @@ fn every_bootstrap_passes_envoy_validate() {
 fn validation_fails_for_a_bootstrap_envoy_or_the_filter_rejects() {
     let (config, _) = render_for_validation(Path::new("tenant-header-events.yaml")).unwrap();
     // A field Envoy's Wasm filter does not have.
-    let misspelt = config.replace("failure_policy: FAIL_CLOSED", "failure_polcy: FAIL_CLOSED");
+    let misspelt = config.replace("failure_policy: FAIL_RELOAD", "failure_polcy: FAIL_RELOAD");
     assert_ne!(misspelt, config);
     assert!(
         envoy::validate(&misspelt).is_err(),

@@ -397,8 +397,8 @@ impl Callback {
     /// A host call this callback makes.
     fn call(self) -> &'static str {
         match self {
-            Callback::Configure => "proxy_get_buffer_bytes",
-            Callback::RequestHeaders | Callback::RequestBody => "proxy_get_header_map_pairs",
+            Callback::Configure | Callback::RequestBody => "proxy_get_buffer_bytes",
+            Callback::RequestHeaders => "proxy_get_header_map_pairs",
             Callback::ResponseHeaders => "proxy_add_header_map_value",
             Callback::Tick => "proxy_http_call",
             Callback::HttpCallResponse => "proxy_get_header_map_pairs",
