@@ -373,6 +373,36 @@ fn every_plugin_configuration_is_accepted_by_the_compiled_filter() {
 }
 
 #[test]
+fn the_wasm_plugin_palisade_new_writes_matches_the_crd_schema_and_the_filter_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("orders-policy");
+    palisade_cli::new::create(&palisade_cli::new::NewArgs {
+        kind: palisade_cli::new::Kind::Rego,
+        name: project.clone(),
+    })
+    .unwrap();
+    let file = project.join("wasmplugin.yaml");
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let resource = Resource { file, doc };
+    assert_eq!(check(&resource), Vec::<String>::new());
+    let [filter] = deployed(&resource).try_into().unwrap();
+    assert_eq!(filter.package, "rego-authz");
+    let mut host = HostBuilder::from_file(support::wasm(&filter.package))
+        .plugin(
+            PluginConfig::new(&filter.root_id)
+                .configuration(serde_json::to_string(&filter.configuration).unwrap()),
+        )
+        .build()
+        .unwrap();
+    let outcome = host.start().unwrap();
+    assert!(
+        outcome.ok(),
+        "{:?}",
+        host.log_messages_from(LogLevel::Error)
+    );
+}
+
+#[test]
 fn every_plugin_configuration_equals_its_envoy_bootstrap() {
     let listed: BTreeSet<&str> = MIRRORS.iter().map(|(m, _)| *m).collect();
     for file in configs::manifests() {

@@ -40,6 +40,53 @@ pub fn build_into(package: &str, target_dir: &Path) -> anyhow::Result<BuiltWasm>
     build_with(package, Some(target_dir))
 }
 
+/// Builds the filter crate whose `Cargo.toml` is `manifest`, anywhere (a policy author's own
+/// repository), as [`build`] builds a workspace package: release profile, `TARGET`, paths
+/// remapped from the crate's own workspace root.
+pub fn build_manifest(manifest: &Path) -> anyhow::Result<BuiltWasm> {
+    let manifest = manifest
+        .canonicalize()
+        .with_context(|| format!("finding {}", manifest.display()))?;
+    let dir = manifest.parent().context("a Cargo.toml has a directory")?;
+    let root = crate_workspace_root(&manifest)?;
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(dir)
+        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(&manifest)
+        .args([
+            "--config",
+            &rustflags_config(&reproducible_rustflags_for(&root)),
+        ]);
+    run_cargo(command, &manifest.display().to_string())
+}
+
+/// The root of the cargo workspace `manifest` belongs to (its own directory for a lone crate).
+fn crate_workspace_root(manifest: &Path) -> anyhow::Result<PathBuf> {
+    let output = Command::new(cargo())
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .context("running cargo locate-project")?;
+    if !output.status.success() {
+        bail!(
+            "cargo locate-project --manifest-path {}: {}",
+            manifest.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let workspace_manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Ok(workspace_manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 /// The rustc flags every filter build adds for `TARGET`, so that the same source and toolchain
 /// give the same `.wasm` bytes on any machine (a WasmPlugin's `sha256` pin can then be checked
 /// by rebuilding).
@@ -55,10 +102,12 @@ pub fn build_into(package: &str, target_dir: &Path) -> anyhow::Result<BuiltWasm>
 /// `/palisade`. `scripts/test` passes the same flags to its plain `cargo build`, so the two
 /// share compiled artifacts.
 pub fn reproducible_rustflags() -> Vec<String> {
-    let mut flags = vec![format!(
-        "--remap-path-prefix={}=/palisade",
-        workspace_root().display()
-    )];
+    reproducible_rustflags_for(&workspace_root())
+}
+
+/// [`reproducible_rustflags`] for a crate whose workspace root is `root`.
+fn reproducible_rustflags_for(root: &Path) -> Vec<String> {
+    let mut flags = vec![format!("--remap-path-prefix={}=/palisade", root.display())];
     // Last: rustc applies the last matching prefix, and CARGO_HOME may sit inside the root.
     if let Some(home) = cargo_home() {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
@@ -102,17 +151,25 @@ fn toml_string(value: &str) -> String {
 }
 
 fn build_with(package: &str, target_dir: Option<&Path>) -> anyhow::Result<BuiltWasm> {
-    let root = workspace_root();
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = Command::new(cargo());
     command
-        .current_dir(&root)
+        .current_dir(workspace_root())
         .args(["build", "--release", "--target", TARGET, "-p", package])
-        .args(["--config", &rustflags_config(&reproducible_rustflags())])
-        .args(["--message-format", "json-render-diagnostics"])
-        .stdout(Stdio::piped());
+        .args(["--config", &rustflags_config(&reproducible_rustflags())]);
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
+    run_cargo(command, package)
+}
+
+/// Runs a `cargo build` command and returns the `.wasm` it wrote.
+fn run_cargo(mut command: Command, package: &str) -> anyhow::Result<BuiltWasm> {
+    command
+        .args(["--message-format", "json-render-diagnostics"])
+        .stdout(Stdio::piped())
+        // Set for build scripts (the CLI's embeds rego-authz); cargo would take it over the
+        // reproducible flags.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
     let mut child = command.spawn().context("running cargo")?;
     let stdout = child.stdout.take().context("cargo stdout")?;
     let mut wasm = None;
@@ -190,12 +247,16 @@ pub fn describe(path: &Path) -> anyhow::Result<BuiltWasm> {
     Ok(BuiltWasm {
         path: path.to_path_buf(),
         size: u64::try_from(bytes.len())?,
-        sha256: hex(&Sha256::digest(&bytes)),
+        sha256: sha256_hex(&bytes),
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -29,8 +29,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// The rego-authz module to decide with: `wasm` if given, else built from the workspace; then
-/// compiled once for the harness. Progress goes to stderr.
+/// The rego-authz module to decide with: `wasm` if given, else the one the command carries;
+/// then compiled once for the harness. Progress goes to stderr.
 pub fn ready_filter(wasm: Option<&Path>) -> anyhow::Result<RegoFilter> {
     let filter = match wasm {
         Some(path) => RegoFilter::from_file(path).map_err(|err| {
@@ -38,7 +38,7 @@ pub fn ready_filter(wasm: Option<&Path>) -> anyhow::Result<RegoFilter> {
                 "{err}\n  (build it with `palisade build rego-authz`, or leave out --wasm)"
             )
         })?,
-        None => RegoFilter::build()?,
+        None => RegoFilter::embedded(),
     };
     eprintln!(
         "==> compiling {} ({:.1} MB) for the harness (wasmtime)",

@@ -101,6 +101,11 @@ pub fn render(template: &str, vars: &[(&str, &str)]) -> Result<String, EnvoyErro
 pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyError> {
     let template =
         std::fs::read_to_string(path).map_err(io(format!("reading {}", path.display())))?;
+    render_bootstrap(&template, vars)
+}
+
+/// [`render_file`] for a bootstrap's text.
+pub fn render_bootstrap(template: &str, vars: &[(&str, &str)]) -> Result<String, EnvoyError> {
     // Ports default to 0 (any free port) unless the caller gives them.
     let mut all = vars.to_vec();
     for default in ["ADMIN_PORT", "LISTENER_PORT"] {
@@ -108,7 +113,7 @@ pub fn render_file(path: &Path, vars: &[(&str, &str)]) -> Result<String, EnvoyEr
             all.push((default, "0"));
         }
     }
-    render(&template, &all)
+    render(template, &all)
 }
 
 /// Replaces the plugin configuration of the wasm filter named `plugin` in a bootstrap with
@@ -280,6 +285,11 @@ impl Envoy {
 
     /// Starts Envoy with `concurrency` worker threads.
     pub fn start_with(config: &str, concurrency: u32) -> Result<Self, EnvoyError> {
+        Self::start_binary(&binary()?, config, concurrency)
+    }
+
+    /// Starts this Envoy binary with `concurrency` worker threads.
+    pub fn start_binary(binary: &Path, config: &str, concurrency: u32) -> Result<Self, EnvoyError> {
         let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
         let config_path = dir.path().join("envoy.yaml");
         std::fs::write(&config_path, config).map_err(io("writing the config"))?;
@@ -287,7 +297,7 @@ impl Envoy {
         let log = std::fs::File::create(&log_path).map_err(io("creating the log"))?;
         let log_err = log.try_clone().map_err(io("opening the log"))?;
         let admin_path = dir.path().join("admin-address");
-        let mut command = Command::new(binary()?);
+        let mut command = Command::new(binary);
         command
             .arg("-c")
             .arg(&config_path)

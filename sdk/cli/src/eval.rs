@@ -230,45 +230,20 @@ impl Plan {
     }
 }
 
-/// The package and rule of the extra module [`inspect`] adds.
-const INSPECT_MODULE: &str = "palisade-eval-inspect.rego";
-const INSPECT_PATH: &str = "palisade_eval_inspect/report";
-
-/// Evaluates `expression` for the same request through the filter: one more module whose rule
-/// denies with status 200 and the expression's JSON as the body. Dry run and failure mode are
-/// turned off so a failure shows as one.
+/// Evaluates `expression` for the plan's request through the filter.
 fn inspect(
     filter: &RegoFilter,
     plan: &Plan,
     clock: SystemTime,
     expression: &str,
 ) -> Result<serde_json::Value, String> {
-    let mut policies = plan.policies.clone();
-    // No `if` or imports: valid Rego v0 and v1.
-    policies.modules.insert(
-        INSPECT_MODULE.into(),
-        format!(
-            "package palisade_eval_inspect\n\nreport := {{\"allowed\": false, \"http_status\": 200, \
-             \"body\": json.marshal({expression})}}\n"
-        ),
-    );
-    let mut config = plan.config.clone();
-    config.insert("path".into(), INSPECT_PATH.into());
-    config.insert("dry_run".into(), false.into());
-    config.insert("failure_mode".into(), "deny".into());
-    let mut inspector = filter
-        .configure(&policies.plugin_configuration(&config), clock)
-        .map_err(|e| e.details().join("; "))?;
-    let outcome = inspector.send(&plan.request).map_err(|e| e.to_string())?;
-    if outcome.allowed || outcome.status != 200 {
-        let why = if outcome.log.is_empty() {
-            format!("the filter answered {}", outcome.status)
-        } else {
-            outcome.log.join("; ")
-        };
-        return Err(why);
-    }
-    serde_json::from_str(&outcome.body).map_err(|e| format!("reading the filter's answer: {e}"))
+    filter.evaluate(
+        &plan.policies,
+        &plan.config,
+        &plan.request,
+        clock,
+        expression,
+    )
 }
 
 /// The headers the client sent (pseudo-headers aside).

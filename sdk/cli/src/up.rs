@@ -26,8 +26,9 @@ const EXAMPLE_POLICY: &str = include_str!("../../../examples/rego/rbac/policy.re
 const EXAMPLE_DATA: &str = include_str!("../../../examples/rego/rbac/data.json");
 const EXAMPLE_CASES: &str = include_str!("../../../examples/rego/rbac/cases.yaml");
 
-/// The bootstrap `up` runs; its plugin configuration's `policies` and `data` are replaced.
-const BOOTSTRAP: &str = "rego-authz-events.yaml";
+/// The bootstrap `up` runs (`envoy-configs/rego-authz-events.yaml`, embedded); its plugin
+/// configuration's `policies` and `data` are replaced.
+const BOOTSTRAP: &str = include_str!("../../../envoy-configs/rego-authz-events.yaml");
 
 /// How long `--send-demo-traffic` waits for the decision events of its requests.
 const EVENT_WAIT: Duration = Duration::from_secs(15);
@@ -41,8 +42,10 @@ pub struct UpOptions {
     pub send_demo_traffic: bool,
     /// The listener's port (0: any free port).
     pub port: u16,
-    /// A prebuilt `rego_authz.wasm` instead of building it.
+    /// Another `rego_authz.wasm` than the one the command carries.
     pub wasm: Option<PathBuf>,
+    /// The Envoy binary (else found or installed: see `envoy_install`).
+    pub envoy: Option<PathBuf>,
 }
 
 /// The policy to run and the requests that show it off.
@@ -55,16 +58,25 @@ struct Workload {
 /// Runs `palisade up`; returns when Ctrl-C is pressed, or after the demo traffic.
 pub fn run(options: &UpOptions) -> anyhow::Result<()> {
     let workload = workload(options.policy.as_deref())?;
+    let envoy_binary = crate::envoy_install::find_or_install(options.envoy.as_deref())?;
+    // Envoy loads the module from a file: the embedded one is written out for it.
+    let module_dir = tempfile::tempdir().context("creating a temp dir for the module")?;
     let wasm = match &options.wasm {
         Some(path) => path.clone(),
-        None => crate::toolchain::build_filter("rego-authz")?.path,
+        None => {
+            let path = module_dir.path().join("rego_authz.wasm");
+            std::fs::write(&path, crate::rego_filter::RegoFilter::embedded_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            path
+        }
     };
     let upstream = EchoServer::start()?;
     let sink = Sink::start().context("starting the CloudEvents sink")?;
     let decisions = sink.subscribe();
     eprintln!("==> starting Envoy with rego-authz ({})", workload.label);
     let config = bootstrap(&workload.policies, &wasm, options.port, &upstream, &sink)?;
-    let mut envoy = Envoy::start(&config).context("starting Envoy")?;
+    let mut envoy = Envoy::start_binary(&envoy_binary, &config, 1)
+        .with_context(|| format!("starting Envoy ({})", envoy_binary.display()))?;
     let listener = envoy.listener("ingress")?;
     println!("palisade up: {} enforced by real Envoy", workload.label);
     println!("  listener      http://{listener}/");
@@ -139,8 +151,8 @@ fn bootstrap(
     upstream: &EchoServer,
     sink: &Sink,
 ) -> anyhow::Result<String> {
-    let rendered = envoy::render_file(
-        &crate::workspace::envoy_config(BOOTSTRAP),
+    let rendered = envoy::render_bootstrap(
+        BOOTSTRAP,
         &[
             ("LISTENER_PORT", &port.to_string()),
             ("UPSTREAM_PORT", &upstream.port().to_string()),

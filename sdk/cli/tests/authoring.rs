@@ -11,14 +11,15 @@ use std::path::PathBuf;
 
 mod support;
 
-use support::{palisade_in, text};
+use support::{palisade, palisade_in, text};
 
 fn workspace() -> PathBuf {
     palisade_cli::workspace::root()
 }
 
-/// rego-authz, built once per test process; commands get it with `--wasm` so they do not each
-/// ask cargo (one command, `test_passes_on_the_examples`, builds it itself).
+/// rego-authz, built once per test process: the module the command carries is this one
+/// (`version_names_the_module_the_command_carries_and_module_writes_it`); some commands get it
+/// with `--wasm`, to test that option.
 fn wasm() -> String {
     palisade_cli::wasm::build_once("rego-authz")
         .unwrap()
@@ -140,7 +141,6 @@ fn test_writes_json_for_ci() {
 
 #[test]
 fn test_passes_on_the_examples() {
-    // Builds rego-authz itself (cargo is up to date by now or soon).
     let out = palisade_in(&workspace(), &["test", "examples/rego"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -152,12 +152,109 @@ fn test_passes_on_the_examples() {
         stdout.contains("PASS examples/rego/opa-envoy-primer/cases.yaml: an expired token ("),
         "{stdout}"
     );
-    assert!(stdout.ends_with("\n14 passed, 0 failed\n"), "{stdout}");
     assert!(
-        text(&out.stderr).contains("==> building rego-authz for wasm32-wasip1"),
-        "{}",
+        stdout.contains("PASS examples/rego/rbac/policy_test.rego: data.envoy.authz_test.test_grants_come_from_the_data\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("\n18 passed, 0 failed\n"), "{stdout}");
+    // The module the command carries: nothing is built.
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("==> compiling rego_authz.wasm (embedded)") && !stderr.contains("building"),
+        "{stderr}"
+    );
+}
+
+/// A policy and OPA unit tests that pass, fail (undefined, false), are skipped (`todo_`), and
+/// fail on a runtime error.
+fn opa_tests() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.rego"),
+        "package authz\n\nimport rego.v1\n\nallow if input.user in data.admins\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("data.json"), r#"{"admins": ["ann"]}"#).unwrap();
+    std::fs::write(
+        dir.path().join("policy_test.rego"),
+        "package authz_test\n\nimport rego.v1\n\nimport data.authz\n\n\
+         test_ann_is_admin if authz.allow with input as {\"user\": \"ann\"}\n\n\
+         test_bob_is_admin if {\n\tauthz.allow with input as {\"user\": \"bob\"}\n}\n\n\
+         test_bob_with_other_data if authz.allow with input as {\"user\": \"bob\"} with data.admins as [\"bob\"]\n\n\
+         test_false := false\n\n\
+         test_builtin_error if to_number(\"abc\") == 1\n\n\
+         test_too_big if count(numbers.range(1, 1000000000)) > 0\n\n\
+         todo_test_later if false\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn test_runs_opa_unit_tests_as_opa_test_does() {
+    let dir = opa_tests();
+    let out = palisade_in(dir.path(), &["test", "-v"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
         text(&out.stderr)
     );
+    for line in [
+        "PASS policy_test.rego: data.authz_test.test_ann_is_admin\n",
+        "FAIL policy_test.rego: data.authz_test.test_bob_is_admin\n      the test is undefined\n      | test_bob_is_admin if {\n      | \tauthz.allow with input as {\"user\": \"bob\"}\n      | }\n",
+        "PASS policy_test.rego: data.authz_test.test_bob_with_other_data\n",
+        "FAIL policy_test.rego: data.authz_test.test_false\n      the test is false\n",
+        "SKIP policy_test.rego: data.authz_test.todo_test_later (todo_ test)\n",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    // A builtin's error leaves the test undefined, as in OPA (non-strict builtin errors).
+    assert!(
+        stdout.contains(
+            "FAIL policy_test.rego: data.authz_test.test_builtin_error\n      the test is undefined\n"
+        ),
+        "{stdout}"
+    );
+    // What the filter cannot do fails the test that asked, with the reason; the others still
+    // run.
+    assert!(
+        stdout.contains("FAIL policy_test.rego: data.authz_test.test_too_big\n      policy rego_authz failed: evaluation budget exceeded"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("\n2 passed, 4 failed, 1 skipped\n"),
+        "{stdout}"
+    );
+
+    let out = palisade_in(dir.path(), &["test", "--run", "ann|other_data$"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.ends_with("\n2 passed, 0 failed\n"), "{stdout}");
+    assert!(!stdout.contains("| "), "rule text without -v: {stdout}");
+
+    let out = palisade_in(dir.path(), &["test", "--run", "("]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--run is not a regular expression"));
+}
+
+#[test]
+fn version_names_the_module_the_command_carries_and_module_writes_it() {
+    let out = palisade(&["version"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let built = std::fs::read(wasm()).unwrap();
+    let sha = palisade_build::sha256_hex(&built);
+    assert!(
+        stdout.contains(&format!("rego_authz.wasm sha256: {sha}\n")),
+        "the embedded module is not this build's rego-authz ({sha}):\n{stdout}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = palisade_in(dir.path(), &["module", "m.wasm"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("sha256: {sha}")));
+    assert_eq!(std::fs::read(dir.path().join("m.wasm")).unwrap(), built);
 }
 
 #[test]
@@ -305,7 +402,9 @@ fn usage_errors_exit_with_2_and_say_what_to_do() {
 #[test]
 fn every_command_has_an_example_in_its_help() {
     let root = workspace();
-    for command in ["test", "eval", "build", "up", "bench", "package"] {
+    for command in [
+        "test", "eval", "build", "up", "bench", "package", "new", "module", "version",
+    ] {
         for flag in ["-h", "--help"] {
             let out = palisade_in(&root, &[command, flag]);
             let stdout = text(&out.stdout);

@@ -186,3 +186,73 @@ fn envoy_dies_with_palisade_up_when_it_is_killed() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enforces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::palisade_in(dir.path(), &["new", "rego", "orders-policy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let project = dir.path().join("orders-policy");
+    for file in [
+        "policy.rego",
+        "data.json",
+        "policy_test.rego",
+        "cases.yaml",
+        "envoy.yaml",
+        "wasmplugin.yaml",
+        "README.md",
+    ] {
+        assert!(project.join(file).is_file(), "no {file}");
+    }
+    let again = support::palisade_in(dir.path(), &["new", "rego", "orders-policy"]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing directory is kept"
+    );
+
+    let out = support::palisade_in(&project, &["test"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.ends_with("\n7 passed, 0 failed\n"), "{stdout}");
+
+    // The bootstrap as written, on free ports, with the module `palisade module` writes and an
+    // echo server as the service.
+    let out = support::palisade_in(&project, &["module"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let upstream = palisade_cli::echo::EchoServer::start().unwrap();
+    let bootstrap = std::fs::read_to_string(project.join("envoy.yaml"))
+        .unwrap()
+        .replace("port_value: 9901", "port_value: 0")
+        .replace(
+            "address: 0.0.0.0, port_value: 10000",
+            "address: 127.0.0.1, port_value: 0",
+        )
+        .replace(
+            "port_value: 8080",
+            &format!("port_value: {}", upstream.port()),
+        )
+        .replace(
+            "filename: rego_authz.wasm",
+            &format!("filename: {}", project.join("rego_authz.wasm").display()),
+        );
+    let envoy = palisade_cli::envoy::Envoy::start(&bootstrap).unwrap();
+    let listener = envoy.listener("ingress").unwrap();
+    let client = palisade_cli::envoy::http_client();
+    let send = |method: &str, user: &str| {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("http://{listener}/items/1"))
+            .header("x-user", user)
+            .body(String::new())
+            .unwrap();
+        let mut response = client.run(request).unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        (response.status().as_u16(), body)
+    };
+    assert_eq!(send("GET", "anyone").0, 200);
+    assert_eq!(send("DELETE", "mallory"), (403, "forbidden\n".to_string()));
+    assert_eq!(send("DELETE", "alice").0, 200);
+    let last = upstream.received().pop().unwrap();
+    assert_eq!(last.header("x-writer"), Some("alice"), "{last:?}");
+}
