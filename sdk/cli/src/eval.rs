@@ -59,7 +59,7 @@ pub struct EvalArgs {
     /// `text` for people, `json` for scripts
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Decide with this rego_authz.wasm instead of building rego-authz from the workspace
+    /// Decide with this rego_authz.wasm instead of the one the command carries
     #[arg(long, value_name = "FILE")]
     pub wasm: Option<PathBuf>,
 }

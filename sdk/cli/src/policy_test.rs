@@ -98,11 +98,7 @@ impl Found {
             return Ok(());
         }
         if policy_files::is_policy_file(path) {
-            let dir = match path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir,
-                _ => Path::new("."),
-            };
-            return self.search(dir, false);
+            return self.search(&parent_dir(path), false);
         }
         if is_yaml(path) {
             self.case_files.insert(path.to_path_buf());
@@ -396,14 +392,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<bool> {
     let covered: BTreeSet<PathBuf> = suites
         .iter()
         .filter(|(_, s)| s.as_ref().is_ok_and(|s| s.file.policies.is_none()))
-        .filter_map(|(path, _)| path.parent().map(Path::to_path_buf))
-        .map(|dir| {
-            if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            }
-        })
+        .map(|(path, _)| parent_dir(path))
         .collect();
     let test_dirs: BTreeMap<PathBuf, Vec<&PathBuf>> =
         found
