@@ -156,7 +156,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn envoy_dies_with_palisade_up_when_it_is_killed() {
-    let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+    let mut up = support::command()
         .args(["up", "--port", "0"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -12,11 +12,15 @@ pub(crate) fn palisade(args: &[&str]) -> Output {
 
 /// Runs `palisade` with `args` in `dir`.
 pub(crate) fn palisade_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
+    command().current_dir(dir).args(args).output().unwrap()
+}
+
+/// The `palisade` binary, with the workspace's Envoy as `$ENVOY`: `up` would otherwise
+/// install one into the user's cache (scripts/standalone tests that, in a cache of its own).
+pub(crate) fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    command.env("ENVOY", palisade_cli::envoy::binary().unwrap());
+    command
 }
 
 /// Output bytes as text.
