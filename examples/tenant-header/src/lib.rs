@@ -83,3 +83,64 @@ fn is_header_name(name: &str) -> bool {
 }
 
 palisade::export_policy!(TenantHeader);
+
+// Native unit tests of the policy, with the SDK's `testing` feature (a dev-dependency): the
+// request goes through the same path as in Envoy.
+#[cfg(test)]
+mod tests {
+    use palisade::testing::{self, Outcome, TestRequest};
+
+    use super::TenantHeader;
+
+    fn policy(config: &str) -> TenantHeader {
+        testing::configure(config).unwrap()
+    }
+
+    #[test]
+    fn a_known_tenant_goes_upstream_named_by_a_header_the_client_cannot_forge() {
+        let policy = policy(r#"{"allowed_tenants": ["acme"]}"#);
+        let request = TestRequest::get("/orders")
+            .header("x-tenant-id", "acme")
+            .header("x-palisade-tenant", "forged");
+        let outcome = testing::run(&policy, &request);
+        assert!(outcome.is_allowed(), "{outcome:?}");
+        assert_eq!(outcome.upstream_header("x-palisade-tenant"), Some("acme"));
+    }
+
+    #[test]
+    fn no_tenant_is_401_and_an_unknown_one_403_with_the_reason() {
+        let policy = policy(r#"{"allowed_tenants": ["acme"]}"#);
+        let Outcome::Denied { status, body, .. } =
+            testing::run(&policy, &TestRequest::get("/orders"))
+        else {
+            panic!("allowed without a tenant");
+        };
+        assert_eq!(status, 401);
+        assert_eq!(body, br#"{"error":"missing tenant header x-tenant-id"}"#);
+        let outcome = testing::run(
+            &policy,
+            &TestRequest::get("/orders").header("x-tenant-id", "globex"),
+        );
+        assert!(
+            matches!(outcome, Outcome::Denied { status: 403, .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_header_value_that_would_inject_a_header_upstream_is_refused() {
+        let policy = policy("{}");
+        let outcome = testing::run(
+            &policy,
+            &TestRequest::get("/").header("x-tenant-id", "acme\r\nx-admin: true"),
+        );
+        assert!(!outcome.is_allowed(), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_configuration_error_names_the_field() {
+        let err =
+            testing::configure::<TenantHeader>(r#"{"tenant_header": "X Tenant"}"#).unwrap_err();
+        assert!(err.to_string().contains("tenant_header"), "{err}");
+    }
+}

@@ -33,8 +33,8 @@ pub mod wire;
 #[cfg(target_arch = "wasm32")]
 pub mod proxy;
 
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::{parse_config, parse_plugin_config, ConfigError, SdkSettings};
 pub use decision::Decision;

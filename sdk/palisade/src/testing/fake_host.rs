@@ -1,4 +1,6 @@
-//! An in-memory [`Host`] for the SDK's own unit tests.
+//! An in-memory [`Host`] for the SDK's own unit tests, and under [`super::run`].
+// Most of it serves the SDK's unit tests only.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
