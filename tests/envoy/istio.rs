@@ -373,12 +373,14 @@ fn every_plugin_configuration_is_accepted_by_the_compiled_filter() {
 }
 
 #[test]
-fn the_wasm_plugin_palisade_new_writes_matches_the_crd_schema_and_the_filter_accepts_it() {
+fn the_wasm_plugins_palisade_new_writes_match_the_crd_schema_and_the_filter_accepts_rego_s() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("orders-policy");
     palisade_cli::new::create(&palisade_cli::new::NewArgs {
         kind: palisade_cli::new::Kind::Rego,
         name: project.clone(),
+        sdk_path: None,
+        sdk_git: None,
     })
     .unwrap();
     let file = project.join("wasmplugin.yaml");
@@ -400,6 +402,20 @@ fn the_wasm_plugin_palisade_new_writes_matches_the_crd_schema_and_the_filter_acc
         "{:?}",
         host.log_messages_from(LogLevel::Error)
     );
+
+    // The Rust project's WasmPlugin names an image of its own filter: the schema check alone
+    // (its filter is tested by the project's own tests: scripts/standalone).
+    let project = dir.path().join("my-policy");
+    palisade_cli::new::create(&palisade_cli::new::NewArgs {
+        kind: palisade_cli::new::Kind::Rust,
+        name: project.clone(),
+        sdk_path: Some(root()),
+        sdk_git: None,
+    })
+    .unwrap();
+    let file = project.join("wasmplugin.yaml");
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(check(&Resource { file, doc }), Vec::<String>::new());
 }
 
 #[test]

@@ -109,11 +109,15 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         envoy: Option<std::path::PathBuf>,
     },
-    /// Start a policy project of your own: `palisade new rego NAME` writes a Rego policy, its
-    /// data, OPA unit tests, decision cases, an Envoy bootstrap, an Istio WasmPlugin and a
-    /// README into the new directory NAME.
+    /// Start a policy project of your own, in the new directory NAME.
+    ///
+    /// `rego`: a Rego policy, its data, OPA unit tests, decision cases, an Envoy bootstrap, an
+    /// Istio WasmPlugin and a README; `palisade test` passes in it. `rust`: a cdylib crate on
+    /// the SDK with a policy, its native unit tests, a test of the compiled .wasm in the
+    /// harness, an Envoy bootstrap, a WasmPlugin and a README; `cargo test` and `palisade
+    /// build` pass in it.
     #[command(
-        after_help = "Example:\n  palisade new rego orders-policy && cd orders-policy && palisade test"
+        after_help = "Examples:\n  palisade new rego orders-policy && cd orders-policy && palisade test\n  palisade new rust api-key --sdk-path ~/src/palisade && cd api-key && cargo test"
     )]
     New(palisade_cli::new::NewArgs),
     /// Write the rego-authz module the command carries (what `test`, `eval` and `up` run) to a
@@ -232,10 +236,11 @@ fn new(args: &palisade_cli::new::NewArgs) -> anyhow::Result<()> {
     for file in palisade_cli::new::create(args)? {
         println!("created {}", file.display());
     }
-    println!(
-        "\nnext:\n  cd {}\n  palisade test\n  palisade up . --send-demo-traffic",
-        args.name.display()
-    );
+    let next = match args.kind {
+        palisade_cli::new::Kind::Rego => "palisade test\n  palisade up . --send-demo-traffic",
+        palisade_cli::new::Kind::Rust => "cargo test\n  palisade build",
+    };
+    println!("\nnext:\n  cd {}\n  {next}", args.name.display());
     Ok(())
 }
 

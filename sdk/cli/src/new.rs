@@ -1,7 +1,13 @@
-//! `palisade new rego NAME`: a Rego policy project of one's own, anywhere, that works at once:
-//! a policy and its base document, OPA unit tests, decision cases, an Envoy bootstrap and an
-//! Istio `WasmPlugin` (both with the policy in their plugin configuration), and a README with
-//! the next commands. The files are templates embedded in the command (`templates/rego/`).
+//! `palisade new`: a policy project of one's own, anywhere, that works at once.
+//!
+//! - `rego NAME`: a policy and its base document, OPA unit tests, decision cases, an Envoy
+//!   bootstrap and an Istio `WasmPlugin` (both with the policy in their plugin configuration),
+//!   and a README with the next commands.
+//! - `rust NAME`: a `cdylib` crate on the Palisade SDK with a policy and its native unit tests
+//!   (`palisade::testing`), a test running the compiled `.wasm` in `palisade-harness`, an Envoy
+//!   bootstrap, a `WasmPlugin` and a README.
+//!
+//! The files are templates embedded in the command (`templates/`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,11 +18,18 @@ use crate::command::UsageError;
 /// `palisade new`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NewArgs {
-    /// What kind of project: `rego` (a Rego policy for the rego-authz filter).
+    /// What kind of project.
     #[arg(value_enum)]
     pub kind: Kind,
     /// The project's directory, created here; its last part names the project.
     pub name: PathBuf,
+    /// (rust) Depend on the SDK in this Palisade checkout (the directory holding sdk/palisade)
+    /// [default: the checkout the command was built from, if it is still there]
+    #[arg(long, value_name = "DIR", conflicts_with = "sdk_git")]
+    pub sdk_path: Option<PathBuf>,
+    /// (rust) Depend on the SDK in this git repository.
+    #[arg(long, value_name = "URL")]
+    pub sdk_git: Option<String>,
 }
 
 /// The kinds of project `palisade new` makes.
@@ -24,6 +37,8 @@ pub struct NewArgs {
 pub enum Kind {
     /// A Rego policy, run by the rego-authz filter.
     Rego,
+    /// A policy in Rust, its own filter.
+    Rust,
 }
 
 /// The Rego project's files: name, template.
@@ -43,6 +58,83 @@ const REGO: [(&str, &str); 7] = [
     ("README.md", include_str!("../templates/rego/README.md")),
 ];
 
+/// The Rust project's files: name, template.
+const RUST: [(&str, &str); 7] = [
+    ("Cargo.toml", include_str!("../templates/rust/Cargo.toml")),
+    ("src/lib.rs", include_str!("../templates/rust/src/lib.rs")),
+    (
+        "tests/wasm.rs",
+        include_str!("../templates/rust/tests/wasm.rs"),
+    ),
+    ("envoy.yaml", include_str!("../templates/rust/envoy.yaml")),
+    (
+        "wasmplugin.yaml",
+        include_str!("../templates/rust/wasmplugin.yaml"),
+    ),
+    ("README.md", include_str!("../templates/rust/README.md")),
+    (".gitignore", include_str!("../templates/rust/.gitignore")),
+];
+
+/// The checkout this command was built from (`sdk/cli/../..`).
+const BUILT_FROM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Where a Rust project gets the SDK and the harness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SdkSource {
+    /// A Palisade checkout on this machine.
+    Path(PathBuf),
+    /// A git repository holding the Palisade workspace.
+    Git(String),
+}
+
+impl SdkSource {
+    fn from_args(args: &NewArgs) -> anyhow::Result<Self> {
+        if let Some(url) = &args.sdk_git {
+            return Ok(Self::Git(url.clone()));
+        }
+        let (dir, given) = match &args.sdk_path {
+            Some(dir) => (dir.clone(), true),
+            None => (PathBuf::from(BUILT_FROM), false),
+        };
+        match dir.join("sdk/palisade/Cargo.toml").canonicalize() {
+            Ok(manifest) => Ok(Self::Path(
+                manifest
+                    .ancestors()
+                    .nth(3)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+            )),
+            Err(_) if given => Err(UsageError(format!(
+                "--sdk-path {}: no Palisade checkout there (it has no sdk/palisade/Cargo.toml)",
+                dir.display()
+            ))
+            .into()),
+            Err(_) => Err(UsageError(
+                "the Palisade checkout this command was built from is gone: say where the SDK \
+                 is, with --sdk-path DIR (a Palisade checkout) or --sdk-git URL"
+                    .into(),
+            )
+            .into()),
+        }
+    }
+
+    /// The dependency source of a package of the Palisade workspace, for Cargo.toml.
+    fn dependency(&self, crate_dir: &str) -> String {
+        match self {
+            Self::Path(root) => format!(
+                "path = {}",
+                toml_string(&root.join(crate_dir).display().to_string())
+            ),
+            Self::Git(url) => format!("git = {}", toml_string(url)),
+        }
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::Value::String(text.into()).to_string()
+}
+
 /// Writes the project; returns the files written.
 pub fn create(args: &NewArgs) -> anyhow::Result<Vec<PathBuf>> {
     let name = project_name(&args.name)?;
@@ -53,13 +145,25 @@ pub fn create(args: &NewArgs) -> anyhow::Result<Vec<PathBuf>> {
         ))
         .into());
     }
-    let Kind::Rego = args.kind;
-    let files = rego_project(&name)?;
-    std::fs::create_dir_all(&args.name)
-        .with_context(|| format!("creating {}", args.name.display()))?;
+    let (files, lock) = match args.kind {
+        Kind::Rego => (rego_project(&name)?, None),
+        Kind::Rust => {
+            let sdk = SdkSource::from_args(args)?;
+            // A path dependency starts from the versions the SDK is tested with.
+            let lock = match &sdk {
+                SdkSource::Path(root) => std::fs::read_to_string(root.join("Cargo.lock")).ok(),
+                SdkSource::Git(_) => None,
+            };
+            (rust_project(&name, &sdk), lock)
+        }
+    };
+    let lock = lock.map(|text| ("Cargo.lock", text));
     let mut written = Vec::new();
-    for (file, text) in files {
+    for (file, text) in files.into_iter().chain(lock) {
         let path = args.name.join(file);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         written.push(path);
     }
@@ -101,6 +205,20 @@ fn rego_project(name: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
         .iter()
         .map(|(file, _)| (*file, fill_plugin_config(&source(file), &config)))
         .collect())
+}
+
+/// The Rust project's files, rendered for `name`.
+fn rust_project(name: &str, sdk: &SdkSource) -> Vec<(&'static str, String)> {
+    RUST.iter()
+        .map(|(file, template)| {
+            let text = template
+                .replace("{{NAME}}", name)
+                .replace("{{CRATE}}", &name.replace('-', "_"))
+                .replace("{{PALISADE_SOURCE}}", &sdk.dependency("sdk/palisade"))
+                .replace("{{HARNESS_SOURCE}}", &sdk.dependency("sdk/harness"));
+            (*file, text)
+        })
+        .collect()
 }
 
 /// rego-authz's plugin configuration for the policy and data, as YAML.
@@ -160,6 +278,47 @@ mod tests {
                 "{bad:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_rust_project_depends_on_the_sdk_where_it_was_told() {
+        let path = SdkSource::Path(PathBuf::from("/src/palisade"));
+        let files = rust_project("api-key", &path);
+        let manifest = &files.iter().find(|(f, _)| *f == "Cargo.toml").unwrap().1;
+        assert!(manifest.contains("name = \"api-key\""), "{manifest}");
+        assert!(
+            manifest.contains("palisade = { path = \"/src/palisade/sdk/palisade\" }"),
+            "{manifest}"
+        );
+        assert!(
+            manifest.contains("palisade-harness = { path = \"/src/palisade/sdk/harness\" }"),
+            "{manifest}"
+        );
+        let wasm_test = &files.iter().find(|(f, _)| *f == "tests/wasm.rs").unwrap().1;
+        assert!(wasm_test.contains("release/api_key.wasm"), "{wasm_test}");
+
+        let git = SdkSource::Git("https://example.test/palisade.git".into());
+        let files = rust_project("api-key", &git);
+        let manifest = &files.iter().find(|(f, _)| *f == "Cargo.toml").unwrap().1;
+        assert!(
+            manifest.contains(
+                "palisade = { git = \"https://example.test/palisade.git\", features = [\"testing\"] }"
+            ),
+            "{manifest}"
+        );
+        assert!(files.iter().all(|(_, text)| !text.contains("{{")));
+    }
+
+    #[test]
+    fn an_sdk_path_without_a_checkout_is_refused() {
+        let args = NewArgs {
+            kind: Kind::Rust,
+            name: PathBuf::from("x"),
+            sdk_path: Some(PathBuf::from("/nonexistent")),
+            sdk_git: None,
+        };
+        let err = SdkSource::from_args(&args).unwrap_err().to_string();
+        assert!(err.contains("no Palisade checkout there"), "{err}");
     }
 
     #[test]
