@@ -21,6 +21,9 @@ const CHUNK_GAP: Duration = Duration::from_millis(60);
 /// How long to wait for log lines the scenario expects (Envoy writes its log asynchronously).
 const LOG_WAIT: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(20);
+/// How long a step waits for the upstream to finish recording what it received (a request Envoy
+/// started upstream and then reset is recorded when the reset arrives).
+const UPSTREAM_SETTLE: Duration = Duration::from_secs(2);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct EnvoyWorld {
@@ -79,6 +82,7 @@ impl EnvoyWorld {
         let log_mark = self.envoy.log().len();
         let reply = send(self.listener, request)
             .with_context(|| format!("sending {} {} to Envoy", request.method, request.path))?;
+        self.upstream.wait_idle(UPSTREAM_SETTLE);
         let mut upstream = self.upstream.received().split_off(upstream_mark);
         if upstream.len() > 1 {
             bail!(

@@ -2,8 +2,10 @@
 //! received, and remembers it, so tests can see exactly what the filter let through.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,8 @@ pub struct EchoServer {
     server: Arc<tiny_http::Server>,
     address: SocketAddr,
     received: Arc<Mutex<Vec<EchoedRequest>>>,
+    /// Requests whose headers arrived and that are not recorded yet (their body is being read).
+    in_flight: Arc<AtomicUsize>,
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -60,17 +64,20 @@ impl EchoServer {
             .context("echo upstream has no IP address")?;
         let server = Arc::new(server);
         let received = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let workers = (0..WORKERS)
             .map(|_| {
                 let server = Arc::clone(&server);
                 let received = Arc::clone(&received);
-                std::thread::spawn(move || serve(&server, &received))
+                let in_flight = Arc::clone(&in_flight);
+                std::thread::spawn(move || serve(&server, &received, &in_flight))
             })
             .collect();
         Ok(Self {
             server,
             address,
             received,
+            in_flight,
             workers,
         })
     }
@@ -78,6 +85,17 @@ impl EchoServer {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Waits (up to `timeout`) until every request whose headers arrived is recorded. A request
+    /// the proxy started upstream and then reset (a body policy's denial under Envoy's default
+    /// Wasm config) is recorded only once its reset arrives, which can be after the client got
+    /// its answer.
+    pub fn wait_idle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Every request received so far, in order.
@@ -100,8 +118,13 @@ impl Drop for EchoServer {
     }
 }
 
-fn serve(server: &tiny_http::Server, received: &Mutex<Vec<EchoedRequest>>) {
+fn serve(
+    server: &tiny_http::Server,
+    received: &Mutex<Vec<EchoedRequest>>,
+    in_flight: &AtomicUsize,
+) {
     while let Ok(mut request) = server.recv() {
+        in_flight.fetch_add(1, Ordering::SeqCst);
         let mut body = Vec::new();
         let _ = request.as_reader().read_to_end(&mut body);
         let echoed = EchoedRequest {
@@ -124,6 +147,7 @@ fn serve(server: &tiny_http::Server, received: &Mutex<Vec<EchoedRequest>>) {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(echoed);
+        in_flight.fetch_sub(1, Ordering::SeqCst);
         let content_type = tiny_http::Header::from_bytes("content-type", "application/json");
         let mut response = tiny_http::Response::from_string(json);
         if let Ok(header) = content_type {
