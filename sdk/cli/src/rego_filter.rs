@@ -10,9 +10,6 @@ use palisade_harness::{HarnessError, Host, HostBuilder, LogLevel, PluginConfig};
 use crate::cases::{CaseRequest, CaseResult, Outcome, Suite};
 use crate::policy_files::PolicySet;
 
-/// The filter's cargo package.
-pub const PACKAGE: &str = "rego-authz";
-
 const ROOT_ID: &str = "rego-authz";
 
 /// Where a decision's dynamic metadata lands (filter state, as Envoy keeps it).
