@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use palisade::rego::eval::{Budget, Evaluator};
+use palisade_rego::eval::{Budget, Evaluator};
 use regorus::Value;
 
 /// What one target calls: a builtin (by name and arity) or an expression or rule body over
@@ -149,7 +149,7 @@ fn calls() -> Vec<Call> {
         .map(|(name, (_, arity))| (name.to_string(), *arity))
         .collect();
     builtins.extend(
-        palisade::rego::extensions::all()
+        palisade_rego::extensions::all()
             .into_iter()
             .map(|e| (e.name.to_string(), e.arity)),
     );
@@ -157,7 +157,7 @@ fn calls() -> Vec<Call> {
     let mut calls: Vec<Call> = builtins
         .into_iter()
         // Builtins rego-authz refuses at configure (they reach the host or the network).
-        .filter(|(name, _)| palisade::rego::builtins::unsupported_calls(&[&format!("x := {name}(1)")], &[]).is_empty() || name.starts_with("io.jwt."))
+        .filter(|(name, _)| palisade_rego::builtins::unsupported_calls(&[&format!("x := {name}(1)")], &[]).is_empty() || name.starts_with("io.jwt."))
         .map(|(name, arity)| Call::Builtin(name, arity))
         .collect();
     calls.extend(EXPRESSIONS.iter().map(|e| Call::Expression(e)));
@@ -192,7 +192,7 @@ struct Compiled {
 
 fn compile(call: &Call) -> Compiled {
     let source = policy(call);
-    let extensions = palisade::rego::extensions::all();
+    let extensions = palisade_rego::extensions::all();
     let engines = [false, true]
         .into_iter()
         .filter_map(|on_interpreter| {

@@ -1,4 +1,4 @@
-//! The CloudEvents builder and HTTP encoders (`palisade::events::{event, encode}`) on arbitrary
+//! The CloudEvents builder and HTTP encoders (the SDK's `events::{event, encode}`) on arbitrary
 //! attributes, extensions, times and data: `build()` either names a bad attribute or makes an
 //! event whose binary, structured and batched encodings are valid and carry exactly the
 //! event's attributes (binary header values are printable ASCII and percent-decode back).
@@ -9,9 +9,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use arbitrary::{Arbitrary, Result, Unstructured};
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
-use palisade::events::encode::{percent_encode_header_value, to_json};
-use palisade::events::{
-    CloudEvent, Data, ExtensionValue, HttpMessage, BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE,
+use palisade::__private::cloudevents::{
+    percent_encode_header_value, to_json, CloudEvent, Data, ExtensionValue, HttpMessage,
+    BATCH_CONTENT_TYPE, STRUCTURED_CONTENT_TYPE,
 };
 use serde_json::Value;
 

@@ -1,4 +1,4 @@
-//! Reading a policy's result as an OPA-Envoy decision (`palisade::rego::result::to_decision`)
+//! Reading a policy's result as an OPA-Envoy decision (`palisade_rego::result::to_decision`)
 //! and carrying the decision out (`Decision::apply`: header changes, query rewriting, local
 //! replies, dynamic metadata). Results are built from the fuzz input either as JSON text or as
 //! regorus values directly (sets, undefined members, huge numbers: what a policy can return
@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use palisade::rego::result::{to_decision, ResultError};
-use palisade::request::parse_query;
+use palisade_rego::result::{to_decision, ResultError};
+use palisade::__private::parse_query;
 use palisade::Decision;
 use regorus::Value;
 

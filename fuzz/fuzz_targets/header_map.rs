@@ -1,11 +1,11 @@
-//! The proxy-wasm header-map wire format (`palisade::wire`): the host hands the VM these
+//! The proxy-wasm header-map wire format (the SDK's `wire`): the host hands the VM these
 //! buffers, so decoding arbitrary bytes must never panic, and what decodes must re-encode to
 //! the bytes it was read from.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use palisade::wire::{decode_map, decode_text_map, encode_map, lossy};
+use palisade::__private::wire::{decode_map, decode_text_map, encode_map, lossy};
 
 fuzz_target!(|data: &[u8]| {
     // 1. Arbitrary bytes, as a (buggy or hostile) host could hand them over.

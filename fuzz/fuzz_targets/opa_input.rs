@@ -9,10 +9,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use palisade::rego::input::{InputBuilder, InputContext, InputError, InputNeeds};
-use palisade::rego::RegoAuthz;
-use palisade::request::{parse_query, percent_decode, percent_encode, RequestBody};
-use palisade::wire::{decode_text_map, encode_map};
+use palisade_rego::input::{InputBuilder, InputContext, InputError, InputNeeds};
+use palisade_rego::RegoAuthz;
+use palisade::__private::{parse_query, percent_decode, percent_encode};
+use palisade::RequestBody;
+use palisade::__private::wire::{decode_text_map, encode_map};
 use palisade::{Policy, Request};
 use regorus::Value;
 
@@ -116,7 +117,7 @@ thread_local! {
             "with_body": true,
             "max_body_bytes": 4096,
         });
-        let (config, _) = palisade::parse_plugin_config(config.to_string().as_bytes()).unwrap();
+        let (config, _) = palisade::__private::parse_plugin_config(config.to_string().as_bytes()).unwrap();
         RegoAuthz::from_config(config).unwrap()
     };
 }

@@ -6,8 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use palisade::events::EventsConfig;
-use palisade::rego::{RegoAuthz, RegoConfig};
-use palisade::{parse_config, parse_plugin_config, Policy};
+use palisade_rego::{RegoAuthz, RegoConfig};
+use palisade::__private::{parse_config, parse_plugin_config};
+use palisade::Policy;
 
 mod common;
 
@@ -20,7 +21,7 @@ mod tenant_header;
 fuzz_target!(|data: &[u8]| {
     // The generic document: what every filter's parse starts from.
     let document = parse_config::<serde_json::Value>(data);
-    if let Some(json) = palisade::proto_struct::struct_to_json(data) {
+    if let Some(json) = palisade::__private::struct_to_json(data) {
         // A decoded Struct is always an object, and serialises to JSON that parses back.
         assert!(json.is_object());
         let text = json.to_string();
@@ -34,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(events) = EventsConfig::from_value(section.clone()) {
                 // A valid section makes valid events.
                 let source = events.source_for(Some("fuzz"), "fuzz");
-                palisade::events::CloudEvent::builder()
+                palisade::__private::cloudevents::CloudEvent::builder()
                     .id("1")
                     .source(source)
                     .event_type(format!("{}.authz.decision", events.type_prefix))

@@ -152,14 +152,14 @@ pub fn provided() -> Vec<(String, usize)> {
         .iter()
         .map(|(name, (_, arity))| (name.to_string(), usize::from(*arity)))
         .collect();
-    for extension in palisade::rego::extensions::all() {
+    for extension in palisade_rego::extensions::all() {
         all.insert(extension.name.to_string(), usize::from(extension.arity));
     }
     all.into_iter()
         .filter(|(name, _)| !NONDETERMINISTIC.contains(&name.as_str()))
         .filter(|(name, _)| {
             let source = format!("package t\nx := {name}()\n");
-            palisade::rego::builtins::unsupported_calls(&[&source], &[]).is_empty()
+            palisade_rego::builtins::unsupported_calls(&[&source], &[]).is_empty()
                 || name.starts_with("io.jwt.")
         })
         .collect()

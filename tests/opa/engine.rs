@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use palisade::rego::eval::{Budget, EvalError, Evaluator};
+use palisade_rego::eval::{Budget, EvalError, Evaluator};
 use regorus::Value;
 
 /// What one engine answered.
@@ -30,7 +30,7 @@ pub fn compile(
     data: Option<&serde_json::Value>,
     rule: &str,
 ) -> Result<Vec<(&'static str, Evaluator)>, String> {
-    let extensions = palisade::rego::extensions::all();
+    let extensions = palisade_rego::extensions::all();
     let mut engines = Vec::new();
     for on_interpreter in [false, true] {
         let mut engine = regorus::Engine::new();

@@ -160,7 +160,7 @@ fn deeply_nested_json_is_an_error_not_a_crash() -> anyhow::Result<()> {
 /// Recursion: Rego forbids recursive rules and OPA refuses them when it compiles the policy.
 /// regorus does not check (a recursive function overflowed the stack in the trial evaluation at
 /// configure time, a trap; recursive rules trapped on the first request), so the SDK finds the
-/// cycle itself (`palisade::rego::recursion`) and refuses the configuration, naming the rules.
+/// cycle itself (`palisade_rego::recursion`) and refuses the configuration, naming the rules.
 #[test]
 fn recursive_policies_are_refused_at_configure() -> anyhow::Result<()> {
     let policies = [
@@ -190,7 +190,7 @@ fn recursive_policies_are_refused_at_configure() -> anyhow::Result<()> {
 
 /// regorus parses `[`/`{` nesting in time exponential in its depth (found by fuzzing the plugin
 /// configuration, `fuzz/`): an unclosed `input.x[[[[...` 20 deep would hold `on_configure`
-/// for minutes. Nesting past `palisade::rego::nesting::MAX_DEPTH` is refused at once, with
+/// for minutes. Nesting past `palisade_rego::nesting::MAX_DEPTH` is refused at once, with
 /// where it happens.
 #[test]
 fn deep_nesting_is_refused_before_parsing() -> anyhow::Result<()> {

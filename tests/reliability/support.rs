@@ -9,7 +9,7 @@ use serde_json::Value;
 /// The root id the filters run under in these tests.
 pub const ROOT: &str = "reliability";
 
-pub use palisade::filter::FAIL_CLOSED_BODY;
+pub use palisade::__private::FAIL_CLOSED_BODY;
 
 /// A compiled workspace filter (`rego-authz`, `tenant-header`), built once per test process.
 pub fn wasm(package: &str) -> PathBuf {

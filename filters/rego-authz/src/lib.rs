@@ -4,4 +4,4 @@
 //!
 //! Build: `cargo build --release --target wasm32-wasip1 -p rego-authz`
 
-palisade::export_policy!(palisade::rego::RegoAuthz);
+palisade::export_policy!(palisade_rego::RegoAuthz);

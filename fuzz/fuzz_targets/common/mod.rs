@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use palisade::host::MetricId;
-use palisade::{Host, HostError};
+use palisade::__private::MetricId;
+use palisade::__private::{Host, HostError};
 
 /// An in-memory host: what the proxy would give for one request, and what was done to it.
 #[derive(Debug, Default)]

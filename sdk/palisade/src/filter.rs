@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::decision::{Decision, DEFAULT_DENY_STATUS};
-use crate::events::{DecisionEvents, DecisionRecord};
+use crate::events::decision::{DecisionEvents, DecisionRecord};
 use crate::host::Host;
 use crate::metrics::{FilterMetrics, Outcome, BAD_DECISION};
 use crate::policy::{FailureMode, Policy};
@@ -14,7 +14,7 @@ use crate::request::{Request, RequestBody};
 
 /// Whether the proxy should go on with the request after the policy ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// Continue upstream; add these headers to the response when it comes back.
     Continue {
         /// Response headers the decision asked for.
@@ -29,7 +29,7 @@ pub const FAIL_CLOSED_BODY: &str = "palisade: request denied because the policy 
 
 /// What the filter has of a request when its policy decides, besides what the host holds.
 #[derive(Debug, Default)]
-pub struct Arrived {
+pub(crate) struct Arrived {
     /// The buffered body, for a policy that reads it.
     pub body: Option<RequestBody>,
     /// The request headers as they went upstream, when they went on before the policy decided
@@ -42,7 +42,7 @@ pub struct Arrived {
 /// `events`, emits its decision event afterwards. The proxy's clock is read (for the event's
 /// time and `eval_time_us`, measured around [`Policy::decide`]: two readings) only when events
 /// are on.
-pub fn on_request<P: Policy>(
+pub(crate) fn on_request<P: Policy>(
     policy: &P,
     metrics: &FilterMetrics,
     host: &mut dyn Host,
@@ -158,25 +158,33 @@ struct SentHeaders<'h> {
 }
 
 impl Host for SentHeaders<'_> {
-    fn request_headers(&self) -> Result<Vec<(String, String)>, crate::HostError> {
+    fn request_headers(&self) -> Result<Vec<(String, String)>, crate::host::HostError> {
         Ok(self.headers.clone())
     }
-    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, crate::HostError> {
+    fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, crate::host::HostError> {
         self.inner.property(path)
     }
-    fn request_body(&self, max: usize) -> Result<Vec<u8>, crate::HostError> {
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, crate::host::HostError> {
         self.inner.request_body(max)
     }
-    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), crate::HostError> {
+    fn set_request_header(
+        &mut self,
+        name: &str,
+        value: &str,
+    ) -> Result<(), crate::host::HostError> {
         self.inner.set_request_header(name, value)
     }
-    fn remove_request_header(&mut self, name: &str) -> Result<(), crate::HostError> {
+    fn remove_request_header(&mut self, name: &str) -> Result<(), crate::host::HostError> {
         self.inner.remove_request_header(name)
     }
-    fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), crate::HostError> {
+    fn add_response_header(
+        &mut self,
+        name: &str,
+        value: &str,
+    ) -> Result<(), crate::host::HostError> {
         self.inner.add_response_header(name, value)
     }
-    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), crate::HostError> {
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), crate::host::HostError> {
         self.inner.set_property(path, value)
     }
     fn send_local_reply(
@@ -184,29 +192,35 @@ impl Host for SentHeaders<'_> {
         status: u16,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<(), crate::HostError> {
+    ) -> Result<(), crate::host::HostError> {
         self.inner.send_local_reply(status, headers, body)
     }
-    fn reset_request(&mut self) -> Result<(), crate::HostError> {
+    fn reset_request(&mut self) -> Result<(), crate::host::HostError> {
         self.inner.reset_request()
     }
-    fn now(&self) -> Result<SystemTime, crate::HostError> {
+    fn now(&self) -> Result<SystemTime, crate::host::HostError> {
         self.inner.now()
     }
-    fn define_counter(&mut self, name: &str) -> Result<crate::host::MetricId, crate::HostError> {
+    fn define_counter(
+        &mut self,
+        name: &str,
+    ) -> Result<crate::host::MetricId, crate::host::HostError> {
         self.inner.define_counter(name)
     }
-    fn define_gauge(&mut self, name: &str) -> Result<crate::host::MetricId, crate::HostError> {
+    fn define_gauge(
+        &mut self,
+        name: &str,
+    ) -> Result<crate::host::MetricId, crate::host::HostError> {
         self.inner.define_gauge(name)
     }
     fn increment(
         &mut self,
         metric: crate::host::MetricId,
         delta: i64,
-    ) -> Result<(), crate::HostError> {
+    ) -> Result<(), crate::host::HostError> {
         self.inner.increment(metric, delta)
     }
-    fn set_tick_period(&mut self, period: Duration) -> Result<(), crate::HostError> {
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), crate::host::HostError> {
         self.inner.set_tick_period(period)
     }
 }
@@ -222,7 +236,7 @@ struct Failure {
 
 /// A request that failed before its policy could run (its body could not be read): logged,
 /// counted, handled by the failure mode, and reported in a decision event like any other.
-pub fn on_failure<P: Policy>(
+pub(crate) fn on_failure<P: Policy>(
     policy: &P,
     metrics: &FilterMetrics,
     host: &mut dyn Host,
@@ -316,11 +330,11 @@ fn clock(host: &dyn Host) -> SystemTime {
 
 /// Reads the buffered body for a policy with this limit; `complete` says whether the request
 /// has ended. One byte past the limit is asked for, to know whether the body is longer.
-pub fn read_body(
+pub(crate) fn read_body(
     host: &dyn Host,
     limit: usize,
     complete: bool,
-) -> Result<RequestBody, crate::HostError> {
+) -> Result<RequestBody, crate::host::HostError> {
     let mut bytes = host.request_body(limit.saturating_add(1))?;
     let longer = bytes.len() > limit;
     bytes.truncate(limit);
@@ -331,7 +345,7 @@ pub fn read_body(
 }
 
 /// Adds the response headers an allow decision asked for.
-pub fn on_response_headers(headers: &[(String, String)], host: &mut dyn Host) {
+pub(crate) fn on_response_headers(headers: &[(String, String)], host: &mut dyn Host) {
     for (name, value) in headers {
         if let Err(err) = host.add_response_header(name, value) {
             log::warn!("adding response header {name}: {err}");
@@ -340,7 +354,7 @@ pub fn on_response_headers(headers: &[(String, String)], host: &mut dyn Host) {
 }
 
 /// The decision a failure turns into under `mode`.
-pub fn failure_decision(mode: FailureMode) -> Decision {
+pub(crate) fn failure_decision(mode: FailureMode) -> Decision {
     match mode {
         FailureMode::Allow => Decision::allow(),
         FailureMode::Deny => Decision::deny(DEFAULT_DENY_STATUS)
@@ -640,7 +654,10 @@ mod tests {
         mode: FailureMode,
         host: &mut FakeHost,
     ) -> (Flow, serde_json::Value) {
-        use crate::events::{DecisionEvents, EventEmitter, EventMetrics, EventSink, EventsConfig};
+        use crate::events::decision::DecisionEvents;
+        use crate::events::emitter::{EventEmitter, EventSink};
+        use crate::events::metrics::EventMetrics;
+        use crate::events::EventsConfig;
         let metrics = FilterMetrics::define(host, "fixed", &[]).unwrap();
         let config = EventsConfig::from_value(serde_json::json!({"sink_cluster": "sink"})).unwrap();
         let sink = EventSink::new(EventEmitter::new(

@@ -63,7 +63,7 @@ pub trait Host {
 
 /// What the root context needs besides [`Host`] to deliver events: HTTP callouts to a cluster
 /// and the tick timer that paces them.
-pub trait CalloutHost: Host {
+pub(crate) trait CalloutHost: Host {
     /// Sends an HTTP request to the cluster `cluster`. `headers` must include `:method`,
     /// `:path` and `:authority`. Returns the call's token; the answer (or the failure, or the
     /// timeout after `timeout`) arrives later at the root context's `on_http_call_response`

@@ -9,38 +9,75 @@
 //! Every filter can report its decisions as CloudEvents to a sink (Knative Eventing, a broker,
 //! any HTTP receiver): add an `events` section to its plugin configuration (see
 //! [`events::EventsConfig`]); the events are queued without slowing the request and delivered
-//! in batches from the root context (see [`events::emitter`]).
+//! in batches from the root context.
 //!
-//! Layers: `proxy` is the only module that touches the proxy-wasm ABI (and exists only on
-//! wasm32); everything else runs on the small [`Host`] and [`CalloutHost`] traits, so it is
-//! unit-tested natively.
+//! With the `testing` feature, [`testing`] runs a policy natively in `cargo test`, through the
+//! same request path the proxy-wasm module takes.
+//!
+//! Layers (all private): `proxy` is the only module that touches the proxy-wasm ABI (and exists
+//! only on wasm32); everything else runs on two small host traits, so it is unit-tested
+//! natively.
 
-pub mod config;
-pub mod decision;
+// The proxy layer exists on wasm32 only: on the host, what only it calls looks unused. The
+// wasm32 build (clippy for wasm32-wasip1 in scripts/test) is where dead code is caught.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+mod config;
+mod decision;
 pub mod events;
-pub mod filter;
-pub mod host;
-pub mod ids;
-pub mod metrics;
-pub mod policy;
-pub mod proto_struct;
-#[cfg(feature = "rego")]
-pub mod rego;
-pub mod request;
-pub mod time;
-pub mod wire;
+mod filter;
+mod host;
+mod ids;
+mod metrics;
+mod policy;
+mod proto_struct;
+mod request;
+mod settings;
+mod time;
+mod wire;
 
 #[cfg(target_arch = "wasm32")]
-pub mod proxy;
+mod proxy;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use config::{parse_config, parse_plugin_config, ConfigError, SdkSettings};
+pub use config::ConfigError;
 pub use decision::Decision;
-pub use host::{CalloutHost, Host, HostError};
 pub use policy::{FailureMode, Policy, PolicyError};
-pub use request::{Request, SocketAddress};
+pub use request::{Request, RequestBody, SocketAddress};
+
+/// Not part of the API: what [`export_policy!`], the `palisade-rego` crate and the fuzz targets
+/// reach into. It changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::parse_config;
+    pub use crate::decision::DEFAULT_DENY_STATUS;
+    pub use crate::filter::FAIL_CLOSED_BODY;
+    pub use crate::host::{Host, HostError, MetricId};
+    pub use crate::ids::IdGenerator;
+    pub use crate::proto_struct::struct_to_json;
+    pub use crate::request::{parse_query, percent_decode, percent_encode};
+    pub use crate::settings::{parse_plugin_config, SdkSettings};
+    pub use crate::time::rfc3339;
+
+    /// The proxy-wasm header-map wire format.
+    pub mod wire {
+        pub use crate::wire::{decode_map, decode_text_map, encode_map, lossy};
+    }
+
+    /// CloudEvents: the event, its builder and the HTTP encoders.
+    pub mod cloudevents {
+        pub use crate::events::encode::*;
+        pub use crate::events::event::*;
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::proxy::initialize;
+
+    #[cfg(any(test, feature = "testing"))]
+    pub use crate::testing::fake_host::FakeHost;
+}
 
 /// Exports a [`Policy`] as this crate's proxy-wasm module (root and HTTP contexts).
 ///
@@ -57,7 +94,7 @@ macro_rules! export_policy {
             /// The module's start (the WASI reactor's `_initialize`).
             #[no_mangle]
             pub extern "C" fn _initialize() {
-                $crate::proxy::initialize::<$policy>();
+                $crate::__private::initialize::<$policy>();
             }
         }
     };

@@ -5,7 +5,7 @@ use crate::host::{Host, HostError, MetricId};
 /// Per-filter request counters: `palisade.<filter>.requests_allowed`, `..._denied`,
 /// `.errors`, and `.errors.<reason>` for each reason the filter declares.
 #[derive(Debug, Clone)]
-pub struct FilterMetrics {
+pub(crate) struct FilterMetrics {
     allowed: MetricId,
     denied: MetricId,
     errors: MetricId,
@@ -14,11 +14,11 @@ pub struct FilterMetrics {
 
 /// The error reason the SDK itself counts for every filter: a decision it refused to carry out
 /// (a header that is not valid HTTP).
-pub const BAD_DECISION: &str = "bad_decision";
+pub(crate) const BAD_DECISION: &str = "bad_decision";
 
 /// Which counter a request adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The request went upstream.
     Allowed,
     /// The request got a local reply.
@@ -31,7 +31,7 @@ pub enum Outcome {
 impl FilterMetrics {
     /// Defines the counters for the named filter, its error reasons and the SDK's
     /// ([`BAD_DECISION`]).
-    pub fn define(
+    pub(crate) fn define(
         host: &mut dyn Host,
         filter: &str,
         reasons: &[&'static str],
@@ -50,7 +50,7 @@ impl FilterMetrics {
     }
 
     /// Counts one request outcome. A failure to count is logged, never fatal.
-    pub fn count(&self, host: &mut dyn Host, outcome: Outcome) {
+    pub(crate) fn count(&self, host: &mut dyn Host, outcome: Outcome) {
         let mut ids = vec![match outcome {
             Outcome::Allowed => self.allowed,
             Outcome::Denied => self.denied,

@@ -70,7 +70,7 @@ pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
 /// Formats an instant as RFC 3339 in UTC, e.g. `2018-04-05T17:31:00Z` or
 /// `2018-04-05T17:31:00.250Z` (0, 3, 6 or 9 fractional digits, the fewest that are exact).
 /// `None` outside years 0000 to 9999, which RFC 3339 cannot write.
-pub fn format_rfc3339(time: SystemTime) -> Option<String> {
+pub(crate) fn format_rfc3339(time: SystemTime) -> Option<String> {
     let (secs, nanos) = to_unix(time)?;
     if !(MIN_SECS..=MAX_SECS).contains(&secs) {
         return None;

@@ -15,12 +15,15 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::{from_value, ConfigError, EVENTS_FIELD};
+use crate::config::{from_value, ConfigError};
 use crate::events::event::CloudEvent;
 
-/// Header names whose values are replaced by [`REDACTED`] in events unless
+/// The top-level member of every plugin configuration that holds its decision events.
+pub(crate) const EVENTS_FIELD: &str = "events";
+
+/// Header names whose values are replaced by `REDACTED` in events unless
 /// `allow_sensitive_headers` is true.
-pub const SENSITIVE_HEADERS: [&str; 4] = [
+pub(super) const SENSITIVE_HEADERS: [&str; 4] = [
     "authorization",
     "cookie",
     "proxy-authorization",
@@ -28,7 +31,7 @@ pub const SENSITIVE_HEADERS: [&str; 4] = [
 ];
 
 /// What a redacted header value reads as.
-pub const REDACTED: &str = "[REDACTED]";
+pub(super) const REDACTED: &str = "[REDACTED]";
 
 /// How events are written to the sink (the HTTP binding's content modes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -221,7 +224,7 @@ impl EventsConfig {
         format!("/palisade/{}", crate::request::percent_encode(name))
     }
 
-    /// Whether a header's value is replaced by [`REDACTED`] in events.
+    /// Whether a header's value is replaced by `REDACTED` in events.
     pub fn redacts(&self, header: &str) -> bool {
         !self.allow_sensitive_headers
             && SENSITIVE_HEADERS

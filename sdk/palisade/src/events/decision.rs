@@ -41,7 +41,7 @@ const JSON: &str = "application/json";
 
 /// The request as a decision event describes it (taken while the request is being decided).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestSummary {
+pub(crate) struct RequestSummary {
     /// `:method`.
     pub method: String,
     /// `:path`, query string included.
@@ -56,7 +56,7 @@ pub struct RequestSummary {
 
 /// One decision, as the filter carried it out.
 #[derive(Debug, Clone)]
-pub struct DecisionRecord<'a> {
+pub(crate) struct DecisionRecord<'a> {
     /// When the request was decided (proxy clock, before the policy ran).
     pub time: SystemTime,
     /// The request; `None` when even its headers could not be read.
@@ -77,7 +77,7 @@ pub struct DecisionRecord<'a> {
 
 /// Builds decision events for one filter and hands them to the emitter.
 #[derive(Debug)]
-pub struct DecisionEvents {
+pub(crate) struct DecisionEvents {
     sink: EventSink,
     /// Every event's constant attributes, checked once: each event is made from it.
     template: CloudEvent,
@@ -91,7 +91,7 @@ impl DecisionEvents {
     /// through `sink`; ids drawn from a generator seeded with `seed` and the system's
     /// randomness. Fails, naming `events.source` or `events.type_prefix`, when those do not
     /// make valid events.
-    pub fn new(
+    pub(crate) fn new(
         config: &EventsConfig,
         source: String,
         kind: &str,
@@ -126,23 +126,25 @@ impl DecisionEvents {
     }
 
     /// The events' `type`.
-    pub fn event_type(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn event_type(&self) -> &str {
         self.template.event_type()
     }
 
     /// The events' `source`.
-    pub fn source(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn source(&self) -> &str {
         self.template.source()
     }
 
     /// The emitter the events go to.
-    pub fn sink(&self) -> &EventSink {
+    pub(crate) fn sink(&self) -> &EventSink {
         &self.sink
     }
 
     /// What the event will say about the request: taken before the policy runs, while the
     /// request can still be read.
-    pub fn summarize(&self, request: &Request<'_>) -> RequestSummary {
+    pub(crate) fn summarize(&self, request: &Request<'_>) -> RequestSummary {
         let headers = self
             .headers
             .iter()
@@ -178,7 +180,7 @@ impl DecisionEvents {
     }
 
     /// The decision event for a record.
-    pub fn event(&self, record: &DecisionRecord<'_>) -> Result<CloudEvent, EventError> {
+    pub(crate) fn event(&self, record: &DecisionRecord<'_>) -> Result<CloudEvent, EventError> {
         let decision = record.decision;
         let generated;
         let decision_id = match &decision.decision_id {
@@ -208,7 +210,7 @@ impl DecisionEvents {
 
     /// Builds the event and queues it; never fails the request (an event that cannot be built
     /// is counted as dropped, `encode`).
-    pub fn emit(&self, host: &mut dyn Host, record: &DecisionRecord<'_>) {
+    pub(crate) fn emit(&self, host: &mut dyn Host, record: &DecisionRecord<'_>) {
         match self.event(record) {
             Ok(event) => self.sink.emit(host, &event),
             Err(err) => self.sink.drop_unbuildable(host, &err),
@@ -307,7 +309,8 @@ impl Serialize for HeadersMember<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EventEmitter, EventMetrics};
+    use crate::events::emitter::EventEmitter;
+    use crate::events::metrics::EventMetrics;
     use crate::testing::FakeHost;
     use serde_json::json;
 

@@ -13,14 +13,14 @@
 use std::time::Duration;
 
 /// The wait after the first failure.
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest wait between attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What to do with the events a request carried, given the sink's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The sink has them.
     Delivered,
     /// Keep them at the head of the queue and try again after a backoff.
@@ -31,7 +31,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict for an answer with this `:status`; `None` when the request got no answer.
-    pub fn of(status: Option<u16>) -> Self {
+    pub(crate) fn of(status: Option<u16>) -> Self {
         match status {
             Some(200..=299) => Self::Delivered,
             None | Some(404 | 409 | 429 | 500..=599) => Self::Retry,
@@ -42,14 +42,14 @@ impl Verdict {
 
 /// Exponential backoff over consecutive failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     failures: u32,
 }
 
 impl Backoff {
     /// Records one more failure and returns how long to wait before the next attempt:
     /// 100 ms, 200 ms, 400 ms, ... up to 30 s. `retry_after` (the sink's hint) can lengthen it.
-    pub fn next_delay(&mut self, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Duration {
         let doubling = 2u32.saturating_pow(self.failures.min(20));
         self.failures = self.failures.saturating_add(1);
         let delay = INITIAL_BACKOFF.saturating_mul(doubling).min(MAX_BACKOFF);
@@ -57,18 +57,18 @@ impl Backoff {
     }
 
     /// Forgets the failures (after a request got a final answer).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
 
     /// Failures in a row so far.
-    pub fn failures(&self) -> u32 {
+    pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
 }
 
 /// The `:status` of a response's headers, if it has a valid one.
-pub fn status(headers: &[(String, String)]) -> Option<u16> {
+pub(crate) fn status(headers: &[(String, String)]) -> Option<u16> {
     header(headers, ":status")
         .and_then(|s| s.parse().ok())
         .filter(|s| (100..=599).contains(s))
@@ -76,7 +76,7 @@ pub fn status(headers: &[(String, String)]) -> Option<u16> {
 
 /// A `Retry-After` given in seconds (the HTTP-date form is ignored: the proxy's clock and the
 /// sink's may disagree).
-pub fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
     header(headers, "retry-after")
         .and_then(|s| s.trim().parse::<u64>().ok())
         .map(Duration::from_secs)

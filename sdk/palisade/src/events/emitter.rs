@@ -46,7 +46,7 @@ struct InFlight {
 
 /// Queues events and delivers them to the sink; owned by the root context (see [`EventSink`]).
 #[derive(Debug)]
-pub struct EventEmitter {
+pub(crate) struct EventEmitter {
     cluster: String,
     authority: String,
     path: String,
@@ -72,7 +72,7 @@ pub struct EventEmitter {
 impl EventEmitter {
     /// An emitter for this configuration, counting into `metrics`. Call [`Self::start`] from
     /// the root context to start its timer.
-    pub fn new(config: &EventsConfig, metrics: EventMetrics) -> Self {
+    pub(crate) fn new(config: &EventsConfig, metrics: EventMetrics) -> Self {
         let usize_of = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Self {
             cluster: config.sink_cluster.clone(),
@@ -97,7 +97,7 @@ impl EventEmitter {
     }
 
     /// Starts the root context's timer (every `flush_interval_ms`).
-    pub fn start(&mut self, host: &mut dyn CalloutHost) {
+    pub(crate) fn start(&mut self, host: &mut dyn CalloutHost) {
         let now = clock(host);
         self.reschedule(host, now);
     }
@@ -105,7 +105,7 @@ impl EventEmitter {
     /// Stops the timer and drops every queued event, counted under `reason`; a request in
     /// flight is forgotten (its answer will be ignored), and later events are dropped as they
     /// come. Returns how many were dropped.
-    pub fn shut_down(&mut self, host: &mut dyn CalloutHost, reason: DropReason) -> usize {
+    pub(crate) fn shut_down(&mut self, host: &mut dyn CalloutHost, reason: DropReason) -> usize {
         let dropped = self.queue.pop_front(usize::MAX);
         self.metrics
             .count(host, EventCount::Dropped(reason), dropped);
@@ -122,7 +122,7 @@ impl EventEmitter {
 
     /// Queues an event for delivery; returns at once. When the queue is full the oldest
     /// events are dropped (counted as `dropped.queue_full`).
-    pub fn emit(&mut self, host: &mut dyn Host, event: &CloudEvent) {
+    pub(crate) fn emit(&mut self, host: &mut dyn Host, event: &CloudEvent) {
         self.queue_event(host, event);
         if self.queue.len() >= self.max_batch {
             self.flush_soon(host);
@@ -163,7 +163,7 @@ impl EventEmitter {
     }
 
     /// Counts an event that could not be built (dropped as `encode`).
-    pub fn drop_unbuildable(&mut self, host: &mut dyn Host, err: &EventError) {
+    pub(crate) fn drop_unbuildable(&mut self, host: &mut dyn Host, err: &EventError) {
         log::warn!("events: dropping an event that could not be built: {err}");
         self.metrics.count(host, EventCount::Emitted, 1);
         self.metrics
@@ -172,7 +172,7 @@ impl EventEmitter {
 
     /// The root context's tick: starts a flush unless a request is in flight or a backoff is
     /// pending.
-    pub fn on_tick(&mut self, host: &mut dyn CalloutHost) {
+    pub(crate) fn on_tick(&mut self, host: &mut dyn CalloutHost) {
         let now = clock(host);
         if let Some(flight) = &self.in_flight {
             // The proxy answers every callout by its timeout; this only guards against a host
@@ -201,7 +201,7 @@ impl EventEmitter {
     }
 
     /// The answer to a callout: `num_headers` is 0 when the call failed (no answer).
-    pub fn on_http_call_response(
+    pub(crate) fn on_http_call_response(
         &mut self,
         host: &mut dyn CalloutHost,
         token: u32,
@@ -255,17 +255,20 @@ impl EventEmitter {
     }
 
     /// Events waiting (the batch in flight or being retried included).
-    pub fn queued_events(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn queued_events(&self) -> usize {
         self.queue.len()
     }
 
     /// Encoded bytes waiting.
-    pub fn queued_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn queued_bytes(&self) -> usize {
         self.queue.bytes()
     }
 
     /// When the head of the queue will be sent again, if a backoff is pending.
-    pub fn retry_at(&self) -> Option<SystemTime> {
+    #[cfg(test)]
+    pub(crate) fn retry_at(&self) -> Option<SystemTime> {
         self.retry_at
     }
 
@@ -437,35 +440,35 @@ fn clock(host: &dyn Host) -> SystemTime {
 /// callbacks never overlap; if one ever did, the event is dropped and logged rather than the
 /// VM panicking.
 #[derive(Debug, Clone)]
-pub struct EventSink {
+pub(crate) struct EventSink {
     emitter: Rc<RefCell<EventEmitter>>,
 }
 
 impl EventSink {
     /// Wraps an emitter.
-    pub fn new(emitter: EventEmitter) -> Self {
+    pub(crate) fn new(emitter: EventEmitter) -> Self {
         Self {
             emitter: Rc::new(RefCell::new(emitter)),
         }
     }
 
     /// Queues an event for delivery; returns at once and never fails.
-    pub fn emit(&self, host: &mut dyn Host, event: &CloudEvent) {
+    pub(crate) fn emit(&self, host: &mut dyn Host, event: &CloudEvent) {
         self.with(|emitter| emitter.emit(host, event));
     }
 
     /// Counts an event that could not be built.
-    pub fn drop_unbuildable(&self, host: &mut dyn Host, err: &EventError) {
+    pub(crate) fn drop_unbuildable(&self, host: &mut dyn Host, err: &EventError) {
         self.with(|emitter| emitter.drop_unbuildable(host, err));
     }
 
     /// Whether both handles share one emitter.
-    pub fn same_emitter(&self, other: &EventSink) -> bool {
+    pub(crate) fn same_emitter(&self, other: &EventSink) -> bool {
         Rc::ptr_eq(&self.emitter, &other.emitter)
     }
 
     /// Runs `f` on the emitter; `None` (logged) if it is already borrowed.
-    pub fn with<R>(&self, f: impl FnOnce(&mut EventEmitter) -> R) -> Option<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut EventEmitter) -> R) -> Option<R> {
         match self.emitter.try_borrow_mut() {
             Ok(mut emitter) => Some(f(&mut emitter)),
             Err(_) => {
@@ -836,7 +839,7 @@ mod tests {
         let callout = &host.callouts[0];
         assert_eq!(
             callout.header("content-type"),
-            Some(crate::events::STRUCTURED_CONTENT_TYPE)
+            Some(crate::events::encode::STRUCTURED_CONTENT_TYPE)
         );
         let decoded: cloudevents::Event = serde_json::from_slice(&callout.body).unwrap();
         assert_eq!(decoded.id(), "e0");

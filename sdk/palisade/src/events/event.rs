@@ -82,7 +82,7 @@ impl EventError {
 ///
 /// URI, URI-reference, Timestamp and Binary values travel as their canonical strings in
 /// every format, so they are [`ExtensionValue::String`] here (format a time with
-/// [`format_rfc3339`]).
+/// `format_rfc3339`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExtensionValue {
     /// `String`.
@@ -334,7 +334,7 @@ enum TimeInput {
 /// Setting an attribute twice keeps the last value; so does setting an extension twice.
 ///
 /// ```
-/// # use palisade::events::CloudEvent;
+/// # use palisade::__private::cloudevents::CloudEvent;
 /// let event = CloudEvent::builder()
 ///     .id("A234-1234-1234")
 ///     .source("https://github.com/cloudevents/spec/pull")
@@ -344,7 +344,7 @@ enum TimeInput {
 ///     .json_data(serde_json::json!({"number": 123}))
 ///     .build()?;
 /// assert_eq!(event.specversion(), "1.0");
-/// # Ok::<(), palisade::events::EventError>(())
+/// # Ok::<(), palisade::__private::cloudevents::EventError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct CloudEventBuilder {

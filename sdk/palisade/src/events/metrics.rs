@@ -9,7 +9,7 @@ use crate::host::{Host, HostError, MetricId};
 
 /// Why an event was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
+pub(crate) enum DropReason {
     /// The queue was full (by events or bytes) and this was the oldest event, or the event
     /// alone was larger than the byte limit.
     QueueFull,
@@ -25,7 +25,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in metric order.
-    pub const ALL: [DropReason; 4] = [
+    pub(crate) const ALL: [DropReason; 4] = [
         Self::QueueFull,
         Self::Rejected,
         Self::Encode,
@@ -33,7 +33,7 @@ impl DropReason {
     ];
 
     /// The reason's name in metrics.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::QueueFull => "queue_full",
             Self::Rejected => "rejected",
@@ -45,7 +45,7 @@ impl DropReason {
 
 /// Which counter to add to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventCount {
+pub(crate) enum EventCount {
     /// Events handed to the emitter.
     Emitted,
     /// Events the sink accepted.
@@ -58,7 +58,7 @@ pub enum EventCount {
 
 /// The emitter's counters and its queue gauge.
 #[derive(Debug, Clone)]
-pub struct EventMetrics {
+pub(crate) struct EventMetrics {
     emitted: MetricId,
     delivered: MetricId,
     retried: MetricId,
@@ -68,7 +68,7 @@ pub struct EventMetrics {
 
 impl EventMetrics {
     /// Defines the metrics for the named filter.
-    pub fn define(host: &mut dyn Host, filter: &str) -> Result<Self, HostError> {
+    pub(crate) fn define(host: &mut dyn Host, filter: &str) -> Result<Self, HostError> {
         let name = |metric: &str| format!("palisade.{filter}.events.{metric}");
         let dropped = DropReason::ALL
             .iter()
@@ -87,7 +87,7 @@ impl EventMetrics {
     }
 
     /// Adds `n` events to a counter. A failure to count is logged, never fatal.
-    pub fn count(&self, host: &mut dyn Host, which: EventCount, n: usize) {
+    pub(crate) fn count(&self, host: &mut dyn Host, which: EventCount, n: usize) {
         if n == 0 {
             return;
         }
@@ -106,7 +106,7 @@ impl EventMetrics {
     }
 
     /// Moves the queue gauge by `delta` events.
-    pub fn queued(&self, host: &mut dyn Host, delta: i64) {
+    pub(crate) fn queued(&self, host: &mut dyn Host, delta: i64) {
         if delta == 0 {
             return;
         }

@@ -12,7 +12,7 @@ use super::encode::HttpMessage;
 
 /// What happened to an event offered to the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pushed {
+pub(crate) enum Pushed {
     /// Queued, after dropping this many of the oldest events to make room.
     Queued {
         /// How many events were dropped from the head.
@@ -24,7 +24,7 @@ pub enum Pushed {
 
 /// Encoded events waiting for the sink, oldest first.
 #[derive(Debug)]
-pub struct EventQueue {
+pub(crate) struct EventQueue {
     items: VecDeque<(HttpMessage, usize)>,
     bytes: usize,
     max_events: usize,
@@ -33,7 +33,7 @@ pub struct EventQueue {
 
 impl EventQueue {
     /// An empty queue holding at most `max_events` events and `max_bytes` encoded bytes.
-    pub fn new(max_events: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(max_events: usize, max_bytes: usize) -> Self {
         Self {
             items: VecDeque::new(),
             bytes: 0,
@@ -43,7 +43,7 @@ impl EventQueue {
     }
 
     /// The bytes an encoded event counts for: its body and its headers' names and values.
-    pub fn size_of(message: &HttpMessage) -> usize {
+    pub(crate) fn size_of(message: &HttpMessage) -> usize {
         message.body.len()
             + message
                 .headers
@@ -53,7 +53,7 @@ impl EventQueue {
     }
 
     /// Adds an event at the tail, dropping the oldest until it fits.
-    pub fn push(&mut self, message: HttpMessage) -> Pushed {
+    pub(crate) fn push(&mut self, message: HttpMessage) -> Pushed {
         let size = Self::size_of(&message);
         if size > self.max_bytes {
             return Pushed::TooLarge;
@@ -71,12 +71,12 @@ impl EventQueue {
     }
 
     /// The first `n` events (fewer if the queue is shorter), oldest first.
-    pub fn front(&self, n: usize) -> impl Iterator<Item = &HttpMessage> {
+    pub(crate) fn front(&self, n: usize) -> impl Iterator<Item = &HttpMessage> {
         self.items.iter().take(n).map(|(message, _)| message)
     }
 
     /// Removes up to `n` events from the head; returns how many were removed.
-    pub fn pop_front(&mut self, n: usize) -> usize {
+    pub(crate) fn pop_front(&mut self, n: usize) -> usize {
         let n = n.min(self.items.len());
         for (_, size) in self.items.drain(..n) {
             self.bytes -= size;
@@ -85,17 +85,18 @@ impl EventQueue {
     }
 
     /// Events waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// True when no event waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Encoded bytes waiting.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 }

@@ -20,15 +20,16 @@ use std::time::{Duration, SystemTime};
 
 use exports::{Action, Plugin};
 
-use crate::config::parse_plugin_config;
-use crate::events::{
-    DecisionEvents, DropReason, EventEmitter, EventMetrics, EventSink, EventsConfig,
-};
+use crate::events::decision::DecisionEvents;
+use crate::events::emitter::{EventEmitter, EventSink};
+use crate::events::metrics::{DropReason, EventMetrics};
+use crate::events::EventsConfig;
 use crate::filter::{self, Arrived, Flow};
 use crate::host::{CalloutHost, Host, HostError, MetricId};
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
 use crate::request::RequestBody;
+use crate::settings::parse_plugin_config;
 use crate::wire;
 
 /// The module's start (`_initialize`, written by [`crate::export_policy!`]): runs the static

@@ -1,4 +1,5 @@
-//! An in-memory [`Host`] for the SDK's own unit tests, and under [`super::run`].
+//! An in-memory [`Host`] for the SDK's own unit tests, under [`super::run`], and (through
+//! `palisade::__private`) for palisade-rego's unit tests and the fuzz targets.
 // Most of it serves the SDK's unit tests only.
 #![cfg_attr(not(test), allow(dead_code))]
 
@@ -9,24 +10,24 @@ use std::time::{Duration, SystemTime};
 use crate::host::{CalloutHost, Host, HostError, MetricId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LocalReply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct LocalReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 /// An HTTP callout a test host recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FakeCallout {
-    pub(crate) token: u32,
-    pub(crate) cluster: String,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) timeout: Duration,
+pub struct FakeCallout {
+    pub token: u32,
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
 }
 
 impl FakeCallout {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -35,35 +36,35 @@ impl FakeCallout {
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct FakeHost {
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) properties: HashMap<String, Vec<u8>>,
-    pub(crate) property_reads: Cell<usize>,
-    pub(crate) local_reply: Option<LocalReply>,
-    pub(crate) metrics: Vec<(String, i64)>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) response_headers: Vec<(String, String)>,
-    pub(crate) set_properties: Vec<(String, Vec<u8>)>,
-    pub(crate) fail_header_reads: bool,
-    pub(crate) fail_header_writes: bool,
+pub struct FakeHost {
+    pub headers: Vec<(String, String)>,
+    pub properties: HashMap<String, Vec<u8>>,
+    pub property_reads: Cell<usize>,
+    pub local_reply: Option<LocalReply>,
+    pub metrics: Vec<(String, i64)>,
+    pub body: Vec<u8>,
+    pub response_headers: Vec<(String, String)>,
+    pub set_properties: Vec<(String, Vec<u8>)>,
+    pub fail_header_reads: bool,
+    pub fail_header_writes: bool,
     /// When set, `send_local_reply` fails.
-    pub(crate) fail_local_replies: bool,
+    pub fail_local_replies: bool,
     /// True once `reset_request` was called.
-    pub(crate) reset: bool,
+    pub reset: bool,
     /// The clock: this long after the Unix epoch.
-    pub(crate) time: Duration,
-    pub(crate) callouts: Vec<FakeCallout>,
+    pub time: Duration,
+    pub callouts: Vec<FakeCallout>,
     /// When set, `dispatch_http_call` fails with this status.
-    pub(crate) fail_dispatch: Option<u32>,
+    pub fail_dispatch: Option<u32>,
     /// What `http_call_response_headers` returns.
-    pub(crate) call_response: Vec<(String, String)>,
-    pub(crate) tick_period: Option<Duration>,
+    pub call_response: Vec<(String, String)>,
+    pub tick_period: Option<Duration>,
 }
 
 const FAILED: u32 = 10; // INTERNAL_FAILURE
 
 impl FakeHost {
-    pub(crate) fn with_headers(headers: &[(&str, &str)]) -> Self {
+    pub fn with_headers(headers: &[(&str, &str)]) -> Self {
         Self {
             headers: headers
                 .iter()
@@ -73,7 +74,7 @@ impl FakeHost {
         }
     }
 
-    pub(crate) fn counter(&self, name: &str) -> i64 {
+    pub fn counter(&self, name: &str) -> i64 {
         self.metrics
             .iter()
             .find(|(n, _)| n == name)
@@ -81,7 +82,7 @@ impl FakeHost {
     }
 
     /// Whether this test's thread logged a line containing `needle`.
-    pub(crate) fn logged(&self, needle: &str) -> bool {
+    pub fn logged(&self, needle: &str) -> bool {
         LOG_LINES.with(|lines| lines.borrow().iter().any(|l| l.contains(needle)))
     }
 

@@ -30,7 +30,7 @@
 //! header value with CR or LF is refused), and the decision carried out on the request.
 //! Decision events are not sent.
 
-mod fake_host;
+pub(crate) mod fake_host;
 
 pub(crate) use fake_host::FakeHost;
 
@@ -162,7 +162,8 @@ fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `on_configure`: the SDK's own fields (`events`, `allow_on_headers_stop_iteration`) are
 /// taken out, the rest is the policy's [`Policy::Config`].
 pub fn configure<P: Policy>(configuration: &str) -> Result<P, ConfigError> {
-    let (config, _settings) = crate::parse_plugin_config::<P::Config>(configuration.as_bytes())?;
+    let (config, _settings) =
+        crate::settings::parse_plugin_config::<P::Config>(configuration.as_bytes())?;
     P::from_config(config)
 }
 

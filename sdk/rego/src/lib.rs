@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
-use crate::decision::Decision;
-use crate::ids::IdGenerator;
-use crate::policy::{FailureMode, Policy, PolicyError};
-use crate::request::Request;
+use palisade::__private::IdGenerator;
+use palisade::ConfigError;
+use palisade::Decision;
+use palisade::Request;
+use palisade::{FailureMode, Policy, PolicyError};
 
 use eval::{Budget, CompileError, EvalError, Evaluator};
 use input::{InputBuilder, InputContext, InputNeeds};
@@ -397,7 +397,7 @@ mod tests {
     use super::*;
 
     fn config(policy: &str) -> RegoConfig {
-        crate::config::parse_config(
+        palisade::__private::parse_config(
             serde_json::json!({ "policy": policy })
                 .to_string()
                 .as_bytes(),
@@ -435,7 +435,7 @@ mod tests {
             let authz = RegoAuthz::from_config(config(&policy)).unwrap();
             assert_eq!(authz.engine_name(), "interpreter", "{rules}");
             for (name, allowed) in [("alice", true), ("bob", false)] {
-                let host = crate::testing::FakeHost::with_headers(&[
+                let host = palisade::__private::FakeHost::with_headers(&[
                     (":method", "GET"),
                     (":path", "/"),
                     ("x-user", name),

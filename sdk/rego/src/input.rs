@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use regorus::Value;
 
-use crate::request::{parse_query, percent_decode, Request, SocketAddress};
+use palisade::__private::{parse_query, percent_decode};
+use palisade::{Request, SocketAddress};
 
 /// Which optional parts of the input a policy may read.
 ///
@@ -287,7 +288,7 @@ impl InputBuilder {
         let mut request_attrs = BTreeMap::new();
         request_attrs.insert(keys.http.clone(), Value::from(http));
         if needs.time {
-            let time = crate::time::rfc3339(context.now);
+            let time = palisade::__private::rfc3339(context.now);
             request_attrs.insert(s("time"), Value::from(time));
         }
         let mut attributes = BTreeMap::new();
@@ -437,8 +438,8 @@ fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, InputEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::RequestBody;
-    use crate::testing::FakeHost;
+    use palisade::__private::FakeHost;
+    use palisade::RequestBody;
 
     fn context() -> InputContext {
         InputContext {

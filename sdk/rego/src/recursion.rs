@@ -349,8 +349,8 @@ mod tests {
         );
         assert_eq!(find_cycle(&[&rules]), None);
         for example in [
-            include_str!("../../../../examples/rego/rbac/policy.rego"),
-            include_str!("../../../../examples/rego/opa-envoy-primer/policy.rego"),
+            include_str!("../../../examples/rego/rbac/policy.rego"),
+            include_str!("../../../examples/rego/opa-envoy-primer/policy.rego"),
         ] {
             assert_eq!(find_cycle(&[example]), None);
         }

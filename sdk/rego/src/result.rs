@@ -5,7 +5,8 @@
 
 use regorus::Value;
 
-use crate::decision::{Decision, DEFAULT_DENY_STATUS};
+use palisade::__private::DEFAULT_DENY_STATUS;
+use palisade::Decision;
 
 /// Why a result is not a decision. Each follows the filter's failure mode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
