@@ -1,13 +1,10 @@
 //! Fault injection and the host-call log: every host function (proxy-wasm and WASI) enters through one
-//! gate, [`host_fn`], which counts the call and, when a test asked for it, answers with a status or a trap
-//! instead of doing the function's work.
+//! gate ([`crate::gate`]), which counts the call here and, when a test asked for it, answers with a
+//! status or a trap instead of doing the function's work.
 
 use std::collections::BTreeMap;
 
-use wasmtime::{Caller, Linker, WasmTy};
-
-use crate::state::HostState;
-use crate::types::{errno, Status};
+use crate::types::Status;
 
 /// What an injected fault makes a host function do instead of its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,7 +108,7 @@ impl FaultState {
     }
 
     /// Counts a call to `name` and returns the fault to apply instead of the function's work, if any.
-    fn enter(&mut self, name: &'static str, context_id: u32) -> Option<Fault> {
+    pub(crate) fn enter(&mut self, name: &'static str, context_id: u32) -> Option<Fault> {
         *self.counts.entry(name).or_insert(0) += 1;
         let fault = match self.rules.get_mut(name) {
             None => None,
@@ -136,117 +133,4 @@ impl FaultState {
         }
         fault
     }
-}
-
-/// The errno a WASI function returns for an injected status.
-fn errno_for(status: Status) -> i32 {
-    match status {
-        Status::Ok => errno::SUCCESS,
-        Status::NotFound => errno::NOENT,
-        Status::InvalidMemoryAccess => errno::FAULT,
-        Status::InternalFailure => errno::IO,
-        Status::Unimplemented => errno::NOSYS,
-        _ => errno::INVAL,
-    }
-}
-
-/// What a host function body returns: a status/errno code, or a trap.
-pub(crate) trait HostReturn {
-    fn into_result(self) -> wasmtime::Result<i32>;
-}
-
-impl HostReturn for i32 {
-    fn into_result(self) -> wasmtime::Result<i32> {
-        Ok(self)
-    }
-}
-
-impl HostReturn for wasmtime::Result<i32> {
-    fn into_result(self) -> wasmtime::Result<i32> {
-        self
-    }
-}
-
-/// The gate at the entry of every host function: counts the call and applies an armed fault.
-/// `Ok(Some(code))`/`Err(trap)` replace the call; `Ok(None)` lets it run.
-fn gate(
-    caller: &mut Caller<'_, HostState>,
-    name: &'static str,
-    wasi: bool,
-) -> wasmtime::Result<Option<i32>> {
-    let state = caller.data_mut();
-    let context_id = state.effective_context;
-    match state.faults.enter(name, context_id) {
-        None => Ok(None),
-        Some(Fault::Trap) => Err(wasmtime::format_err!("injected fault: {name} trapped")),
-        Some(Fault::Status(status)) if wasi => Ok(Some(errno_for(status))),
-        Some(Fault::Status(status)) => Ok(Some(status.code() as i32)),
-    }
-}
-
-/// A host function body, callable with its guest arguments: implemented for closures of every arity
-/// the ABI uses, so [`host_fn`] can put the gate in front of any of them.
-pub(crate) trait HostFn<Args>: Send + Sync + 'static {
-    fn link(
-        self,
-        linker: &mut Linker<HostState>,
-        module: &str,
-        name: &'static str,
-    ) -> wasmtime::Result<()>;
-}
-
-macro_rules! host_fn_impl {
-    ($($arg:ident),*) => {
-        impl<Func, Ret, $($arg),*> HostFn<($($arg,)*)> for Func
-        where
-            Func: Fn(Caller<'_, HostState>, $($arg),*) -> Ret + Send + Sync + 'static,
-            Ret: HostReturn,
-            $($arg: WasmTy,)*
-        {
-            #[allow(non_snake_case)]
-            fn link(
-                self,
-                linker: &mut Linker<HostState>,
-                module: &str,
-                name: &'static str,
-            ) -> wasmtime::Result<()> {
-                let wasi = module != "env";
-                linker.func_wrap(
-                    module,
-                    name,
-                    move |mut caller: Caller<'_, HostState>, $($arg: $arg),*| -> wasmtime::Result<i32> {
-                        if let Some(code) = gate(&mut caller, name, wasi)? {
-                            return Ok(code);
-                        }
-                        self(caller, $($arg),*).into_result()
-                    },
-                )?;
-                Ok(())
-            }
-        }
-    };
-}
-
-host_fn_impl!();
-host_fn_impl!(A1);
-host_fn_impl!(A1, A2);
-host_fn_impl!(A1, A2, A3);
-host_fn_impl!(A1, A2, A3, A4);
-host_fn_impl!(A1, A2, A3, A4, A5);
-host_fn_impl!(A1, A2, A3, A4, A5, A6);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7, A8);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7, A8, A9);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11);
-host_fn_impl!(A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12);
-
-/// Links a host function behind the fault gate (use instead of `Linker::func_wrap`).
-pub(crate) fn host_fn<Args>(
-    linker: &mut Linker<HostState>,
-    module: &str,
-    name: &'static str,
-    body: impl HostFn<Args>,
-) -> wasmtime::Result<()> {
-    body.link(linker, module, name)
 }

@@ -33,6 +33,7 @@ mod clock;
 mod config;
 mod error;
 mod faults;
+mod gate;
 mod headers;
 mod host;
 mod memory;

@@ -3,7 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{read_bytes, read_u32, slice, write_bytes, write_u32, write_u64, MemoryError};
 use crate::state::HostState;
 use crate::types::{errno, LogLevel};

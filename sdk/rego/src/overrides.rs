@@ -13,10 +13,8 @@ use std::sync::OnceLock;
 use regorus::unstable::{Expr, Ref, Span};
 use regorus::Value;
 
-use super::{limits, replacements};
-
-/// A regorus builtin: `(span, argument expressions, argument values, strict) -> value`.
-pub(crate) type Builtin = fn(&Span, &[Ref<Expr>], &[Value], bool) -> anyhow::Result<Value>;
+use super::limits;
+use super::replacements::{self, Builtin};
 
 /// One builtin as the filter runs it.
 struct Entry {

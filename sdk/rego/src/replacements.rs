@@ -14,7 +14,8 @@ use anyhow::bail;
 use regorus::unstable::{Expr, Ref, Span};
 use regorus::Value;
 
-use super::overrides::Builtin;
+/// A regorus builtin: `(span, argument expressions, argument values, strict) -> value`.
+pub(crate) type Builtin = fn(&Span, &[Ref<Expr>], &[Value], bool) -> anyhow::Result<Value>;
 
 /// Palisade's own implementation of `name`, where regorus' panics on some arguments or answers
 /// otherwise than OPA.

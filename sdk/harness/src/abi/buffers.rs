@@ -2,7 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{check_writable, read_bytes, return_bytes, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::{BufferType, Status};

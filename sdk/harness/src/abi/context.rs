@@ -3,7 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{read_bytes, read_string, return_bytes, status_code, HostResult};
 use crate::state::{Deferred, HostState};
 use crate::types::Status;

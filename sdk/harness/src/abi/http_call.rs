@@ -5,7 +5,7 @@ use std::time::Duration;
 use wasmtime::{Caller, Linker};
 
 use crate::callout::{CalloutState, HttpCallout};
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{check_writable, read_bytes, read_string, status_code, write_u32, HostResult};
 use crate::state::HostState;

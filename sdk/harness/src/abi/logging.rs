@@ -2,7 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{read_string, status_code, write_u32, HostResult};
 use crate::state::HostState;
 use crate::types::{LogLevel, Status};

@@ -2,7 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{read_bytes, return_bytes, status_code, HostResult};
 use crate::properties::{filter_state_key, parse_guest_path, PropertyValue};
 use crate::state::HostState;

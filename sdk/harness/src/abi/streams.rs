@@ -2,7 +2,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::headers::HeaderMap;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use wasmtime::{Caller, Linker};
 
-use crate::faults::host_fn;
+use crate::gate::host_fn;
 use crate::memory::{status_code, write_u64};
 use crate::state::{HostState, TickTimer};
 use crate::types::Status;
