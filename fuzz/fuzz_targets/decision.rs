@@ -1,5 +1,5 @@
 //! Reading a policy's result as an OPA-Envoy decision (`palisade_rego::result::to_decision`)
-//! and carrying the decision out (`Decision::apply`: header changes, query rewriting, local
+//! and carrying the decision out (the SDK's `Decision::apply`: header changes, query rewriting, local
 //! replies, dynamic metadata). Results are built from the fuzz input either as JSON text or as
 //! regorus values directly (sets, undefined members, huge numbers: what a policy can return
 //! but JSON cannot say), biased towards OPA-Envoy's field names.
@@ -11,7 +11,7 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use palisade_rego::result::{to_decision, ResultError};
 use palisade::__private::parse_query;
-use palisade::Decision;
+use palisade::{Allow, Decision};
 use regorus::Value;
 
 mod common;
@@ -109,21 +109,24 @@ fn result_object(u: &mut Unstructured<'_>) -> Result<Value> {
 
 fn check_applied(decision: &Decision, path: &str) {
     let mut host = MemoryHost::default();
-    decision.apply(&mut host, path).unwrap();
+    palisade::__private::apply(decision, &mut host, path).unwrap();
     for (name, value) in &host.set_properties {
         assert_eq!(name, "palisade.dynamic_metadata");
         let written: serde_json::Value = serde_json::from_slice(value).unwrap();
         assert!(json_eq(
             &written,
-            decision.dynamic_metadata.as_ref().unwrap()
+            decision.report().dynamic_metadata.as_ref().unwrap()
         ));
     }
-    if !decision.allowed {
-        let status = host.reply.expect("a denial replies");
-        assert!((200..=599).contains(&status));
-        assert!(host.headers.is_empty() && host.removed.is_empty());
-        return;
-    }
+    let decision: &Allow = match decision {
+        Decision::Allow(allow) => allow,
+        Decision::Deny(_) => {
+            let status = host.reply.expect("a denial replies");
+            assert!((200..=599).contains(&status));
+            assert!(host.headers.is_empty() && host.removed.is_empty());
+            return;
+        }
+    };
     assert_eq!(host.reply, None);
     if decision.set_query.is_empty() && decision.remove_query.is_empty() {
         return;

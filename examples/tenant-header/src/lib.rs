@@ -64,7 +64,9 @@ impl Policy for TenantHeader {
         if !allowed.is_empty() && !allowed.iter().any(|t| t == tenant) {
             return Ok(deny(403, &format!("unknown tenant {tenant}")));
         }
-        Ok(Decision::allow().header(&self.config.upstream_header, tenant))
+        Ok(Decision::allow()
+            .header(&self.config.upstream_header, tenant)
+            .into())
     }
 }
 
@@ -73,6 +75,7 @@ fn deny(status: u16, reason: &str) -> Decision {
         .header("content-type", "application/json")
         .header("x-palisade-policy", TenantHeader::NAME)
         .body(serde_json::json!({ "error": reason }).to_string())
+        .into()
 }
 
 fn is_header_name(name: &str) -> bool {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::decision::{Decision, DEFAULT_DENY_STATUS};
+use crate::decision::{Decision, Deny, DEFAULT_DENY_STATUS};
 use crate::events::decision::{DecisionEvents, DecisionRecord};
 use crate::host::Host;
 use crate::metrics::{FilterMetrics, Outcome, BAD_DECISION};
@@ -141,12 +141,14 @@ pub(crate) fn on_request<P: Policy>(
         };
         events.emit(host, &record);
     }
-    if forwarded {
-        Flow::Continue {
-            response_headers: decision.response_headers,
-        }
-    } else {
-        Flow::Stop
+    if !forwarded {
+        return Flow::Stop;
+    }
+    Flow::Continue {
+        response_headers: match decision {
+            Decision::Allow(allow) => allow.response_headers,
+            Decision::Deny(_) => Vec::new(),
+        },
     }
 }
 
@@ -290,10 +292,10 @@ fn carry_out<P: Policy>(
         log::error!("{message}");
         metrics.count(host, Outcome::Error(None));
         error.get_or_insert(message);
-        if !decision.is_allowed() {
+        if let Decision::Deny(denial) = decision {
             // Only the metadata or the reply itself can fail for a denial, and the reply is sent
             // last: send it (again), so the client is answered rather than held until a timeout.
-            reply_or_reset(host, decision);
+            reply_or_reset(host, denial);
         } else if policy.failure_mode() == FailureMode::Deny {
             // A half-applied allow must not reach upstream when failing closed.
             deny_after_failure(metrics, host);
@@ -312,11 +314,11 @@ fn carry_out<P: Policy>(
 /// The status the client got for a request the policy decided: 200 when it went upstream (the
 /// upstream's own status is not known yet), else the local reply's.
 fn client_status(forwarded: bool, decision: &Decision) -> u16 {
-    match (forwarded, decision.is_allowed()) {
+    match (forwarded, decision) {
         (true, _) => 200,
         // A failed allow that was turned into a denial replied with the default status.
-        (false, true) => DEFAULT_DENY_STATUS,
-        (false, false) => decision.reply_status(),
+        (false, Decision::Allow(_)) => DEFAULT_DENY_STATUS,
+        (false, Decision::Deny(denial)) => denial.reply_status(),
     }
 }
 
@@ -356,21 +358,26 @@ pub(crate) fn on_response_headers(headers: &[(String, String)], host: &mut dyn H
 /// The decision a failure turns into under `mode`.
 pub(crate) fn failure_decision(mode: FailureMode) -> Decision {
     match mode {
-        FailureMode::Allow => Decision::allow(),
-        FailureMode::Deny => Decision::deny(DEFAULT_DENY_STATUS)
-            .header("content-type", "text/plain")
-            .body(FAIL_CLOSED_BODY),
+        FailureMode::Allow => Decision::allow().into(),
+        FailureMode::Deny => fail_closed_reply().into(),
     }
 }
 
+/// The local reply a request gets when its policy failed and the filter fails closed.
+fn fail_closed_reply() -> Deny {
+    Decision::deny(DEFAULT_DENY_STATUS)
+        .header("content-type", "text/plain")
+        .body(FAIL_CLOSED_BODY)
+}
+
 fn deny_after_failure(metrics: &FilterMetrics, host: &mut dyn Host) {
-    reply_or_reset(host, &failure_decision(FailureMode::Deny));
+    reply_or_reset(host, &fail_closed_reply());
     metrics.count(host, Outcome::Denied);
 }
 
 /// Sends a denial's local reply; when the proxy refuses it, resets the request instead, so the
 /// client is not held until the proxy's timeout and nothing goes upstream.
-fn reply_or_reset(host: &mut dyn Host, denial: &Decision) {
+fn reply_or_reset(host: &mut dyn Host, denial: &Deny) {
     let reply = host.send_local_reply(
         denial.reply_status(),
         &denial.headers,
@@ -401,7 +408,7 @@ mod tests {
         const NAME: &'static str = "fixed";
         fn from_config(_: ()) -> Result<Self, ConfigError> {
             Ok(Self {
-                result: Ok(Decision::allow()),
+                result: Ok(Decision::allow().into()),
                 mode: FailureMode::Deny,
             })
         }
@@ -438,7 +445,10 @@ mod tests {
     #[test]
     fn allow_continues_and_counts() {
         let mut host = FakeHost::default();
-        let decision = Decision::allow().header("a", "b").response_header("c", "d");
+        let decision: Decision = Decision::allow()
+            .header("a", "b")
+            .response_header("c", "d")
+            .into();
         let flow = run(Ok(decision), FailureMode::Deny, &mut host);
         assert_eq!(
             flow,
@@ -454,7 +464,7 @@ mod tests {
     #[test]
     fn deny_stops_and_counts() {
         let mut host = FakeHost::default();
-        let flow = run(Ok(Decision::deny(451)), FailureMode::Deny, &mut host);
+        let flow = run(Ok(Decision::deny(451).into()), FailureMode::Deny, &mut host);
         assert_eq!(flow, Flow::Stop);
         assert_eq!(host.local_reply.as_ref().unwrap().status, 451);
         assert_eq!(host.counter("palisade.fixed.requests_denied"), 1);
@@ -484,7 +494,7 @@ mod tests {
 
     #[test]
     fn an_invalid_header_is_a_bad_decision_that_follows_the_failure_mode() {
-        let injected = || Decision::allow().header("x-user", "alice\r\nx-admin: 1");
+        let injected = || Decision::from(Decision::allow().header("x-user", "alice\r\nx-admin: 1"));
         let mut host = FakeHost::default();
         let flow = run(Ok(injected()), FailureMode::Deny, &mut host);
         assert_eq!(flow, Flow::Stop);
@@ -506,7 +516,9 @@ mod tests {
     #[test]
     fn an_invalid_denial_stays_a_denial_when_failing_open() {
         let mut host = FakeHost::default();
-        let denial = Decision::deny(401).header("www-authenticate", "x\r\nset-cookie: a=b");
+        let denial: Decision = Decision::deny(401)
+            .header("www-authenticate", "x\r\nset-cookie: a=b")
+            .into();
         let flow = run(Ok(denial), FailureMode::Allow, &mut host);
         assert_eq!(flow, Flow::Stop);
         let reply = host.local_reply.clone().unwrap();
@@ -530,9 +542,11 @@ mod tests {
         }
         fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
             Ok(match request.header("x-user") {
-                Some(user) if user == "bob" => Decision::allow().header("x-upstream-user", user),
-                Some(_) => Decision::allow().response_header("x-seen", "1"),
-                None => Decision::deny(401),
+                Some(user) if user == "bob" => {
+                    Decision::allow().header("x-upstream-user", user).into()
+                }
+                Some(_) => Decision::allow().response_header("x-seen", "1").into(),
+                None => Decision::deny(401).into(),
             })
         }
     }
@@ -571,7 +585,7 @@ mod tests {
             fail_header_reads: true,
             ..FakeHost::default()
         };
-        let flow = run(Ok(Decision::allow()), FailureMode::Deny, &mut host);
+        let flow = run(Ok(Decision::allow().into()), FailureMode::Deny, &mut host);
         assert_eq!(flow, Flow::Stop);
         assert_eq!(host.counter("palisade.fixed.errors"), 1);
     }
@@ -583,7 +597,7 @@ mod tests {
             ..FakeHost::default()
         };
         let flow = run(
-            Ok(Decision::allow().header("x", "y")),
+            Ok(Decision::allow().header("x", "y").into()),
             FailureMode::Deny,
             &mut host,
         );
@@ -596,7 +610,7 @@ mod tests {
     #[test]
     fn a_refused_local_reply_resets_the_request() {
         for (decided, mode) in [
-            (Ok(Decision::deny(401)), FailureMode::Allow),
+            (Ok(Decision::deny(401).into()), FailureMode::Allow),
             (Err(PolicyError::new("boom")), FailureMode::Deny),
         ] {
             let mut host = FakeHost {
@@ -609,7 +623,11 @@ mod tests {
             assert!(host.logged("resetting the request"));
         }
         let mut host = FakeHost::default();
-        run(Ok(Decision::deny(401)), FailureMode::Allow, &mut host);
+        run(
+            Ok(Decision::deny(401).into()),
+            FailureMode::Allow,
+            &mut host,
+        );
         assert!(!host.reset, "a reply that was sent resets nothing");
     }
 
@@ -633,7 +651,7 @@ mod tests {
 
         let metrics = FilterMetrics::define(&mut host, "fixed", &["truncated"]).unwrap();
         let policy = Fixed {
-            result: Ok(Decision::allow()),
+            result: Ok(Decision::allow().into()),
             mode: FailureMode::Deny,
         };
         let arrived = Arrived {
@@ -677,9 +695,10 @@ mod tests {
     #[test]
     fn an_allowed_request_emits_its_decision() {
         let mut host = FakeHost::with_headers(&[(":method", "GET"), (":path", "/x")]);
-        let decision = Decision::allow()
+        let decision: Decision = Decision::allow()
             .decision_id("d-7")
-            .event_field("rule", serde_json::json!("r1"));
+            .event_field("rule", serde_json::json!("r1"))
+            .into();
         let (flow, data) = run_with_events(Ok(decision), FailureMode::Deny, &mut host);
         assert_eq!(flow, continued());
         assert_eq!(data["decision_id"], "d-7");
@@ -694,7 +713,8 @@ mod tests {
     #[test]
     fn a_denied_request_emits_the_reply_status() {
         let mut host = FakeHost::with_headers(&[(":path", "/x")]);
-        let (flow, data) = run_with_events(Ok(Decision::deny(42)), FailureMode::Deny, &mut host);
+        let (flow, data) =
+            run_with_events(Ok(Decision::deny(42).into()), FailureMode::Deny, &mut host);
         assert_eq!(flow, Flow::Stop);
         assert_eq!(
             (data["allowed"].clone(), data["status"].clone()),
@@ -715,7 +735,7 @@ mod tests {
             fail_header_writes: true,
             ..FakeHost::default()
         };
-        let decision = Decision::allow().header("x", "y");
+        let decision: Decision = Decision::allow().header("x", "y").into();
         let (flow, data) = run_with_events(Ok(decision), FailureMode::Deny, &mut host);
         assert_eq!(flow, Flow::Stop);
         assert_eq!(

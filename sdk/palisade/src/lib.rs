@@ -43,7 +43,7 @@ mod proxy;
 pub mod testing;
 
 pub use config::ConfigError;
-pub use decision::Decision;
+pub use decision::{Allow, Decision, Deny, Report};
 pub use policy::{FailureMode, Policy, PolicyError};
 pub use request::{Request, RequestBody, SocketAddress};
 
@@ -74,6 +74,15 @@ pub mod __private {
 
     #[cfg(target_arch = "wasm32")]
     pub use crate::proxy::initialize;
+
+    /// Carries a decision out on a host, as the filter does.
+    pub fn apply(
+        decision: &crate::Decision,
+        host: &mut dyn Host,
+        path: &str,
+    ) -> Result<(), HostError> {
+        decision.apply(host, path)
+    }
 
     #[cfg(any(test, feature = "testing"))]
     pub use crate::testing::fake_host::FakeHost;

@@ -27,8 +27,8 @@ use crate::request::Request;
 ///
 ///     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
 ///         Ok(match request.header(&self.0.header) {
-///             Some(_) => Decision::allow(),
-///             None => Decision::deny(400).body("missing header"),
+///             Some(_) => Decision::allow().into(),
+///             None => Decision::deny(400).body("missing header").into(),
 ///         })
 ///     }
 /// }
@@ -59,7 +59,8 @@ pub trait Policy: Sized + 'static {
 
     /// Fields every decision event of this policy carries, beside the SDK's own (e.g.
     /// rego-authz's rule and policy revision); they are there even when the policy failed.
-    /// Per-decision fields go on the [`Decision`] ([`Decision::event_field`]).
+    /// Per-decision fields go on the [`Decision`] ([`crate::Allow::event_field`],
+    /// [`crate::Deny::event_field`]).
     fn event_fields(&self) -> &[(String, serde_json::Value)] {
         &[]
     }

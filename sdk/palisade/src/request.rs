@@ -44,7 +44,9 @@ impl std::fmt::Debug for Request<'_> {
 }
 
 impl<'h> Request<'h> {
-    /// Reads the request headers from the host.
+    /// Reads the request headers from the host. Not part of the API (the SDK builds requests;
+    /// tests use [`crate::testing`]).
+    #[doc(hidden)]
     pub fn from_host(host: &'h dyn Host) -> Result<Self, HostError> {
         let headers = host.request_headers()?;
         Ok(Self {
@@ -58,6 +60,7 @@ impl<'h> Request<'h> {
     }
 
     /// Attaches the buffered body (done by the SDK for policies that ask for one).
+    #[doc(hidden)]
     pub fn with_body(mut self, body: Option<RequestBody>) -> Self {
         self.body = body;
         self

@@ -325,7 +325,7 @@ impl Policy for RegoAuthz {
             result::ResultError::Invalid(_) => PolicyError::because("bad_decision", e.to_string()),
         })?;
         let decision_id = self.ids.next_uuid();
-        let mut metadata = match decision.dynamic_metadata.clone() {
+        let mut metadata = match decision.report().dynamic_metadata.clone() {
             Some(serde_json::Value::Object(map)) => map,
             _ => serde_json::Map::new(),
         };
@@ -334,23 +334,30 @@ impl Policy for RegoAuthz {
             "rego_authz: decision {decision_id}: {} {} -> {}",
             request.method(),
             request.path(),
-            if decision.allowed { "allow" } else { "deny" }
+            if decision.is_allowed() {
+                "allow"
+            } else {
+                "deny"
+            }
         );
-        if self.config.dry_run && !decision.allowed {
+        if let (true, Decision::Deny(denial)) = (self.config.dry_run, &decision) {
             log::info!(
                 "rego_authz: dry run: would deny {} {} with {} (decision {decision_id})",
                 request.method(),
                 request.path(),
-                decision.status
+                denial.status
             );
             return Ok(Decision::allow()
                 .dynamic_metadata(metadata.into())
                 .decision_id(decision_id)
-                .event_field("dry_run_denied", true.into()));
+                .event_field("dry_run_denied", true.into())
+                .into());
         }
-        Ok(decision
-            .dynamic_metadata(metadata.into())
-            .decision_id(decision_id))
+        let mut decision = decision;
+        let report = decision.report_mut();
+        report.dynamic_metadata = Some(metadata.into());
+        report.decision_id = Some(decision_id);
+        Ok(decision)
     }
 
     fn event_fields(&self) -> &[(String, serde_json::Value)] {

@@ -6,7 +6,7 @@
 use regorus::Value;
 
 use palisade::__private::DEFAULT_DENY_STATUS;
-use palisade::Decision;
+use palisade::{Allow, Decision, Deny, Report};
 
 /// Why a result is not a decision. Each follows the filter's failure mode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,8 +29,8 @@ fn invalid(message: impl Into<String>) -> ResultError {
 pub fn to_decision(result: &Value) -> Result<Decision, ResultError> {
     match result {
         Value::Undefined => Err(ResultError::Undefined),
-        Value::Bool(true) => Ok(Decision::allow()),
-        Value::Bool(false) => Ok(Decision::deny(DEFAULT_DENY_STATUS)),
+        Value::Bool(true) => Ok(Decision::allow().into()),
+        Value::Bool(false) => Ok(Decision::deny(DEFAULT_DENY_STATUS).into()),
         Value::Object(_) => from_object(result),
         other => Err(invalid(format!(
             "expected a boolean or an object, got {}",
@@ -63,44 +63,70 @@ fn from_object(result: &Value) -> Result<Decision, ResultError> {
             .filter(|s| (100..=599).contains(s))
             .ok_or_else(|| invalid("`http_status` must be an HTTP status code"))?,
     };
-    let mut decision = if allowed {
-        Decision::allow()
-    } else {
-        Decision::deny(status)
-    };
-    if let Some(headers) = field("headers") {
-        decision.headers = header_list("headers", headers)?;
-    }
-    if let Some(headers) = field("response_headers_to_add") {
-        decision.response_headers = header_list("response_headers_to_add", headers)?;
-    }
-    if let Some(names) = field("request_headers_to_remove") {
-        decision.remove_headers = string_list("request_headers_to_remove", names)?;
-    }
-    if let Some(params) = field("query_parameters_to_set") {
-        decision.set_query = header_list("query_parameters_to_set", params)?;
-    }
-    if let Some(names) = field("query_parameters_to_remove") {
-        decision.remove_query = string_list("query_parameters_to_remove", names)?;
-    }
-    if let Some(body) = field("body") {
-        decision.body = body
+    // Every field is checked whatever the outcome, so a malformed result fails the same way
+    // allowed or denied; then each outcome takes the fields that apply to it.
+    let headers = field("headers")
+        .map(|v| header_list("headers", v))
+        .transpose()?
+        .unwrap_or_default();
+    let response_headers = field("response_headers_to_add")
+        .map(|v| header_list("response_headers_to_add", v))
+        .transpose()?
+        .unwrap_or_default();
+    let remove_headers = field("request_headers_to_remove")
+        .map(|v| string_list("request_headers_to_remove", v))
+        .transpose()?
+        .unwrap_or_default();
+    let set_query = field("query_parameters_to_set")
+        .map(|v| header_list("query_parameters_to_set", v))
+        .transpose()?
+        .unwrap_or_default();
+    let remove_query = field("query_parameters_to_remove")
+        .map(|v| string_list("query_parameters_to_remove", v))
+        .transpose()?
+        .unwrap_or_default();
+    let body = match field("body") {
+        None => String::new(),
+        Some(body) => body
             .as_string()
             .map_err(|_| invalid("`body` must be a string"))?
-            .to_string();
-    }
-    if let Some(metadata) = field("dynamic_metadata") {
-        if !matches!(metadata, Value::Object(_)) {
-            return Err(invalid("`dynamic_metadata` must be an object"));
+            .to_string(),
+    };
+    let dynamic_metadata = match field("dynamic_metadata") {
+        None => None,
+        Some(metadata) => {
+            if !matches!(metadata, Value::Object(_)) {
+                return Err(invalid("`dynamic_metadata` must be an object"));
+            }
+            let json = metadata
+                .to_json_str()
+                .map_err(|e| invalid(format!("`dynamic_metadata`: {e}")))?;
+            Some(
+                serde_json::from_str(&json)
+                    .map_err(|e| invalid(format!("`dynamic_metadata`: {e}")))?,
+            )
         }
-        let json = metadata
-            .to_json_str()
-            .map_err(|e| invalid(format!("`dynamic_metadata`: {e}")))?;
-        decision.dynamic_metadata = Some(
-            serde_json::from_str(&json).map_err(|e| invalid(format!("`dynamic_metadata`: {e}")))?,
-        );
-    }
-    Ok(decision)
+    };
+    let report = Report {
+        dynamic_metadata,
+        ..Report::default()
+    };
+    Ok(match allowed {
+        true => Decision::Allow(Allow {
+            headers,
+            remove_headers,
+            response_headers,
+            set_query,
+            remove_query,
+            report,
+        }),
+        false => Decision::Deny(Deny {
+            status,
+            body,
+            headers,
+            report,
+        }),
+    })
 }
 
 /// An object of name -> string or array of strings (repeated values are joined with `,`, as
@@ -174,17 +200,29 @@ mod tests {
         to_decision(&Value::from_json_str(json).unwrap())
     }
 
+    fn allowed(json: &str) -> Allow {
+        match decide(json).unwrap() {
+            Decision::Allow(allow) => allow,
+            denied => panic!("{json}: {denied:?}"),
+        }
+    }
+
+    fn denied(json: &str) -> Deny {
+        match decide(json).unwrap() {
+            Decision::Deny(deny) => deny,
+            allowed => panic!("{json}: {allowed:?}"),
+        }
+    }
+
     #[test]
     fn booleans() {
-        assert!(decide("true").unwrap().allowed);
-        let denied = decide("false").unwrap();
-        assert!(!denied.allowed);
-        assert_eq!(denied.status, 403);
+        assert_eq!(allowed("true"), Decision::allow());
+        assert_eq!(denied("false").status, 403);
     }
 
     #[test]
     fn a_full_allow_object() {
-        let d = decide(
+        let d = allowed(
             r#"{"allowed": true,
                 "headers": {"x-user": "alice", "x-roles": ["a", "b"]},
                 "response_headers_to_add": [{"x-a": "1"}, {"x-b": "2"}],
@@ -192,9 +230,7 @@ mod tests {
                 "query_parameters_to_set": {"page": "1"},
                 "query_parameters_to_remove": ["debug"],
                 "dynamic_metadata": {"rule": "r7", "n": 3}}"#,
-        )
-        .unwrap();
-        assert!(d.allowed);
+        );
         assert_eq!(
             d.headers,
             vec![
@@ -210,26 +246,24 @@ mod tests {
         assert_eq!(d.set_query, vec![("page".into(), "1".into())]);
         assert_eq!(d.remove_query, vec!["debug".to_string()]);
         assert_eq!(
-            d.dynamic_metadata,
+            d.report.dynamic_metadata,
             Some(serde_json::json!({"rule": "r7", "n": 3}))
         );
     }
 
     #[test]
     fn a_deny_object() {
-        let d = decide(
+        let d = denied(
             r#"{"allowed": false, "http_status": 401, "body": "no token",
                 "headers": {"www-authenticate": "Bearer"}}"#,
-        )
-        .unwrap();
-        assert!(!d.allowed);
+        );
         assert_eq!(d.status, 401);
         assert_eq!(d.body, "no token");
         assert_eq!(
             d.headers,
             vec![("www-authenticate".into(), "Bearer".into())]
         );
-        assert_eq!(decide(r#"{"allowed": false}"#).unwrap().status, 403);
+        assert_eq!(denied(r#"{"allowed": false}"#).status, 403);
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl DecisionEvents {
     pub(crate) fn event(&self, record: &DecisionRecord<'_>) -> Result<CloudEvent, EventError> {
         let decision = record.decision;
         let generated;
-        let decision_id = match &decision.decision_id {
+        let decision_id = match &decision.report().decision_id {
             Some(id) => id.as_str(),
             None => {
                 generated = self.ids.next_uuid();
@@ -193,7 +193,7 @@ impl DecisionEvents {
         let unknown = RequestSummary::default();
         let request = record.request.unwrap_or(&unknown);
         let data = DecisionData {
-            own: own_fields(record.policy_fields, &decision.event_fields),
+            own: own_fields(record.policy_fields, &decision.report().event_fields),
             decision_id,
             allowed: record.allowed,
             status: record.status,
@@ -354,10 +354,9 @@ mod tests {
             decision,
             policy_fields: &POLICY_FIELDS,
             allowed: decision.is_allowed(),
-            status: if decision.is_allowed() {
-                200
-            } else {
-                decision.reply_status()
+            status: match decision {
+                Decision::Allow(_) => 200,
+                Decision::Deny(denial) => denial.reply_status(),
             },
             eval_time: Duration::from_micros(42),
             error: None,
@@ -375,10 +374,11 @@ mod tests {
         assert_eq!(events.source(), "/palisade/edge");
         let request = Request::from_host(&host).unwrap();
         let summary = events.summarize(&request);
-        let decision = Decision::deny(451)
+        let decision: Decision = Decision::deny(451)
             .decision_id("d-1")
             .event_field("rule", json!("data.authz.allow"))
-            .event_field("allowed", json!("spoofed"));
+            .event_field("allowed", json!("spoofed"))
+            .into();
         let event = events.event(&record(&summary, &decision)).unwrap();
         assert_eq!(event.event_type(), "io.palisade.authz.decision");
         assert_eq!(event.source(), "/palisade/edge");
@@ -440,7 +440,7 @@ mod tests {
         let events = decision_events(&mut host, json!({"sink_cluster": "s"}));
         let request = Request::from_host(&host).unwrap();
         let summary = events.summarize(&request);
-        let decision = Decision::allow();
+        let decision: Decision = Decision::allow().into();
         let mut record = record(&summary, &decision);
         record.error = Some("boom");
         let event = events.event(&record).unwrap();
@@ -461,7 +461,7 @@ mod tests {
     fn an_unreadable_request_still_gives_an_event() {
         let mut host = FakeHost::default();
         let events = decision_events(&mut host, json!({"sink_cluster": "s"}));
-        let decision = Decision::deny(403);
+        let decision: Decision = Decision::deny(403).into();
         let summary = RequestSummary::default();
         let record = DecisionRecord {
             request: None,
@@ -486,7 +486,7 @@ mod tests {
             path: "/a\u{1}b".into(),
             ..RequestSummary::default()
         };
-        let decision = Decision::allow();
+        let decision: Decision = Decision::allow().into();
         events.emit(&mut host, &record(&summary, &decision));
         assert_eq!(host.counter("palisade.f.events.dropped.encode"), 1);
         assert_eq!(host.counter("palisade.f.events.emitted"), 1);

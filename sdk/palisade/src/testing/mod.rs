@@ -11,8 +11,8 @@
 //! #     fn from_config(_: serde_json::Value) -> Result<Self, ConfigError> { Ok(Self) }
 //! #     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
 //! #         Ok(match request.header("x-tenant") {
-//! #             Some(tenant) => Decision::allow().header("x-palisade-tenant", tenant),
-//! #             None => Decision::deny(401).body("missing tenant"),
+//! #             Some(tenant) => Decision::allow().header("x-palisade-tenant", tenant).into(),
+//! #             None => Decision::deny(401).body("missing tenant").into(),
 //! #         })
 //! #     }
 //! # }
@@ -231,8 +231,10 @@ mod tests {
         fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
             let body = request.body().map(|b| b.bytes.clone()).unwrap_or_default();
             Ok(match body.as_slice() {
-                b"" | b"ok" => Decision::allow().header("x-length", body.len().to_string()),
-                _ => Decision::deny(400).body("not ok"),
+                b"" | b"ok" => Decision::allow()
+                    .header("x-length", body.len().to_string())
+                    .into(),
+                _ => Decision::deny(400).body("not ok").into(),
             })
         }
 

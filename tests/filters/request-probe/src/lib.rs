@@ -26,7 +26,7 @@ impl Policy for RequestProbe {
             panic!("asked to panic: {reason}");
         }
         if request.header("x-probe").is_none() {
-            return Ok(Decision::allow());
+            return Ok(Decision::allow().into());
         }
         let view = json!({
             "method": request.method(),
@@ -42,7 +42,8 @@ impl Policy for RequestProbe {
         });
         Ok(Decision::deny(200)
             .header("content-type", "application/json")
-            .body(view.to_string()))
+            .body(view.to_string())
+            .into())
     }
 }
 

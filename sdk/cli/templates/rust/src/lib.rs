@@ -43,10 +43,12 @@ impl Policy for ApiKey {
         Ok(match self.config.keys.get(key) {
             Some(client) => Decision::allow()
                 .header("x-client", client.as_str())
-                .remove_header(self.config.header.as_str()),
+                .remove_header(self.config.header.as_str())
+                .into(),
             None => Decision::deny(401)
                 .header("www-authenticate", "ApiKey")
-                .body("a known API key is required\n"),
+                .body("a known API key is required\n")
+                .into(),
         })
     }
 }
