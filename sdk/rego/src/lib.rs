@@ -166,6 +166,27 @@ impl RegoAuthz {
     }
 }
 
+/// The longest line a policy module may have. regorus' default (1,024 bytes) refuses what OPA
+/// accepts: an embedded PEM certificate, JWKS or token is one long line.
+pub const MAX_LINE_BYTES: u32 = 1 << 20;
+/// The largest policy module.
+pub const MAX_MODULE_BYTES: usize = 4 << 20;
+/// The most lines a policy module may have.
+pub const MAX_MODULE_LINES: usize = 200_000;
+/// The largest total of all policy modules: every VM (one per worker) holds them.
+pub const MAX_POLICY_BYTES: usize = 8 << 20;
+
+/// regorus' bounds on policy text, raised to what real policies need (see [`MAX_LINE_BYTES`]);
+/// beyond them a policy is refused at configure, naming the module and the bound.
+fn length_limits() -> regorus::PolicyLengthConfig {
+    let or_min = |n: usize| std::num::NonZeroUsize::new(n).unwrap_or(std::num::NonZeroUsize::MIN);
+    regorus::PolicyLengthConfig {
+        max_col: std::num::NonZeroU32::new(MAX_LINE_BYTES).unwrap_or(std::num::NonZeroU32::MIN),
+        max_file_bytes: or_min(MAX_MODULE_BYTES),
+        max_lines: or_min(MAX_MODULE_LINES),
+    }
+}
+
 fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> {
     let modules: Vec<(String, &str)> = match (&config.policy, config.policies.is_empty()) {
         (Some(_), false) => {
@@ -187,8 +208,20 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             ))
         }
     };
+    let total: usize = modules.iter().map(|(_, source)| source.len()).sum();
+    if total > MAX_POLICY_BYTES {
+        return Err(ConfigError::field(
+            if config.policy.is_some() {
+                "policy"
+            } else {
+                "policies"
+            },
+            format!("the policies hold {total} bytes; at most {MAX_POLICY_BYTES} are accepted"),
+        ));
+    }
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(config.rego_version == RegoVersion::V0);
+    engine.set_policy_length_config(length_limits());
     for (name, source) in &modules {
         let field = match config.policy {
             Some(_) => "policy".to_string(),
@@ -452,6 +485,41 @@ mod tests {
                 assert_eq!(decision.is_allowed(), allowed, "{rules}: {name}");
             }
         }
+    }
+
+    #[test]
+    fn a_line_as_long_as_an_embedded_certificate_is_accepted_and_a_bound_remains() {
+        let pem = "A".repeat(300_000);
+        let policy = format!(
+            "package envoy.authz\nimport rego.v1\ncert := \"{pem}\"\n\
+             default allow := false\nallow if count(cert) == {}\n",
+            pem.len()
+        );
+        let authz = RegoAuthz::from_config(config(&policy)).unwrap();
+        let host =
+            palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
+        let request = Request::from_host(&host).unwrap();
+        assert!(authz.decide(&request).unwrap().is_allowed());
+
+        let line = "A".repeat(MAX_LINE_BYTES as usize + 1);
+        let policy = format!("package envoy.authz\nimport rego.v1\ncert := \"{line}\"\n");
+        let err = RegoAuthz::from_config(config(&policy)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policy"), "{err}");
+        assert!(err.message.contains("policy.rego"), "{err}");
+
+        let mut config = config("package envoy.authz\n");
+        config.policy = None;
+        config.policies = (0..3)
+            .map(|i| {
+                (
+                    format!("p{i}.rego"),
+                    format!("package p{i}\n# {}\n", "x".repeat(3 << 20)),
+                )
+            })
+            .collect();
+        let err = RegoAuthz::from_config(config).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policies"), "{err}");
+        assert!(err.message.contains("at most 8388608"), "{err}");
     }
 
     #[test]
