@@ -114,13 +114,14 @@ fn called_functions(source: &str) -> Vec<String> {
     names
 }
 
-/// Names of functions the policy defines: a line that starts with `name(` and goes on to
-/// define it (`:=`, `=`, `if` or `{` after the parameters).
+/// Names of functions the policy defines: a line that starts with `name(` (or
+/// `default name(`) and goes on to define it (`:=`, `=`, `if` or `{` after the parameters).
 fn defined_functions(source: &str) -> Vec<String> {
     code_only(source)
         .lines()
         .filter_map(|line| {
             let line = line.trim_start();
+            let line = line.strip_prefix("default ").map_or(line, str::trim_start);
             let open = line.find('(')?;
             let name = line.get(..open)?.trim_end();
             let rest = line.get(open..)?;
@@ -211,6 +212,13 @@ allow if {
             data_import_aliases(POLICY),
             vec!["tokens".to_string(), "r".to_string()]
         );
+    }
+
+    #[test]
+    fn a_function_defined_only_by_its_default_is_defined() {
+        let policy = "package p\ndefault limit(_) := 10\nallow if limit(input.user) > 5\n";
+        assert_eq!(defined_functions(policy), vec!["limit".to_string()]);
+        assert!(unsupported_calls(&[policy], &[]).is_empty());
     }
 
     #[test]

@@ -488,6 +488,21 @@ mod tests {
     }
 
     #[test]
+    fn a_function_defined_only_by_its_default_answers_its_default() {
+        let policy = "package envoy.authz\nimport rego.v1\ndefault limit(_) := 10\n\
+                      default allow := false\nallow if limit(input.attributes) > 5\n";
+        let authz = RegoAuthz::from_config(config(policy)).unwrap();
+        let host =
+            palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
+        let request = Request::from_host(&host).unwrap();
+        assert!(
+            authz.decide(&request).unwrap().is_allowed(),
+            "{}",
+            authz.engine_name()
+        );
+    }
+
+    #[test]
     fn a_line_as_long_as_an_embedded_certificate_is_accepted_and_a_bound_remains() {
         let pem = "A".repeat(300_000);
         let policy = format!(
