@@ -12,6 +12,7 @@ pub mod input;
 pub mod jwt;
 pub mod limits;
 pub mod nesting;
+mod output_args;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
@@ -222,6 +223,10 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(config.rego_version == RegoVersion::V0);
     engine.set_policy_length_config(length_limits());
+    let extension_arities: Vec<(&str, u8)> = extensions::all()
+        .iter()
+        .map(|extension| (extension.name, extension.arity))
+        .collect();
     for (name, source) in &modules {
         let field = match config.policy {
             Some(_) => "policy".to_string(),
@@ -237,7 +242,10 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             ));
         }
         engine
-            .add_policy(name.clone(), (*source).to_string())
+            .add_policy(
+                name.clone(),
+                output_args::rewrite(source, &extension_arities),
+            )
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
     }
     if let Some(data) = &config.data {
@@ -500,6 +508,22 @@ mod tests {
             "{}",
             authz.engine_name()
         );
+    }
+
+    #[test]
+    fn extensions_take_opas_output_argument_form() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJhZG1pbiI6dHJ1ZX0.\
+                     HibyyfAI5TMtiyWqqQg1oW7Np6DbtNZ7YW_YJWfjYaU";
+        let policy = format!(
+            "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+             allow if {{\n  io.jwt.decode(\"{token}\", [_, payload, _])\n  payload.admin\n  \
+             io.jwt.verify_hs256(\"{token}\", \"secret\", ok)\n  ok\n}}\n"
+        );
+        let authz = RegoAuthz::from_config(config(&policy)).unwrap();
+        let host =
+            palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
+        let request = Request::from_host(&host).unwrap();
+        assert!(authz.decide(&request).unwrap().is_allowed());
     }
 
     #[test]
