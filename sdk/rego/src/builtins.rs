@@ -116,7 +116,7 @@ fn called_functions(source: &str) -> Vec<String> {
 
 /// Names of functions the policy defines: a line that starts with `name(` (or
 /// `default name(`) and goes on to define it (`:=`, `=`, `if` or `{` after the parameters).
-fn defined_functions(source: &str) -> Vec<String> {
+pub(crate) fn defined_functions(source: &str) -> Vec<String> {
     code_only(source)
         .lines()
         .filter_map(|line| {

@@ -12,11 +12,11 @@ pub mod input;
 pub mod jwt;
 pub mod limits;
 pub mod nesting;
-mod output_args;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
 pub mod result;
+mod source_rewrites;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -244,7 +244,7 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
         engine
             .add_policy(
                 name.clone(),
-                output_args::rewrite(source, &extension_arities),
+                source_rewrites::rewrite(source, &extension_arities),
             )
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
     }
@@ -524,6 +524,26 @@ mod tests {
             palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
         let request = Request::from_host(&host).unwrap();
         assert!(authz.decide(&request).unwrap().is_allowed());
+    }
+
+    #[test]
+    fn with_replaces_a_builtin_by_another_function() {
+        for replacement in ["my_count", "max", "count"] {
+            let policy = format!(
+                "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                 my_count(_) := 7\n\
+                 allow if {{\n  n := count([1, 2, 3]) with count as {replacement}\n  n > 2\n}}\n"
+            );
+            let authz = RegoAuthz::from_config(config(&policy))
+                .unwrap_or_else(|e| panic!("{replacement}: {e}"));
+            let host =
+                palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
+            let request = Request::from_host(&host).unwrap();
+            assert!(
+                authz.decide(&request).unwrap().is_allowed(),
+                "{replacement}"
+            );
+        }
     }
 
     #[test]
