@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cases;
 pub mod command;
 pub mod echo;
+pub mod embedded;
 pub mod envoy;
 pub mod envoy_install;
 pub mod eval;

@@ -65,7 +65,7 @@ pub fn run(options: &UpOptions) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => {
             let path = module_dir.path().join("rego_authz.wasm");
-            std::fs::write(&path, crate::rego_filter::RegoFilter::embedded_bytes())
+            std::fs::write(&path, crate::embedded::REGO_AUTHZ)
                 .with_context(|| format!("writing {}", path.display()))?;
             path
         }
