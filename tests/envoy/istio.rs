@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use palisade_cli::envoy;
 use palisade_harness::{HostBuilder, LogLevel, PluginConfig};
+use palisade_testkit::envoy;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,7 +32,7 @@ const SINK_FIELDS: [&str; 2] = ["sink_cluster", "sink_authority"];
 const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
 fn root() -> PathBuf {
-    palisade_cli::workspace::root()
+    palisade_testkit::workspace::root()
 }
 
 /// One Kubernetes resource from a manifest file.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::rego_filter::RegoFilter;
+use palisade_testkit::rego_filter::RegoFilter;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -248,7 +248,7 @@ fn new(args: &palisade_cli::new::NewArgs) -> anyhow::Result<()> {
 fn module(output: &std::path::Path) -> anyhow::Result<()> {
     let module = palisade_cli::embedded::rego_filter();
     std::fs::write(output, palisade_cli::embedded::REGO_AUTHZ)
-    .map_err(|err| anyhow::anyhow!("writing {}: {err}", output.display()))?;
+        .map_err(|err| anyhow::anyhow!("writing {}: {err}", output.display()))?;
     println!("{}", output.display());
     println!("size: {} bytes", module.size());
     println!("sha256: {}", module.sha256());

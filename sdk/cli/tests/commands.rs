@@ -220,7 +220,7 @@ fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enfo
     // echo server as the service.
     let out = support::palisade_in(&project, &["module"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let upstream = palisade_cli::echo::EchoServer::start().unwrap();
+    let upstream = palisade_testkit::echo::EchoServer::start().unwrap();
     let bootstrap = std::fs::read_to_string(project.join("envoy.yaml"))
         .unwrap()
         .replace("port_value: 9901", "port_value: 0")
@@ -236,9 +236,9 @@ fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enfo
             "filename: rego_authz.wasm",
             &format!("filename: {}", project.join("rego_authz.wasm").display()),
         );
-    let envoy = palisade_cli::envoy::Envoy::start(&bootstrap).unwrap();
+    let envoy = palisade_testkit::envoy::Envoy::start(&bootstrap).unwrap();
     let listener = envoy.listener("ingress").unwrap();
-    let client = palisade_cli::envoy::http_client();
+    let client = palisade_testkit::envoy::http_client();
     let send = |method: &str, user: &str| {
         let request = ureq::http::Request::builder()
             .method(method)
