@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy;
-use palisade_cli::sink::Sink;
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy;
+use palisade_testkit::sink::Sink;
 use serde_json::{json, Value};
 
 use crate::support;
@@ -33,7 +33,7 @@ const PORT_PLACEHOLDERS: [(&str, &str); 4] = [
 const WASM_PLACEHOLDER: &str = "WASM_PATH";
 
 fn configs_dir() -> PathBuf {
-    palisade_cli::workspace::root().join("envoy-configs")
+    palisade_testkit::workspace::root().join("envoy-configs")
 }
 
 /// Every `.yaml` under `dir`, sorted, as paths relative to `envoy-configs/`.
@@ -72,7 +72,7 @@ pub fn manifests() -> Vec<PathBuf> {
 /// The filter crates of the workspace (`filters/*`, `examples/*` that are cdylibs), by
 /// package name.
 pub fn filter_packages() -> BTreeSet<String> {
-    let root = palisade_cli::workspace::root();
+    let root = palisade_testkit::workspace::root();
     let mut packages = BTreeSet::new();
     for group in ["filters", "examples"] {
         for entry in std::fs::read_dir(root.join(group)).unwrap() {

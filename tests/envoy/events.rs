@@ -1,5 +1,5 @@
 //! Decision events in real Envoy: rego-authz with `envoy-configs/rego-authz-events.yaml`
-//! sending to a real CloudEvents sink (`palisade_cli::sink::Sink`) through Envoy's own
+//! sending to a real CloudEvents sink (`palisade_testkit::sink::Sink`) through Envoy's own
 //! `dispatch_http_call`. What the sink receives is decoded again by the `cloudevents-sdk`
 //! crate; what the filter counted is read from Envoy's admin `/stats`.
 //!
@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use cloudevents::AttributesReader as _;
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::{self, Envoy};
-use palisade_cli::sink::{ContentMode, ReceivedEvent, Sink};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
+use palisade_testkit::sink::{ContentMode, ReceivedEvent, Sink};
 use serde_json::{json, Value};
 
 use crate::support;
@@ -39,7 +39,7 @@ fn running(events: Value) -> Running {
     let sink = Sink::start().unwrap();
     let wasm = support::wasm("rego-authz");
     let bootstrap = envoy::render_file(
-        &palisade_cli::workspace::envoy_config(CONFIG),
+        &palisade_testkit::workspace::envoy_config(CONFIG),
         &[
             ("UPSTREAM_PORT", &upstream.port().to_string()),
             ("SINK_PORT", &sink.port().to_string()),
@@ -434,7 +434,7 @@ fn queued_events_arrive_when_a_stopped_sink_comes_back() {
 fn a_bad_events_section_makes_envoy_refuse_the_config() {
     let upstream = EchoServer::start().unwrap();
     let bootstrap = envoy::render_file(
-        &palisade_cli::workspace::envoy_config(CONFIG),
+        &palisade_testkit::workspace::envoy_config(CONFIG),
         &[
             ("UPSTREAM_PORT", &upstream.port().to_string()),
             ("SINK_PORT", "9"),

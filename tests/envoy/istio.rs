@@ -3,13 +3,16 @@
 //! unknown fields, plus the WasmPlugin CEL rules and Istio's `sha256` rule; each plugin
 //! configuration is accepted by the compiled filter (`on_configure` in the harness, with the
 //! configuration as the JSON Istio passes) and equals the configuration of the Envoy bootstrap
-//! it mirrors; and the EnvoyFilter's Wasm filter config passes `envoy --mode validate`.
+//! it mirrors; and the EnvoyFilter's Wasm filter config passes `envoy --mode validate`. The
+//! schema check is `palisade_testkit::istio`; the CLI's tests run it on what `palisade new`
+//! writes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use palisade_cli::envoy;
 use palisade_harness::{HostBuilder, LogLevel, PluginConfig};
+use palisade_testkit::envoy;
+use palisade_testkit::istio::{self, Deployed};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,7 +35,7 @@ const SINK_FIELDS: [&str; 2] = ["sink_cluster", "sink_authority"];
 const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
 fn root() -> PathBuf {
-    palisade_cli::workspace::root()
+    palisade_testkit::workspace::root()
 }
 
 /// One Kubernetes resource from a manifest file.
@@ -79,152 +82,20 @@ fn resources() -> Vec<Resource> {
     found
 }
 
-/// A CRD schema as Kubernetes applies it: objects that list `properties` and do not preserve
-/// unknown fields reject the ones they do not list.
-fn strict(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            let preserves = map
-                .get("x-kubernetes-preserve-unknown-fields")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if map.contains_key("properties")
-                && !preserves
-                && !map.contains_key("additionalProperties")
-            {
-                map.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            map.values_mut().for_each(strict);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strict),
-        _ => {}
-    }
-}
-
-/// The validator for one kind: the CRD's schema for `spec` (and `status`) and the object's
-/// envelope (`apiVersion`, `kind`, `metadata`) as the API server checks it.
-fn validator(kind: &str) -> jsonschema::Validator {
-    let (file, api_version) = match kind {
-        "WasmPlugin" => ("wasmplugin.json", "extensions.istio.io/v1alpha1"),
-        "EnvoyFilter" => ("envoyfilter.json", "networking.istio.io/v1alpha3"),
-        other => {
-            panic!("no schema for kind {other}: add its CRD schema to envoy-configs/istio/schema")
-        }
-    };
-    let path = root().join("envoy-configs/istio/schema").join(file);
-    let mut crd: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    strict(&mut crd);
-    let dns_label = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-    let dns_subdomain = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
-    let schema = json!({
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "additionalProperties": false,
-        "properties": {
-            "apiVersion": {"enum": [api_version]},
-            "kind": {"enum": [kind]},
-            "metadata": {
-                "type": "object",
-                "required": ["name"],
-                "additionalProperties": false,
-                "properties": {
-                    "name": {"type": "string", "maxLength": 253, "pattern": dns_subdomain},
-                    "namespace": {"type": "string", "maxLength": 63, "pattern": dns_label},
-                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}}
-                }
-            },
-            "spec": crd["properties"]["spec"],
-            "status": crd["properties"]["status"]
-        }
-    });
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// Schema errors plus the rules the CRD states in CEL and Istio's webhook adds.
 fn check(resource: &Resource) -> Vec<String> {
-    let validator = validator(resource.kind());
-    let mut errors: Vec<String> = validator
-        .iter_errors(&resource.doc)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
-    if resource.kind() == "WasmPlugin" {
-        errors.extend(wasm_plugin_rules(&resource.doc["spec"]));
-    }
-    errors
-}
-
-/// The WasmPlugin CRD's `x-kubernetes-validations`, and the webhook's `sha256` rule.
-fn wasm_plugin_rules(spec: &Value) -> Vec<String> {
-    let mut errors = Vec::new();
-    let targets = ["selector", "targetRef", "targetRefs"]
-        .iter()
-        .filter(|f| spec.get(**f).is_some())
-        .count();
-    if targets > 1 {
-        errors.push("only one of targetRefs or selector can be set".into());
-    }
-    let url = spec["url"].as_str().unwrap_or_default();
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
-    if !["", "http", "https", "oci", "file"].contains(&scheme) {
-        errors.push(format!(
-            "url must have schema one of [http, https, file, oci]: {url}"
-        ));
-    }
-    let labels = spec
-        .pointer("/selector/matchLabels")
-        .and_then(Value::as_object);
-    for (key, value) in labels.into_iter().flatten() {
-        if key.is_empty() || key.contains('*') || value.as_str().unwrap_or("*").contains('*') {
-            errors.push(format!("selector.matchLabels: bad label {key}={value}"));
-        }
-    }
-    if let (Some((_, in_url)), Some(field)) = (url.split_once("@sha256:"), spec["sha256"].as_str())
-    {
-        if !field.is_empty() && in_url != field {
-            errors.push(format!(
-                "sha256 {field} disagrees with the URL's digest {in_url}"
-            ));
-        }
-    }
-    errors
-}
-
-/// The filter package an image URL names (its repository's last path segment).
-fn package_of(url: &str) -> String {
-    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = path.split('@').next().unwrap_or_default();
-    let last = path.rsplit('/').next().unwrap_or_default();
-    last.split(':').next().unwrap_or_default().to_string()
-}
-
-/// A filter as a manifest deploys it: the package, its root id and plugin configuration.
-#[derive(Debug)]
-struct Deployed {
-    package: String,
-    root_id: String,
-    configuration: Value,
+    istio::check(&resource.doc).unwrap_or_else(|e| panic!("{}: {e}", resource.label()))
 }
 
 fn deployed(resource: &Resource) -> Vec<Deployed> {
     let doc = &resource.doc;
     match resource.kind() {
-        "WasmPlugin" => {
-            let spec = &doc["spec"];
-            let package = package_of(spec["url"].as_str().unwrap());
-            vec![Deployed {
-                root_id: spec["pluginName"].as_str().unwrap_or(&package).to_string(),
-                configuration: spec.get("pluginConfig").cloned().unwrap_or(json!({})),
-                package,
-            }]
-        }
+        "WasmPlugin" => vec![istio::wasm_plugin(doc)
+            .unwrap_or_else(|| panic!("{}: a WasmPlugin without a url", resource.label()))],
         "EnvoyFilter" => wasm_extension_configs(doc)
             .into_iter()
             .map(|config| Deployed {
-                package: package_of(
+                package: istio::package_of(
                     config
                         .pointer("/vm_config/code/remote/http_uri/uri")
                         .and_then(Value::as_str)
@@ -373,52 +244,6 @@ fn every_plugin_configuration_is_accepted_by_the_compiled_filter() {
 }
 
 #[test]
-fn the_wasm_plugins_palisade_new_writes_match_the_crd_schema_and_the_filter_accepts_rego_s() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("orders-policy");
-    palisade_cli::new::create(&palisade_cli::new::NewArgs {
-        kind: palisade_cli::new::Kind::Rego,
-        name: project.clone(),
-        sdk_path: None,
-        sdk_git: None,
-    })
-    .unwrap();
-    let file = project.join("wasmplugin.yaml");
-    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    let resource = Resource { file, doc };
-    assert_eq!(check(&resource), Vec::<String>::new());
-    let [filter] = deployed(&resource).try_into().unwrap();
-    assert_eq!(filter.package, "rego-authz");
-    let mut host = HostBuilder::from_file(support::wasm(&filter.package))
-        .plugin(
-            PluginConfig::new(&filter.root_id)
-                .configuration(serde_json::to_string(&filter.configuration).unwrap()),
-        )
-        .build()
-        .unwrap();
-    let outcome = host.start().unwrap();
-    assert!(
-        outcome.ok(),
-        "{:?}",
-        host.log_messages_from(LogLevel::Error)
-    );
-
-    // The Rust project's WasmPlugin names an image of its own filter: the schema check alone
-    // (its filter is tested by the project's own tests: scripts/standalone).
-    let project = dir.path().join("my-policy");
-    palisade_cli::new::create(&palisade_cli::new::NewArgs {
-        kind: palisade_cli::new::Kind::Rust,
-        name: project.clone(),
-        sdk_path: Some(root()),
-        sdk_git: None,
-    })
-    .unwrap();
-    let file = project.join("wasmplugin.yaml");
-    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(check(&Resource { file, doc }), Vec::<String>::new());
-}
-
-#[test]
 fn every_plugin_configuration_equals_its_envoy_bootstrap() {
     let listed: BTreeSet<&str> = MIRRORS.iter().map(|(m, _)| *m).collect();
     for file in configs::manifests() {
@@ -475,7 +300,7 @@ fn the_envoy_filter_wasm_config_passes_envoy_validate() {
     // Envoy checks the Wasm filter config as the Istio agent hands it over: with the pulled
     // module as a local file in place of the oci:// reference.
     let mut typed_config = extension["patch"]["value"]["typed_config"].clone();
-    let package = package_of(
+    let package = istio::package_of(
         typed_config
             .pointer("/config/vm_config/code/remote/http_uri/uri")
             .and_then(Value::as_str)

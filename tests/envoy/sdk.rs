@@ -2,8 +2,8 @@
 //! tenant-header config, whose plugin configuration it ignores): the request view a policy
 //! gets, and what a panic does; and which callbacks Envoy will call in the SDK's modules.
 
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::Envoy;
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::Envoy;
 
 use crate::support::{self, get};
 

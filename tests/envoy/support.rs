@@ -3,17 +3,17 @@
 
 use std::path::PathBuf;
 
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::{self, Envoy};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
 
 /// Builds `package` to wasm once per test process and returns the `.wasm` path.
 pub fn wasm(package: &str) -> PathBuf {
-    palisade_cli::wasm::build_once(package).unwrap_or_else(|e| panic!("building {package}: {e}"))
+    palisade_build::build_once(package).unwrap_or_else(|e| panic!("building {package}: {e}"))
 }
 
 /// A filter config from `envoy-configs/`, with the upstream port and wasm path filled in.
 pub fn config(file: &str, upstream: &EchoServer, wasm: &std::path::Path) -> String {
-    let path = palisade_cli::workspace::envoy_config(file);
+    let path = palisade_testkit::workspace::envoy_config(file);
     envoy::render_file(
         &path,
         &[

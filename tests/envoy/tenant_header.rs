@@ -1,7 +1,7 @@
 //! The tenant-header example in real Envoy, with `envoy-configs/tenant-header.yaml`.
 
-use palisade_cli::echo::{EchoServer, EchoedRequest};
-use palisade_cli::envoy::{Envoy, EnvoyError};
+use palisade_testkit::echo::{EchoServer, EchoedRequest};
+use palisade_testkit::envoy::{Envoy, EnvoyError};
 
 use crate::support::{self, get};
 

@@ -1,10 +1,10 @@
 //! Cases through real Envoy: the shipped rego-authz bootstrap with the case's plugin
 //! configuration, and a real echo upstream.
 
-use palisade_cli::echo::{EchoServer, EchoedRequest};
-use palisade_cli::envoy::{self, Envoy};
+use palisade_testkit::echo::{EchoServer, EchoedRequest};
+use palisade_testkit::envoy::{self, Envoy};
 
-use palisade_cli::cases::{CaseRequest, Outcome, Suite};
+use palisade_testkit::cases::{CaseRequest, Outcome, Suite};
 
 fn observe(
     envoy: &Envoy,
@@ -69,7 +69,7 @@ fn observe(
 pub fn run_file(suite: &Suite) -> Vec<String> {
     let name = crate::name(suite);
     let upstream = EchoServer::start().unwrap();
-    let path = palisade_cli::workspace::envoy_config("rego-authz.yaml");
+    let path = palisade_testkit::workspace::envoy_config("rego-authz.yaml");
     let bootstrap = envoy::render_file(
         &path,
         &[

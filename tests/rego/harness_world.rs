@@ -1,7 +1,7 @@
 //! Cases through the compiled filter in palisade-harness: the same runner `palisade test` uses,
 //! with the file's JWTs minted.
 
-use palisade_cli::cases::Suite;
+use palisade_testkit::cases::Suite;
 
 pub fn run_file(suite: &Suite) -> Vec<String> {
     let name = crate::name(suite);

@@ -18,8 +18,8 @@ mod tokens;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use palisade_cli::cases::Suite;
-use palisade_cli::rego_filter::RegoFilter;
+use palisade_testkit::cases::Suite;
+use palisade_testkit::rego_filter::RegoFilter;
 
 fn case_files() -> Vec<Suite> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rego/cases");

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use palisade_cli::cases::TokenSpec;
+use palisade_testkit::cases::TokenSpec;
 
 fn now() -> i64 {
     SystemTime::now()

@@ -318,12 +318,12 @@ fn no_failure_reaches_the_upstream_when_failing_closed() -> anyhow::Result<()> {
 /// `numbers.range` trapped the VM.)
 #[test]
 fn memory_bombs_in_envoy_never_reach_the_upstream() {
-    use palisade_cli::echo::EchoServer;
-    use palisade_cli::envoy::{self, Envoy};
+    use palisade_testkit::echo::EchoServer;
+    use palisade_testkit::envoy::{self, Envoy};
 
     let upstream = EchoServer::start().unwrap();
     let template = envoy::render_file(
-        &palisade_cli::workspace::envoy_config("rego-authz.yaml"),
+        &palisade_testkit::workspace::envoy_config("rego-authz.yaml"),
         &[
             ("UPSTREAM_PORT", &upstream.port().to_string()),
             ("WASM_PATH", &support::wasm("rego-authz").to_string_lossy()),

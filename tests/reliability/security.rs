@@ -12,9 +12,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::{self, Envoy};
 use palisade_harness::{FailurePolicy, Host, HttpResponse, LogLevel};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
 use serde_json::{json, Value};
 
 use crate::support::{builder, configure, finish, rego, send, ROOT};
@@ -351,7 +351,7 @@ fn serve(body: Vec<u8>) -> anyhow::Result<u16> {
 /// `http://127.0.0.1:<wasm_port>/rego_authz.wasm` with `sha256` pinned.
 fn remote_bootstrap(upstream: u16, wasm_port: u16, sha256: &str) -> anyhow::Result<String> {
     let rendered = envoy::render_file(
-        &palisade_cli::workspace::envoy_config("rego-authz.yaml"),
+        &palisade_testkit::workspace::envoy_config("rego-authz.yaml"),
         &[
             ("UPSTREAM_PORT", &upstream.to_string()),
             ("WASM_PATH", "/nonexistent/rego_authz.wasm"),

@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::{self, Envoy};
 use palisade_harness::{FailurePolicy, Host, HttpResponse, LogLevel};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
 use serde_json::{json, Value};
 
 use crate::support::{builder, counter, ROOT};
@@ -32,7 +32,7 @@ fn count(variable: &str, default: usize) -> usize {
 
 /// The RBAC example (examples/rego/rbac) as a plugin configuration.
 fn rbac() -> Value {
-    let dir = palisade_cli::workspace::root().join("examples/rego/rbac");
+    let dir = palisade_testkit::workspace::root().join("examples/rego/rbac");
     let policy = std::fs::read_to_string(dir.join("policy.rego")).unwrap();
     let data: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("data.json")).unwrap()).unwrap();
@@ -172,7 +172,7 @@ fn envoy_memory_stays_flat_over_a_soak() -> anyhow::Result<()> {
     let upstream = EchoServer::start()?;
     let wasm = crate::support::wasm("rego-authz");
     let bootstrap = envoy::render_file(
-        &palisade_cli::workspace::envoy_config("rego-authz.yaml"),
+        &palisade_testkit::workspace::envoy_config("rego-authz.yaml"),
         &[
             ("UPSTREAM_PORT", &upstream.port().to_string()),
             ("WASM_PATH", &wasm.to_string_lossy()),

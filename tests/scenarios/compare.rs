@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use palisade_cli::echo::EchoedRequest;
+use palisade_testkit::echo::EchoedRequest;
 
 use crate::format::{CalloutExpect, Expect, Request, UpstreamExpect, ValueMatch, WaitFor};
 use crate::outcome::{first, values, Observed, Waited};

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use palisade_cli::echo::EchoServer;
-use palisade_cli::envoy::{self, Envoy};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
 
 use crate::format::{Request, ScenarioFile, WaitFor};
 use crate::outcome::{Observed, SeenCallout, Waited, Wants};

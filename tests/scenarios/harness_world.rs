@@ -8,11 +8,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use palisade_cli::echo::EchoedRequest;
 use palisade_harness::{
     FailurePolicy as HarnessPolicy, HeaderMap, Host, HostBuilder, HttpCallout, HttpResponse,
     LogLevel, MetricValue, PluginConfig, PropertyValue, StreamId,
 };
+use palisade_testkit::echo::EchoedRequest;
 
 use crate::format::{FailurePolicy, Request, ScenarioFile, WaitFor};
 use crate::outcome::{Observed, SeenCallout, Waited, Wants};

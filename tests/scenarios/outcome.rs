@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use palisade_cli::echo::EchoedRequest;
+use palisade_testkit::echo::EchoedRequest;
 
 use crate::format::{Expect, Request, WaitFor};
 

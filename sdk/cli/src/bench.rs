@@ -13,8 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-
-use crate::envoy::{self, Envoy};
+use palisade_testkit::envoy::{self, Envoy};
 
 /// One measured configuration.
 struct Variant {
@@ -116,10 +115,10 @@ struct Sample {
 pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     which("wrk").context("wrk not found: install it (apt-get install wrk) or run scripts/bench")?;
     println!("==> building rego-authz for wasm32-wasip1");
-    let built = crate::wasm::build("rego-authz")?;
+    let built = palisade_build::build("rego-authz")?;
     println!("    {} ({} bytes)", built.path.display(), built.size);
     println!("==> building {SDK_FLOOR} for wasm32-wasip1");
-    let floor = crate::wasm::build(SDK_FLOOR)?;
+    let floor = palisade_build::build(SDK_FLOOR)?;
     let floor_wasm = floor.path.to_string_lossy().into_owned();
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("mix.lua");
@@ -128,7 +127,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     // The events variant's sink: it keeps no events, only counts them. It answers in this
     // process, which shares CPU 1 with wrk while Envoy is measured (and gets its CPUs back
     // before each Envoy starts, since Envoy inherits them).
-    let mut sink = crate::sink::Sink::start_with(crate::sink::SinkOptions {
+    let mut sink = palisade_testkit::sink::Sink::start_with(palisade_testkit::sink::SinkOptions {
         keep_events: Some(0),
         ..Default::default()
     })?;
@@ -140,7 +139,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     for round in 1..=options.rounds {
         for (i, variant) in VARIANTS.iter().enumerate() {
             let config = envoy::render_file(
-                &crate::workspace::envoy_config(variant.file),
+                &palisade_testkit::workspace::envoy_config(variant.file),
                 &[
                     (
                         "WASM_PATH",
@@ -206,7 +205,7 @@ fn with_the_sink_down(
 ) -> anyhow::Result<()> {
     let seconds = options.seconds * 4;
     let config = envoy::render_file(
-        &crate::workspace::envoy_config("bench/rego-authz-events.yaml"),
+        &palisade_testkit::workspace::envoy_config("bench/rego-authz-events.yaml"),
         &[("WASM_PATH", wasm), ("SINK_PORT", sink_port)],
     )?;
     let envoy = Envoy::start(&config)?;
@@ -308,7 +307,7 @@ fn print_table(
 
 /// What happened to the events variant's events: a sink slower than the load shows up as
 /// drops (the queue's bound), not as request latency.
-fn print_event_counts(envoy: &Envoy, sink: &crate::sink::Sink) {
+fn print_event_counts(envoy: &Envoy, sink: &palisade_testkit::sink::Sink) {
     let stat = event_stats(envoy);
     println!(
         "             events: {} emitted, {} delivered, {} dropped (queue full), {} queued; sink total {}",

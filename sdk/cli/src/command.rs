@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::rego_filter::RegoFilter;
+use palisade_testkit::rego_filter::RegoFilter;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -38,7 +38,7 @@ pub fn ready_filter(wasm: Option<&Path>) -> anyhow::Result<RegoFilter> {
                 "{err}\n  (build it with `palisade build rego-authz`, or leave out --wasm)"
             )
         })?,
-        None => RegoFilter::embedded(),
+        None => crate::embedded::rego_filter(),
     };
     eprintln!(
         "==> compiling {} ({:.1} MB) for the harness (wasmtime)",

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context};
+use palisade_testkit::cases::{find_header, CaseRequest, Outcome, Suite};
+use palisade_testkit::policy_files::{self, PolicySet};
+use palisade_testkit::rego_filter::RegoFilter;
 
-use crate::cases::{find_header, CaseRequest, Outcome, Suite};
 use crate::command::{Format, UsageError};
-use crate::policy_files::{self, PolicySet};
-use crate::rego_filter::RegoFilter;
 
 /// `palisade eval`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -93,7 +93,10 @@ fn read_body(body: &str) -> anyhow::Result<String> {
     }
 }
 
-fn pick_case<'a>(suite: &'a Suite, pick: Option<&str>) -> anyhow::Result<&'a crate::cases::Case> {
+fn pick_case<'a>(
+    suite: &'a Suite,
+    pick: Option<&str>,
+) -> anyhow::Result<&'a palisade_testkit::cases::Case> {
     let cases = &suite.file.cases;
     let listing = || {
         cases
@@ -103,7 +106,7 @@ fn pick_case<'a>(suite: &'a Suite, pick: Option<&str>) -> anyhow::Result<&'a cra
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let chosen: Vec<&crate::cases::Case> = match pick {
+    let chosen: Vec<&palisade_testkit::cases::Case> = match pick {
         None => cases.iter().collect(),
         Some(text) => match text.parse::<usize>() {
             Ok(n) => n

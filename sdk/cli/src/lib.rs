@@ -1,28 +1,18 @@
-//! The `palisade` command's building blocks, shared with the workspace's end-to-end tests:
-//! building filters to wasm, running real Envoy on loopback, a real echo upstream and CloudEvents
-//! sink, the decision case format, and running policies through the compiled rego-authz filter
-//! in the harness.
-// Unsafe is denied but for one fenced exception: the death signal children ask for (envoy.rs).
-#![deny(unsafe_code)]
+//! The `palisade` command: its subcommands, as a library for the command's own tests
+//! (`tests/`). What the workspace tests share with it (real Envoy, the echo upstream, the
+//! CloudEvents sink, the decision cases and their runner) is `palisade-testkit`.
+#![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)] // a command-line tool: printing is its job
 
 pub mod bench;
-pub mod cases;
 pub mod command;
-pub mod echo;
-pub mod envoy;
+pub mod embedded;
 pub mod envoy_install;
 pub mod eval;
 pub mod new;
 pub mod oci;
 pub mod package;
-pub mod policy_files;
 pub mod policy_test;
-pub mod rego_filter;
 pub mod rego_tests;
-pub mod sink;
 pub mod toolchain;
 pub mod up;
-pub mod workspace;
-
-pub use palisade_build as wasm;

@@ -221,7 +221,7 @@ fn main() -> std::process::ExitCode {
 
 #[allow(clippy::print_stdout)] // printing is this command's job
 fn version() {
-    let module = palisade_cli::rego_filter::RegoFilter::embedded();
+    let module = palisade_cli::embedded::rego_filter();
     println!("palisade {}", env!("CARGO_PKG_VERSION"));
     println!("rego_authz.wasm sha256: {}", module.sha256());
     println!("rego_authz.wasm size: {} bytes", module.size());
@@ -246,12 +246,9 @@ fn new(args: &palisade_cli::new::NewArgs) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)] // printing is this command's job
 fn module(output: &std::path::Path) -> anyhow::Result<()> {
-    let module = palisade_cli::rego_filter::RegoFilter::embedded();
-    std::fs::write(
-        output,
-        palisade_cli::rego_filter::RegoFilter::embedded_bytes(),
-    )
-    .map_err(|err| anyhow::anyhow!("writing {}: {err}", output.display()))?;
+    let module = palisade_cli::embedded::rego_filter();
+    std::fs::write(output, palisade_cli::embedded::REGO_AUTHZ)
+        .map_err(|err| anyhow::anyhow!("writing {}: {err}", output.display()))?;
     println!("{}", output.display());
     println!("size: {} bytes", module.size());
     println!("sha256: {}", module.sha256());

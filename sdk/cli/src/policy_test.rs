@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use palisade_testkit::cases::{self, CaseResult, Mismatch, Suite, Verdict};
+use palisade_testkit::policy_files::{self, PolicySet};
+use palisade_testkit::rego_filter::RegoFilter;
 use serde::Serialize;
 
-use crate::cases::{self, CaseResult, Mismatch, Suite, Verdict};
 use crate::command::{Format, UsageError};
-use crate::policy_files::{self, PolicySet};
-use crate::rego_filter::RegoFilter;
 use crate::rego_tests::{self, RegoTest, TestVerdict};
 
 /// `palisade test`'s arguments.

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::cases::CaseRequest;
-use crate::policy_files::PolicySet;
-use crate::rego_filter::RegoFilter;
+use palisade_testkit::cases::CaseRequest;
+use palisade_testkit::policy_files::PolicySet;
+use palisade_testkit::rego_filter::RegoFilter;
 
 /// One `test_*` (or `todo_test_*`) rule.
 #[derive(Debug, Clone, PartialEq, Eq)]

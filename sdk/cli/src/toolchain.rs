@@ -113,7 +113,7 @@ pub fn build_filter(filter: &FilterCrate) -> anyhow::Result<BuiltWasm> {
         anyhow!(
             "{err:#}\n  (is `{package}` a cdylib package of the workspace at {}? cargo's \
              messages above say why the build failed)",
-            crate::workspace::root().display()
+            palisade_testkit::workspace::root().display()
         )
     })
 }

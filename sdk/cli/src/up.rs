@@ -13,13 +13,12 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use palisade_testkit::cases::{Case, CaseFile};
+use palisade_testkit::echo::EchoServer;
+use palisade_testkit::envoy::{self, Envoy};
+use palisade_testkit::policy_files::PolicySet;
+use palisade_testkit::sink::{ReceivedEvent, Sink};
 use serde_json::Value;
-
-use crate::cases::{Case, CaseFile};
-use crate::echo::EchoServer;
-use crate::envoy::{self, Envoy};
-use crate::policy_files::PolicySet;
-use crate::sink::{ReceivedEvent, Sink};
 
 /// The example policy `up` runs when given none (`examples/rego/rbac`).
 const EXAMPLE_POLICY: &str = include_str!("../../../examples/rego/rbac/policy.rego");
@@ -65,7 +64,7 @@ pub fn run(options: &UpOptions) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => {
             let path = module_dir.path().join("rego_authz.wasm");
-            std::fs::write(&path, crate::rego_filter::RegoFilter::embedded_bytes())
+            std::fs::write(&path, crate::embedded::REGO_AUTHZ)
                 .with_context(|| format!("writing {}", path.display()))?;
             path
         }
@@ -126,7 +125,7 @@ fn workload(path: Option<&Path>) -> anyhow::Result<Workload> {
             }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            if crate::cases::is_case_file(&text) {
+            if palisade_testkit::cases::is_case_file(&text) {
                 let parsed = CaseFile::parse(&text)
                     .with_context(|| format!("reading cases from {}", file.display()))?;
                 // Cases that embed their own policies, or need minted tokens, are for `palisade test`.
@@ -137,7 +136,7 @@ fn workload(path: Option<&Path>) -> anyhow::Result<Workload> {
         }
     }
     Ok(Workload {
-        label: crate::policy_files::display_path(path),
+        label: palisade_testkit::policy_files::display_path(path),
         policies,
         cases,
     })

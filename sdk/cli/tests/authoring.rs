@@ -14,14 +14,14 @@ mod support;
 use support::{palisade, palisade_in, text};
 
 fn workspace() -> PathBuf {
-    palisade_cli::workspace::root()
+    palisade_testkit::workspace::root()
 }
 
 /// rego-authz, built once per test process: the module the command carries is this one
 /// (`version_names_the_module_the_command_carries_and_module_writes_it`); some commands get it
 /// with `--wasm`, to test that option.
 fn wasm() -> String {
-    palisade_cli::wasm::build_once("rego-authz")
+    palisade_build::build_once("rego-authz")
         .unwrap()
         .to_string_lossy()
         .into_owned()

@@ -220,7 +220,7 @@ fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enfo
     // echo server as the service.
     let out = support::palisade_in(&project, &["module"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let upstream = palisade_cli::echo::EchoServer::start().unwrap();
+    let upstream = palisade_testkit::echo::EchoServer::start().unwrap();
     let bootstrap = std::fs::read_to_string(project.join("envoy.yaml"))
         .unwrap()
         .replace("port_value: 9901", "port_value: 0")
@@ -236,9 +236,9 @@ fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enfo
             "filename: rego_authz.wasm",
             &format!("filename: {}", project.join("rego_authz.wasm").display()),
         );
-    let envoy = palisade_cli::envoy::Envoy::start(&bootstrap).unwrap();
+    let envoy = palisade_testkit::envoy::Envoy::start(&bootstrap).unwrap();
     let listener = envoy.listener("ingress").unwrap();
-    let client = palisade_cli::envoy::http_client();
+    let client = palisade_testkit::envoy::http_client();
     let send = |method: &str, user: &str| {
         let request = ureq::http::Request::builder()
             .method(method)
@@ -255,4 +255,53 @@ fn new_rego_makes_a_project_that_passes_its_tests_and_whose_envoy_bootstrap_enfo
     assert_eq!(send("DELETE", "alice").0, 200);
     let last = upstream.received().pop().unwrap();
     assert_eq!(last.header("x-writer"), Some("alice"), "{last:?}");
+}
+
+#[test]
+fn the_wasm_plugins_palisade_new_writes_match_the_crd_schema_and_the_filter_accepts_rego_s() {
+    use palisade_harness::{HostBuilder, LogLevel, PluginConfig};
+    use palisade_testkit::istio;
+
+    let wasm_plugin = |project: &std::path::Path| -> serde_json::Value {
+        let file = project.join("wasmplugin.yaml");
+        serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::palisade_in(dir.path(), &["new", "rego", "orders-policy"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = wasm_plugin(&dir.path().join("orders-policy"));
+    assert_eq!(istio::check(&doc).unwrap(), Vec::<String>::new());
+    let filter = istio::wasm_plugin(&doc).unwrap();
+    assert_eq!(filter.package, "rego-authz");
+    let wasm = palisade_build::build_once(&filter.package).unwrap();
+    let mut host = HostBuilder::from_file(wasm)
+        .plugin(
+            PluginConfig::new(&filter.root_id)
+                .configuration(serde_json::to_string(&filter.configuration).unwrap()),
+        )
+        .build()
+        .unwrap();
+    let outcome = host.start().unwrap();
+    assert!(
+        outcome.ok(),
+        "{:?}",
+        host.log_messages_from(LogLevel::Error)
+    );
+
+    // The Rust project's WasmPlugin names an image of its own filter: the schema check alone
+    // (its filter is tested by the project's own tests: scripts/standalone).
+    let root = palisade_testkit::workspace::root();
+    let out = support::palisade_in(
+        dir.path(),
+        &[
+            "new",
+            "rust",
+            "my-policy",
+            "--sdk-path",
+            root.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = wasm_plugin(&dir.path().join("my-policy"));
+    assert_eq!(istio::check(&doc).unwrap(), Vec::<String>::new());
 }

@@ -124,7 +124,7 @@ fn pushed_digest(registry: &Path, url: &str) -> String {
 
 #[test]
 fn every_command_in_the_deployment_guide_works() {
-    let root = palisade_cli::workspace::root();
+    let root = palisade_testkit::workspace::root();
     let page = std::fs::read_to_string(root.join("docs/DEPLOY.md")).unwrap();
     let blocks = shell_blocks(&page);
     assert!(blocks.len() >= 6, "found {} ```sh blocks", blocks.len());

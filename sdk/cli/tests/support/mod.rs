@@ -19,7 +19,7 @@ pub(crate) fn palisade_in(dir: &Path, args: &[&str]) -> Output {
 /// install one into the user's cache (scripts/standalone tests that, in a cache of its own).
 pub(crate) fn command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_palisade"));
-    command.env("ENVOY", palisade_cli::envoy::binary().unwrap());
+    command.env("ENVOY", palisade_testkit::envoy::binary().unwrap());
     command
 }
 

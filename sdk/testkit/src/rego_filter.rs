@@ -70,9 +70,6 @@ fn policy_location(line: &str) -> String {
     }
 }
 
-/// The rego-authz module the command carries (built with it: see build.rs).
-const EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rego_authz.wasm"));
-
 /// The rego-authz module, read once.
 #[derive(Debug, Clone)]
 pub struct RegoFilter {
@@ -81,17 +78,13 @@ pub struct RegoFilter {
 }
 
 impl RegoFilter {
-    /// The module embedded in the command.
-    pub fn embedded() -> Self {
+    /// A module given as bytes (the one the command carries, say); `name` is what
+    /// [`path`](Self::path) answers, for messages.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
         Self {
-            path: PathBuf::from("rego_authz.wasm (embedded)"),
-            bytes: EMBEDDED.to_vec(),
+            path: name.into(),
+            bytes: bytes.into(),
         }
-    }
-
-    /// The embedded module's bytes (`palisade up` writes them out for Envoy).
-    pub fn embedded_bytes() -> &'static [u8] {
-        EMBEDDED
     }
 
     /// A module built before.
@@ -106,7 +99,7 @@ impl RegoFilter {
         })
     }
 
-    /// Where the module is.
+    /// Where the module is (for one given as bytes, the name it was given).
     pub fn path(&self) -> &Path {
         &self.path
     }

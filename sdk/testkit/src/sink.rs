@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use palisade_cli::sink::Sink;
+//! use palisade_testkit::sink::Sink;
 //!
 //! let sink = Sink::start()?;
 //! let live = sink.subscribe();
@@ -17,7 +17,7 @@
 //!     println!("{event}");
 //! }
 //! let events = sink.wait_for(3, Duration::from_secs(5))?;
-//! # Ok::<(), palisade_cli::sink::SinkError>(())
+//! # Ok::<(), palisade_testkit::sink::SinkError>(())
 //! ```
 //!
 //! Decoding is this module's own (it shares no code with the SDK's encoder): binary-mode
