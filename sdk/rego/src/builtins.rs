@@ -32,6 +32,24 @@ pub fn unsupported_calls(sources: &[&str], extensions: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Why the filter cannot answer a call of `name`, for the configure error: the builtin needs
+/// what a synchronous evaluation inside the proxy cannot have, or a build feature.
+pub fn why_unsupported(name: &str) -> &'static str {
+    let family = name.split('.').next().unwrap_or_default();
+    match (family, name) {
+        (_, "http.send") => {
+            "no network calls from inside the proxy's evaluation: fetch the data with the \
+             request (a header) or in the plugin configuration's data"
+        }
+        ("opa" | "rego", _) | (_, "trace") => "no OPA runtime inside the proxy",
+        ("yaml", _) if cfg!(not(feature = "yaml")) => {
+            "in rego-authz built with `--features yaml` (~160 KB more wasm)"
+        }
+        ("crypto", _) | ("io", _) => "not implemented yet (see docs/COMPATIBILITY.md)",
+        _ => "neither an OPA builtin the filter provides nor a function the policy defines",
+    }
+}
+
 const KEYWORDS: &[&str] = &[
     "not", "some", "every", "in", "if", "contains", "with", "as", "default", "else", "import",
     "package",

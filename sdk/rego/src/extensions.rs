@@ -1,10 +1,12 @@
-//! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks
-//! (`io.jwt.*`), adapted from [`super::jwt`]'s JSON functions to regorus values.
+//! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks:
+//! `io.jwt.*` (adapted from [`super::jwt`]'s JSON functions to regorus values), `crypto.*`
+//! ([`super::crypto`]), `net.cidr_merge` and `net.cidr_intersects` ([`super::net`]),
+//! `urlquery.*` ([`super::urlquery`]) and `array.flatten`.
 
 use regorus::Value;
 
 use super::eval::Extension;
-use super::jwt;
+use super::{crypto, jwt, net, urlquery};
 
 type JsonResult = Result<serde_json::Value, jwt::JwtError>;
 
@@ -71,5 +73,97 @@ pub fn all() -> Vec<Extension> {
         "io.jwt.verify_es256" => jwt::verify_es256,
         "io.jwt.verify_es384" => jwt::verify_es384,
     ]);
+    all.extend([
+        Extension {
+            name: "crypto.md5",
+            arity: 1,
+            call: |args| crypto::digest::<md5::Md5>("crypto.md5", &args),
+        },
+        Extension {
+            name: "crypto.sha1",
+            arity: 1,
+            call: |args| crypto::digest::<sha1::Sha1>("crypto.sha1", &args),
+        },
+        Extension {
+            name: "crypto.sha256",
+            arity: 1,
+            call: |args| crypto::digest::<sha2::Sha256>("crypto.sha256", &args),
+        },
+        Extension {
+            name: "crypto.hmac.md5",
+            arity: 2,
+            call: |args| crypto::hmac::<md5::Md5>("crypto.hmac.md5", &args),
+        },
+        Extension {
+            name: "crypto.hmac.sha1",
+            arity: 2,
+            call: |args| crypto::hmac::<sha1::Sha1>("crypto.hmac.sha1", &args),
+        },
+        Extension {
+            name: "crypto.hmac.sha256",
+            arity: 2,
+            call: |args| crypto::hmac::<sha2::Sha256>("crypto.hmac.sha256", &args),
+        },
+        Extension {
+            name: "crypto.hmac.sha512",
+            arity: 2,
+            call: |args| crypto::hmac::<sha2::Sha512>("crypto.hmac.sha512", &args),
+        },
+        Extension {
+            name: "crypto.hmac.equal",
+            arity: 2,
+            call: |args| crypto::hmac_equal(&args),
+        },
+        Extension {
+            name: "net.cidr_merge",
+            arity: 1,
+            call: |args| net::cidr_merge(&args),
+        },
+        Extension {
+            name: "net.cidr_intersects",
+            arity: 2,
+            call: |args| net::cidr_intersects(&args),
+        },
+        Extension {
+            name: "urlquery.encode",
+            arity: 1,
+            call: |args| urlquery::encode(&args),
+        },
+        Extension {
+            name: "urlquery.decode",
+            arity: 1,
+            call: |args| urlquery::decode(&args),
+        },
+        Extension {
+            name: "urlquery.encode_object",
+            arity: 1,
+            call: |args| urlquery::encode_object(&args),
+        },
+        Extension {
+            name: "urlquery.decode_object",
+            arity: 1,
+            call: |args| urlquery::decode_object(&args),
+        },
+        Extension {
+            name: "array.flatten",
+            arity: 1,
+            call: |args| array_flatten(&args),
+        },
+    ]);
     all
+}
+
+/// `array.flatten(arr)`: the array with each array element's elements in its place (one level).
+fn array_flatten(args: &[Value]) -> anyhow::Result<Value> {
+    let Some(Value::Array(items)) = args.first() else {
+        anyhow::bail!("array.flatten: operand 1 must be an array");
+    };
+    let mut flat = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        match item {
+            Value::Array(inner) => flat.extend(inner.iter().cloned()),
+            other => flat.push(other.clone()),
+        }
+    }
+    Ok(Value::from(flat))
 }

@@ -6,17 +6,20 @@
 //! OPA-Envoy does (a boolean, or an object with `allowed`, `headers`, `http_status`, ...).
 
 pub mod builtins;
+mod crypto;
 pub mod eval;
 pub mod extensions;
 pub mod input;
 pub mod jwt;
 pub mod limits;
 pub mod nesting;
+mod net;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
 pub mod result;
 mod source_rewrites;
+mod urlquery;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -272,7 +275,11 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
             "policies",
             format!(
                 "the policy calls functions Palisade does not provide: {}",
-                unsupported.join(", ")
+                unsupported
+                    .iter()
+                    .map(|name| format!("{name} ({})", builtins::why_unsupported(name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -544,6 +551,43 @@ mod tests {
                 "{replacement}"
             );
         }
+    }
+
+    #[test]
+    fn opas_crypto_net_and_array_builtins_that_regorus_lacks_are_there() {
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+            allow if {\n  crypto.sha256(\"abc\") == \
+            \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n  \
+            crypto.hmac.equal(crypto.hmac.sha512(\"m\", \"k\"), crypto.hmac.sha512(\"m\", \"k\"))\n  \
+            net.cidr_merge([\"10.0.0.0/24\", \"10.0.1.0/24\"]) == {\"10.0.0.0/23\"}\n  \
+            net.cidr_intersects(\"10.0.0.0/8\", \"10.1.0.0/16\")\n  \
+            array.flatten([[1], [2, [3]]]) == [1, 2, [3]]\n}\n";
+        let authz = RegoAuthz::from_config(config(policy)).unwrap();
+        let host =
+            palisade::__private::FakeHost::with_headers(&[(":method", "GET"), (":path", "/")]);
+        let request = Request::from_host(&host).unwrap();
+        assert!(authz.decide(&request).unwrap().is_allowed());
+    }
+
+    #[test]
+    fn a_policy_calling_what_the_filter_cannot_provide_is_refused_with_the_reason() {
+        let policy = "package envoy.authz\nimport rego.v1\nallow if {\n  \
+                      http.send({\"method\": \"get\", \"url\": \"http://x\"})\n  \
+                      yaml.unmarshal(\"a: 1\")\n  nope(1)\n}\n";
+        let err = RegoAuthz::from_config(config(policy)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policies"));
+        for expected in [
+            "http.send (no network calls from inside the proxy's evaluation",
+            "nope (neither an OPA builtin",
+        ] {
+            assert!(err.message.contains(expected), "{expected}: {err}");
+        }
+        assert_eq!(
+            err.message
+                .contains("yaml.unmarshal (in rego-authz built with `--features yaml`"),
+            cfg!(not(feature = "yaml")),
+            "{err}"
+        );
     }
 
     #[test]
