@@ -12,6 +12,7 @@
 
 mod builtins;
 mod compare;
+mod compatibility;
 mod engine;
 mod oracle;
 

@@ -41,14 +41,71 @@ pub fn why_unsupported(name: &str) -> &'static str {
             "no network calls from inside the proxy's evaluation: fetch the data with the \
              request (a header) or in the plugin configuration's data"
         }
-        ("opa" | "rego", _) | (_, "trace") => "no OPA runtime inside the proxy",
-        ("yaml", _) if cfg!(not(feature = "yaml")) => {
-            "in rego-authz built with `--features yaml` (~160 KB more wasm)"
+        (_, "opa.runtime") => "no OPA runtime inside the proxy",
+        ("yaml", _) if cfg!(not(feature = "yaml")) => "in rego-authz built with `--features yaml`",
+        (_, "json.patch") if cfg!(not(feature = "jsonpatch")) => {
+            "in rego-authz built with `--features jsonpatch`"
         }
-        ("crypto", _) | ("io", _) => "not implemented yet (see docs/COMPATIBILITY.md)",
+        (_, "json.match_schema" | "json.verify_schema") if cfg!(not(feature = "jsonschema")) => {
+            "in rego-authz built with `--features jsonschema`"
+        }
+        (_, "net.lookup_ip_addr" | "providers.aws.sign_req") => {
+            "no network access or credentials inside the proxy's evaluation"
+        }
+        _ if DEPRECATED.contains(&name) => {
+            "deprecated in OPA (rego.v1 refuses it): see docs/COMPATIBILITY.md for its replacement"
+        }
+        _ if OPA_BUILTINS_NOT_YET.contains(&name) => {
+            "an OPA builtin Palisade does not implement yet (docs/COMPATIBILITY.md)"
+        }
         _ => "neither an OPA builtin the filter provides nor a function the policy defines",
     }
 }
+
+/// OPA builtins deprecated before 1.0, which rego.v1 refuses and the filter does not provide.
+const DEPRECATED: &[&str] = &[
+    "all",
+    "any",
+    "cast_array",
+    "cast_boolean",
+    "cast_null",
+    "cast_object",
+    "cast_set",
+    "cast_string",
+    "net.cidr_overlap",
+    "re_match",
+    "set_diff",
+];
+
+/// OPA v1.20 builtins the filter does not have yet, with no reason beyond the work.
+const OPA_BUILTINS_NOT_YET: &[&str] = &[
+    "crypto.parse_private_keys",
+    "crypto.x509.parse_and_verify_certificates",
+    "crypto.x509.parse_and_verify_certificates_with_options",
+    "crypto.x509.parse_certificate_request",
+    "crypto.x509.parse_certificates",
+    "crypto.x509.parse_keypair",
+    "crypto.x509.parse_rsa_private_key",
+    "graphql.is_valid",
+    "graphql.parse",
+    "graphql.parse_and_verify",
+    "graphql.parse_query",
+    "graphql.parse_schema",
+    "graphql.schema_is_valid",
+    "io.jwt.encode_sign",
+    "io.jwt.encode_sign_raw",
+    "io.jwt.verify_eddsa",
+    "io.jwt.verify_es512",
+    "net.cidr_contains_matches",
+    "regex.globs_match",
+    "rego.metadata.chain",
+    "rego.metadata.rule",
+    "rego.parse_module",
+    "strings.render_template",
+    "strings.split_n",
+    "uri.is_valid",
+    "uri.parse",
+];
 
 const KEYWORDS: &[&str] = &[
     "not", "some", "every", "in", "if", "contains", "with", "as", "default", "else", "import",
