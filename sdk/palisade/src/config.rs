@@ -133,24 +133,25 @@ fn strip_position(err: &serde_json::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde::Deserialize;
 
+    /// A policy configuration for the tests here and in `settings`.
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]
-    struct Sink {
-        cluster: String,
+    pub(crate) struct Sink {
+        pub(crate) cluster: String,
         #[serde(default)]
-        timeout_ms: u32,
+        pub(crate) timeout_ms: u32,
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]
-    struct Config {
+    pub(crate) struct Config {
         #[serde(default = "default_header")]
-        header: String,
-        sink: Option<Sink>,
+        pub(crate) header: String,
+        pub(crate) sink: Option<Sink>,
     }
 
     fn default_header() -> String {

@@ -65,27 +65,7 @@ pub fn parse_plugin_config<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize, PartialEq)]
-    #[serde(deny_unknown_fields)]
-    struct Sink {
-        cluster: String,
-        #[serde(default)]
-        timeout_ms: u32,
-    }
-
-    #[derive(Debug, Deserialize, PartialEq)]
-    #[serde(deny_unknown_fields)]
-    struct Config {
-        #[serde(default = "default_header")]
-        header: String,
-        sink: Option<Sink>,
-    }
-
-    fn default_header() -> String {
-        "x-tenant".into()
-    }
+    use crate::config::tests::Config;
 
     #[test]
     fn events_are_taken_out_before_the_policy_config_is_parsed() {

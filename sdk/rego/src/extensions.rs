@@ -74,83 +74,49 @@ pub fn all() -> Vec<Extension> {
         "io.jwt.verify_es384" => jwt::verify_es384,
     ]);
     all.extend([
-        Extension {
-            name: "crypto.md5",
-            arity: 1,
-            call: |args| crypto::digest::<md5::Md5>("crypto.md5", &args),
-        },
-        Extension {
-            name: "crypto.sha1",
-            arity: 1,
-            call: |args| crypto::digest::<sha1::Sha1>("crypto.sha1", &args),
-        },
-        Extension {
-            name: "crypto.sha256",
-            arity: 1,
-            call: |args| crypto::digest::<sha2::Sha256>("crypto.sha256", &args),
-        },
-        Extension {
-            name: "crypto.hmac.md5",
-            arity: 2,
-            call: |args| crypto::hmac::<md5::Md5>("crypto.hmac.md5", &args),
-        },
-        Extension {
-            name: "crypto.hmac.sha1",
-            arity: 2,
-            call: |args| crypto::hmac::<sha1::Sha1>("crypto.hmac.sha1", &args),
-        },
-        Extension {
-            name: "crypto.hmac.sha256",
-            arity: 2,
-            call: |args| crypto::hmac::<sha2::Sha256>("crypto.hmac.sha256", &args),
-        },
-        Extension {
-            name: "crypto.hmac.sha512",
-            arity: 2,
-            call: |args| crypto::hmac::<sha2::Sha512>("crypto.hmac.sha512", &args),
-        },
-        Extension {
-            name: "crypto.hmac.equal",
-            arity: 2,
-            call: |args| crypto::hmac_equal(&args),
-        },
-        Extension {
-            name: "net.cidr_merge",
-            arity: 1,
-            call: |args| net::cidr_merge(&args),
-        },
-        Extension {
-            name: "net.cidr_intersects",
-            arity: 2,
-            call: |args| net::cidr_intersects(&args),
-        },
-        Extension {
-            name: "urlquery.encode",
-            arity: 1,
-            call: |args| urlquery::encode(&args),
-        },
-        Extension {
-            name: "urlquery.decode",
-            arity: 1,
-            call: |args| urlquery::decode(&args),
-        },
-        Extension {
-            name: "urlquery.encode_object",
-            arity: 1,
-            call: |args| urlquery::encode_object(&args),
-        },
-        Extension {
-            name: "urlquery.decode_object",
-            arity: 1,
-            call: |args| urlquery::decode_object(&args),
-        },
-        Extension {
-            name: "array.flatten",
-            arity: 1,
-            call: |args| array_flatten(&args),
-        },
+        extension("crypto.md5", 1, |args| {
+            crypto::digest::<md5::Md5>("crypto.md5", &args)
+        }),
+        extension("crypto.sha1", 1, |args| {
+            crypto::digest::<sha1::Sha1>("crypto.sha1", &args)
+        }),
+        extension("crypto.sha256", 1, |args| {
+            crypto::digest::<sha2::Sha256>("crypto.sha256", &args)
+        }),
+        extension("crypto.hmac.md5", 2, |args| {
+            crypto::hmac::<md5::Md5>("crypto.hmac.md5", &args)
+        }),
+        extension("crypto.hmac.sha1", 2, |args| {
+            crypto::hmac::<sha1::Sha1>("crypto.hmac.sha1", &args)
+        }),
+        extension("crypto.hmac.sha256", 2, |args| {
+            crypto::hmac::<sha2::Sha256>("crypto.hmac.sha256", &args)
+        }),
+        extension("crypto.hmac.sha512", 2, |args| {
+            crypto::hmac::<sha2::Sha512>("crypto.hmac.sha512", &args)
+        }),
+        extension("crypto.hmac.equal", 2, |args| crypto::hmac_equal(&args)),
+        extension("net.cidr_merge", 1, |args| net::cidr_merge(&args)),
+        extension("net.cidr_intersects", 2, |args| net::cidr_intersects(&args)),
+        extension("urlquery.encode", 1, |args| urlquery::encode(&args)),
+        extension("urlquery.decode", 1, |args| urlquery::decode(&args)),
+        extension("urlquery.encode_object", 1, |args| {
+            urlquery::encode_object(&args)
+        }),
+        extension("urlquery.decode_object", 1, |args| {
+            urlquery::decode_object(&args)
+        }),
+        extension("array.flatten", 1, |args| array_flatten(&args)),
     ]);
     all
+}
+
+fn extension(
+    name: &'static str,
+    arity: u8,
+    call: fn(Vec<Value>) -> anyhow::Result<Value>,
+) -> Extension {
+    Extension { name, arity, call }
 }
 
 /// `array.flatten(arr)`: the array with each array element's elements in its place (one level).
