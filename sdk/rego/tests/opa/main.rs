@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 /// `known_differences.yaml`: builtin -> why it still differs.
 fn known_differences() -> BTreeMap<String, String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("opa/known_differences.yaml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa/known_differences.yaml");
     serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -250,7 +250,7 @@ fn show_args(args: &[Value]) -> String {
 
 /// The families' good arguments, from `builtins.yaml`: builtin name -> argument lists.
 pub fn good_arguments() -> BTreeMap<String, Vec<Vec<Value>>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("opa/builtins.yaml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa/builtins.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -45,7 +45,7 @@ pub fn library_path() -> PathBuf {
     if let Some(path) = std::env::var_os("OPA_BRIDGE") {
         return PathBuf::from(path);
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
     std::fs::read_dir(&venv)
         .into_iter()
         .flatten()
