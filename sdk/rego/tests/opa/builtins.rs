@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use palisade_rego::RegoVersion;
 use serde_json::{json, Value};
 
 use crate::compare::{difference, Expected};
@@ -197,7 +198,8 @@ pub fn compare_calls(name: &str, calls: &[Vec<Value>], tally: &mut Tally) {
             }
             continue;
         }
-        let mut engines = match engine::compile(&[("t.rego", &source)], None, "data.t.x") {
+        let config = engine::config(&[("t.rego", &source)], None, "data.t.x", RegoVersion::V1);
+        let mut engines = match engine::compile(&config) {
             Ok(engines) => engines,
             Err(err) => {
                 tally

@@ -1,10 +1,10 @@
-//! Palisade's side of a comparison: a policy compiled by rego-authz's engine, on each engine it
-//! may choose (regorus' bytecode VM where its compiler takes the policy, and the interpreter),
-//! with the filter's builtins, extensions, guards and default budget.
+//! Palisade's side of a comparison: a policy configured as rego-authz configures it
+//! ([`palisade_rego::compile_for`]: the same checks, source rewrites, builtins, extensions and
+//! budget), on each engine the filter may run it on: regorus' bytecode VM (where the filter
+//! would choose it) and the interpreter.
 
-use std::time::Duration;
-
-use palisade_rego::eval::{Budget, EvalError, Evaluator};
+use palisade_rego::eval::{EvalError, Evaluator};
+use palisade_rego::{compile_for, Engine, RegoConfig, RegoVersion};
 use regorus::Value;
 
 /// What one engine answered.
@@ -16,47 +16,44 @@ pub enum Outcome {
     Error(String),
 }
 
-/// The filter's default budget.
-const BUDGET: Budget = Budget {
-    time: Duration::from_millis(1000),
-    instructions: 1_000_000,
-    bytes: 16 << 20,
-};
-
-/// `rule` of `policies` compiled for each engine the filter may run it on: the VM (when its
-/// compiler takes the policy) and the interpreter. `Err` when the filter would refuse it.
-pub fn compile(
-    policies: &[(&str, &str)],
+/// The filter's configuration for `modules` (file name, source), `data` and the rule at `path`
+/// (`t/x` or `data.t.x`), with the filter's default budget but a longer time limit: the tests run
+/// unoptimised.
+pub fn config(
+    modules: &[(&str, &str)],
     data: Option<&serde_json::Value>,
-    rule: &str,
-) -> Result<Vec<(&'static str, Evaluator)>, String> {
-    let extensions = palisade_rego::extensions::all();
+    path: &str,
+    rego_version: RegoVersion,
+) -> RegoConfig {
+    let mut config: RegoConfig = serde_json::from_value(serde_json::json!({
+        "policies": modules
+            .iter()
+            .map(|(name, source)| (name.to_string(), serde_json::Value::from(*source)))
+            .collect::<serde_json::Map<_, _>>(),
+        "path": path,
+        "max_eval_ms": 1000,
+    }))
+    .unwrap();
+    config.data = data.cloned();
+    config.rego_version = rego_version;
+    config
+}
+
+/// `config` compiled for each engine the filter may run it on: the VM (unless the filter would
+/// run the policy on the interpreter), then the interpreter. `Err` when the filter refuses it.
+pub fn compile(config: &RegoConfig) -> Result<Vec<(&'static str, Evaluator)>, String> {
     let mut engines = Vec::new();
-    for on_interpreter in [false, true] {
-        let mut engine = regorus::Engine::new();
-        for (name, source) in policies {
-            engine
-                .add_policy(name.to_string(), source.to_string())
-                .map_err(|e| e.to_string())?;
+    for (name, engine) in [("vm", Engine::Vm), ("interpreter", Engine::Interpreter)] {
+        match compile_for(config, engine) {
+            Ok(Some(evaluator)) => engines.push((name, evaluator)),
+            Ok(None) => {}
+            Err(err) => return Err(err.to_string()),
         }
-        if let Some(data) = data {
-            engine
-                .add_data(Value::from(data.clone()))
-                .map_err(|e| e.to_string())?;
-        }
-        let evaluator = Evaluator::compile(engine, rule, &extensions, on_interpreter, BUDGET)
-            .map_err(|e| e.to_string())?;
-        let name = match (&evaluator, on_interpreter) {
-            (Evaluator::Vm(..), _) => "vm",
-            (Evaluator::Interpreter(..), false) => continue, // the VM's compiler refused it
-            (Evaluator::Interpreter(..), true) => "interpreter",
-        };
-        engines.push((name, evaluator));
     }
     Ok(engines)
 }
 
-/// Evaluates `rule` for `input`.
+/// Evaluates `rule` (`data.t.x`) for `input`.
 pub fn evaluate(evaluator: &mut Evaluator, rule: &str, input: &serde_json::Value) -> Outcome {
     match evaluator.evaluate(rule, Value::from(input.clone())) {
         Ok(Value::Undefined) => Outcome::Value(None),
