@@ -208,6 +208,17 @@ mod tests {
     }
 
     #[test]
+    fn text_after_non_ascii_strings_and_comments_is_rewritten_in_place() {
+        let policy = "greeting := \"héllo ✓\" # ünïcode\n\
+                      allow if {\n  io.jwt.decode(input.token, [_, payload, _])\n}\n";
+        assert_eq!(
+            rewrite(policy, JWT),
+            "greeting := \"héllo ✓\" # ünïcode\n\
+             allow if {\n  [_, payload, _] = io.jwt.decode(input.token)\n}\n"
+        );
+    }
+
+    #[test]
     fn other_calls_strings_and_comments_are_left_alone() {
         let policy = "x := io.jwt.decode(t)\n# io.jwt.decode(a, b)\n\
                       y := \"io.jwt.decode(a, b)\"\nz := my.io.jwt.decode(a, b)\n\
