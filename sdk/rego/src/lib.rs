@@ -10,6 +10,7 @@ pub mod eval;
 pub mod extensions;
 pub mod input;
 pub mod jwt;
+mod lexical;
 pub mod limits;
 pub mod nesting;
 pub mod overrides;
@@ -17,6 +18,8 @@ pub mod recursion;
 pub mod replacements;
 pub mod result;
 mod source_rewrites;
+#[cfg(test)]
+mod test_support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -272,7 +275,11 @@ fn compile(
         engine
             .add_policy(
                 name.clone(),
-                source_rewrites::rewrite(source, &extension_arities),
+                source_rewrites::rewrite(
+                    source,
+                    &extension_arities,
+                    config.rego_version == RegoVersion::V0,
+                ),
             )
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
     }
