@@ -5,6 +5,7 @@
 //! document for each request, evaluates the rule compiled once per VM, and reads the result as
 //! OPA-Envoy does (a boolean, or an object with `allowed`, `headers`, `http_status`, ...).
 
+mod assignments;
 pub mod builtins;
 pub mod eval;
 pub mod extensions;
@@ -12,6 +13,7 @@ pub mod input;
 pub mod jwt;
 mod lexical;
 pub mod limits;
+mod negation;
 pub mod nesting;
 pub mod overrides;
 pub mod recursion;

@@ -17,6 +17,9 @@
 //! - **A function with no body**, `can("alice", "write")`: in OPA its value is true; regorus
 //!   requires a body or a value. It gets `:= true`.
 //!
+//! Then forms both accept but evaluate differently ([`super::negation`]: what a `not` evaluates
+//! first; [`super::assignments`]: an assignment of an undefined value fails).
+//!
 //! Comments and string literals are never touched (the search runs on
 //! [`code_only`](super::builtins::code_only) text), and a rewrite stays on its line, so error
 //! positions keep their line.
@@ -31,7 +34,9 @@ pub(crate) fn rewrite(source: &str, extensions: &[(&str, u8)], v0: bool) -> Stri
     let source = with_builtins(&source, extensions);
     let source = with_rules(&source);
     let source = future_imports(&source, v0);
-    bodiless_functions(&source)
+    let source = bodiless_functions(&source);
+    let source = super::negation::rewrite(&source);
+    super::assignments::rewrite(&source)
 }
 
 /// Every output-argument call to one of `functions` (name, arity) rewritten as
