@@ -4,7 +4,8 @@
 //! several times faster than the tree-walking interpreter); policies that call one of
 //! Palisade's extensions (`io.jwt.*`) run on the interpreter, which is the only regorus
 //! engine that can call host functions synchronously, and so do policies the bytecode compiler
-//! does not cover yet (`with`, some partial object rules).
+//! does not cover yet (`with`, some partial object rules) and policies with a construct the VM
+//! evaluates otherwise than OPA ([`super::interpreter_only`]).
 
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -10,6 +10,7 @@ pub mod builtins;
 pub mod eval;
 pub mod extensions;
 pub mod input;
+pub mod interpreter_only;
 pub mod jwt;
 mod lexical;
 pub mod limits;
@@ -326,13 +327,23 @@ fn compile(
     let uses_extensions = sources
         .iter()
         .any(|source| extension_names.iter().any(|name| source.contains(name)));
+    let rule = rule_path(&config.path);
+    let vm_differs = match on_interpreter || uses_extensions {
+        true => None,
+        false => interpreter_only::construct(&sources),
+    };
+    if let Some(construct) = &vm_differs {
+        log::info!(
+            "rego_authz: {rule} runs on the interpreter: the policy {construct}, which the \
+             bytecode VM evaluates otherwise than OPA"
+        );
+    }
     let budget = Budget {
         time: Duration::from_millis(config.max_eval_ms),
         instructions: config.max_eval_instructions,
         bytes: config.max_eval_bytes,
     };
-    let rule = rule_path(&config.path);
-    let on_interpreter = on_interpreter || uses_extensions;
+    let on_interpreter = on_interpreter || uses_extensions || vm_differs.is_some();
     let evaluator = Evaluator::compile(engine, &rule, &extensions, on_interpreter, budget)
         .map_err(|err| match err {
             CompileError::Rule(message) => ConfigError::field("path", message),
