@@ -16,6 +16,7 @@ mod lexical;
 pub mod limits;
 mod negation;
 pub mod nesting;
+pub mod object_patterns;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
@@ -318,6 +319,19 @@ fn compile(
         Some(_) => "policy",
         None => "policies",
     };
+    if let Some(pattern) = sources
+        .iter()
+        .find_map(|source| object_patterns::find(source))
+    {
+        return Err(ConfigError::field(
+            policy_field,
+            format!(
+                "the policy unifies an object pattern (`{pattern}`): OPA binds it only to an \
+                 object with exactly its keys, Palisade also to one with more; read the fields \
+                 instead (`v := o.k`)"
+            ),
+        ));
+    }
     if let Some(cycle) = recursion::find_cycle(&sources) {
         return Err(ConfigError::field(
             policy_field,
