@@ -8,8 +8,10 @@
 //!   `eval_conflict_error`): two definitions with different values, or one whose body or value
 //!   iterates (`x := v if { some v in input.xs }`), or two values for one key of a partial object
 //!   rule with a computed key;
-//! - puts an undefined element into the result of an array or object comprehension (the string
-//!   `"<undefined>"` when written out), where OPA leaves the element out;
+//! - puts an undefined element into the result of an object comprehension (the string
+//!   `"<undefined>"` when written out), where OPA leaves the element out, and raises no conflict
+//!   error for a key with two values (array comprehensions are rewritten for the VM:
+//!   [`super::comprehensions`], unless their element holds another comprehension);
 //! - cannot read a rule head that is a path (`a.b.c := 1`, `users[name].role := r`) as a
 //!   document;
 //! - writes an undefined rule into a package read as a document (`data.a.b.c`).
@@ -18,6 +20,7 @@
 //! the beginning of a line. It errs towards the interpreter, which is slower but right.
 
 use super::builtins::{code_only, is_ident_char};
+use super::comprehensions::{array_comprehensions, nests_a_comprehension};
 use super::lexical::{closing, comma_separated, is_word_at, text};
 
 /// The first construct of `sources` the VM evaluates otherwise than OPA, named with its text.
@@ -358,47 +361,43 @@ fn ref_head(statements: &[Statement<'_>]) -> Option<String> {
 }
 
 fn comprehension(code: &str) -> Option<String> {
-    // One pass: for each open bracket, whether a `:` (an object's) or a line break came before
-    // a `|` directly inside it.
-    struct Open {
-        at: usize,
-        square: bool,
-        colon: bool,
-        broken: bool,
+    let quote = |at: usize| -> Option<String> {
+        let quote: String = code.get(at..)?.chars().take(40).collect();
+        Some(format!("{}...", quote.trim_end()))
+    };
+    // Array comprehensions are rewritten for the VM (comprehensions.rs), but for one whose
+    // element holds another comprehension.
+    for (open, bar, _) in array_comprehensions(code) {
+        if nests_a_comprehension(code, open + 1..bar) {
+            return Some(format!(
+                "has an array comprehension whose element is a comprehension (`{}`)",
+                quote(open)?
+            ));
+        }
     }
-    let mut open: Vec<Open> = Vec::new();
+    // One pass: for each open brace, whether a `:` (an object's) came before a `|` directly
+    // inside it, with no line break before.
+    let mut open: Vec<(usize, bool, bool)> = Vec::new();
     for (at, c) in code.char_indices() {
         match c {
-            '[' | '{' | '(' => open.push(Open {
-                at,
-                square: c == '[',
-                colon: false,
-                broken: c == '(',
-            }),
-            ']' | '}' | ')' => {
+            '{' | '[' | '(' => open.push((at, false, c != '{')),
+            '}' | ']' | ')' => {
                 open.pop();
             }
             ':' if code.get(at + 1..at + 2) != Some("=") => {
                 if let Some(top) = open.last_mut() {
-                    top.colon = true;
+                    top.1 = true;
                 }
             }
             '\n' | ';' => {
                 if let Some(top) = open.last_mut() {
-                    top.broken = true;
+                    top.2 = true;
                 }
             }
             '|' => {
-                let Some(top) = open.last_mut() else {
-                    continue;
-                };
-                let kind = match (top.broken, top.square, top.colon) {
-                    (false, true, _) => "an array comprehension",
-                    (false, false, true) => "an object comprehension",
-                    _ => continue,
-                };
-                let quote: String = code.get(top.at..)?.chars().take(40).collect();
-                return Some(format!("has {kind} (`{}...`)", quote.trim_end()));
+                if let Some(&(start, true, false)) = open.last() {
+                    return Some(format!("has an object comprehension (`{}`)", quote(start)?));
+                }
             }
             _ => {}
         }
@@ -456,8 +455,8 @@ mod tests {
                 "computed key",
             ),
             (
-                "names := [u.name | some u in input.users]",
-                "array comprehension",
+                "m := [[u | some u in x] | some x in input.xs]",
+                "element is a comprehension",
             ),
             (
                 "by := {u.id: u | some u in input.users}",
@@ -515,10 +514,10 @@ mod tests {
             ),
             (
                 format!(
-                    "names := [n | some u in split({user}, \",\"); n := to_number(u)]\n\
-                         allow if count(names) == 1"
+                    "by := {{u: n | some u in split({user}, \",\"); n := to_number(u)}}\n\
+                     allow if count(by) == 1"
                 ),
-                "has an array comprehension",
+                "has an object comprehension",
                 vec![("x-user", "1,x")],
                 true,
             ),
@@ -565,6 +564,7 @@ mod tests {
             "names contains n if some n in input.names",
             "headers[\"x-user\"] := input.user",
             "s := {x | some x in input.xs}",
+            "names := [u.name | some u in input.users]",
             "u := {1} | {2}",
             "x := input.headers[\"x-user\"]\ny := data.t.x",
             "allow if {\n  x := input.a | input.b\n  count(x) > 0\n}",

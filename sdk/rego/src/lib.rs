@@ -7,6 +7,7 @@
 
 mod assignments;
 pub mod builtins;
+mod comprehensions;
 pub mod eval;
 pub mod extensions;
 pub mod input;

@@ -17,7 +17,8 @@
 //! - **A function with no body**, `can("alice", "write")`: in OPA its value is true; regorus
 //!   requires a body or a value. It gets `:= true`.
 //!
-//! Then forms both accept but evaluate differently ([`super::negation`]: what a `not` evaluates
+//! Then forms both accept but evaluate differently ([`super::comprehensions`]: an undefined
+//! element of an array comprehension is left out; [`super::negation`]: what a `not` evaluates
 //! first; [`super::assignments`]: an assignment of an undefined value fails).
 //!
 //! Comments and string literals are never touched (the search runs on
@@ -35,6 +36,7 @@ pub(crate) fn rewrite(source: &str, extensions: &[(&str, u8)], v0: bool) -> Stri
     let source = with_rules(&source);
     let source = future_imports(&source, v0);
     let source = bodiless_functions(&source);
+    let source = super::comprehensions::rewrite(&source);
     let source = super::negation::rewrite(&source);
     super::assignments::rewrite(&source)
 }
