@@ -5,9 +5,11 @@
 //! - ignores the value of a default function (`default f(_) := 10`);
 //! - calls a function whose parameter is `_` or unused with an undefined argument, and answers;
 //! - raises no conflict error where a complete rule or function has two values (OPA's
-//!   `eval_conflict_error`): two definitions with different values, or one whose body or value
-//!   iterates (`x := v if { some v in input.xs }`), or two values for one key of a partial object
-//!   rule with a computed key;
+//!   `eval_conflict_error`): two definitions with different values (its answer is undefined: a
+//!   failure as OPA's error is when that rule is the one the filter evaluates and no rule reads
+//!   it, so such a rule stays on the VM, as OPA-Envoy's `allow := {...}` definitions do), or one
+//!   whose body or value iterates (`x := v if { some v in input.xs }`: one of the values), or two
+//!   values for one key of a partial object rule with a computed key;
 //! - puts an undefined element into the result of an object comprehension (the string
 //!   `"<undefined>"` when written out), where OPA leaves the element out, and raises no conflict
 //!   error for a key with two values (array comprehensions are rewritten for the VM:
@@ -23,15 +25,18 @@ use super::builtins::{code_only, is_ident_char};
 use super::comprehensions::{array_comprehensions, nests_a_comprehension};
 use super::lexical::{closing, comma_separated, is_word_at, text};
 
-/// The first construct of `sources` the VM evaluates otherwise than OPA, named with its text.
-pub fn construct(sources: &[&str]) -> Option<String> {
+/// The first construct of `sources` the VM evaluates otherwise than OPA, named with its text;
+/// `rule` is the rule the filter evaluates (`data.envoy.authz.allow`).
+pub fn construct(sources: &[&str], rule: &str) -> Option<String> {
     let codes: Vec<String> = sources.iter().map(|s| code_only(s)).collect();
     let packages: Vec<String> = codes.iter().filter_map(|c| package(c)).collect();
+    let decision = decision_rule(&codes, rule);
     codes.iter().find_map(|code| {
         let statements = statements(code);
+        let decision = decision.filter(|_| package(code).as_deref() == rule_package(rule));
         default_function(&statements)
             .or_else(|| ignored_parameter(&statements))
-            .or_else(|| conflicting_values(&statements))
+            .or_else(|| conflicting_values(&statements, decision))
             .or_else(|| computed_key(&statements))
             .or_else(|| ref_head(&statements))
             .or_else(|| comprehension(code))
@@ -289,14 +294,45 @@ fn is_literal(value: &str) -> bool {
         || (value.len() >= 2 && value.starts_with('"') && value.ends_with('"'))
 }
 
-fn conflicting_values(statements: &[Statement<'_>]) -> Option<String> {
+/// The package of a rule path (`envoy.authz` of `data.envoy.authz.allow`).
+fn rule_package(rule: &str) -> Option<&str> {
+    rule.strip_prefix("data.")?
+        .rsplit_once('.')
+        .map(|(package, _)| package)
+}
+
+/// The name of the rule the filter evaluates, when no rule reads it: the only place where
+/// the VM's answer to two values (undefined) fails the request as OPA's conflict error does. A
+/// mention anywhere but at the start of a definition (`name := ...`, `default name := ...`),
+/// written out or as a field (`data.t.allow`), counts as a read.
+fn decision_rule<'a>(codes: &[String], rule: &'a str) -> Option<&'a str> {
+    let name = rule.rsplit('.').next()?;
+    let read = codes.iter().any(|code| {
+        code.match_indices(name).any(|(at, _)| {
+            let before = code.get(..at).unwrap_or_default();
+            let after = code.get(at + name.len()..).and_then(|s| s.chars().next());
+            let whole_word = !before.chars().next_back().is_some_and(is_ident_char)
+                && !after.is_some_and(is_ident_char);
+            let defines = before.is_empty()
+                || before.ends_with('\n')
+                || before == "default "
+                || before.ends_with("\ndefault ");
+            whole_word && !defines
+        })
+    });
+    (!read).then_some(name)
+}
+
+fn conflicting_values(statements: &[Statement<'_>], decision: Option<&str>) -> Option<String> {
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Statement<'_>>> = Default::default();
     for statement in statements {
         if !statement.default && !is_partial(statement) && value(statement).is_some() {
             by_name.entry(statement.name).or_default().push(statement);
         }
     }
-    let found = by_name.values().find_map(|definitions| {
+    let found = by_name.iter().find_map(|(name, definitions)| {
+        let is_decision =
+            Some(*name) == decision && definitions.iter().all(|d| parameters(d).is_none());
         let first_value = definitions.first().and_then(|d| value(d));
         // Strings are blanked in code_only text: two string values may differ.
         let same_constant = |v: &str| is_literal(v) && !v.starts_with('"');
@@ -305,7 +341,9 @@ fn conflicting_values(statements: &[Statement<'_>]) -> Option<String> {
                 && first_value.is_some_and(same_constant)
                 && !d.body.contains("else")
         });
-        if definitions.len() > 1 && !one_literal {
+        // The VM answers two values of the rule the filter evaluates with undefined: a failure,
+        // decided by failure_mode, as OPA's conflict error is.
+        if definitions.len() > 1 && !one_literal && !is_decision {
             return definitions.get(1).copied();
         }
         definitions.iter().copied().find(|d| {
@@ -431,7 +469,10 @@ mod tests {
     use super::*;
 
     fn found(rules: &str) -> Option<String> {
-        construct(&[&format!("package t\nimport rego.v1\n{rules}\n")])
+        construct(
+            &[&format!("package t\nimport rego.v1\n{rules}\n")],
+            "data.t.allow",
+        )
     }
 
     #[test]
@@ -467,6 +508,24 @@ mod tests {
         for (rules, construct) in cases {
             let found = found(rules).unwrap_or_default();
             assert!(found.contains(construct), "{rules}: {found}");
+        }
+    }
+
+    #[test]
+    fn two_values_of_the_rule_the_filter_evaluates_stay_on_the_vm_unless_read() {
+        let two =
+            "allow := {\"allowed\": true} if input.a\nallow := {\"allowed\": false} if input.b";
+        assert_eq!(found(two), None);
+        for read in [
+            format!("{two}\nallowed := allow.allowed"),
+            format!("{two}\nx := data.t.allow"),
+            format!("{two}\nlevel := 1 if input.a\nlevel := 2 if input.b"),
+            "allow := v if { some v in input.xs }".to_string(),
+        ] {
+            assert!(
+                found(&read).is_some_and(|f| f.contains("two values")),
+                "{read}"
+            );
         }
     }
 
@@ -551,6 +610,21 @@ mod tests {
         assert_eq!(
             decide(plain, &[], "runs on the interpreter"),
             ("bytecode VM", true, false)
+        );
+        // Decision objects, OPA-Envoy style: two values of the rule the filter evaluates fail
+        // the request (undefined on the VM, OPA's conflict error), as in OPA.
+        let objects = "package envoy.authz\nimport rego.v1\n\
+                       default allow := {\"allowed\": false}\n\
+                       allow := {\"allowed\": true} if input.attributes.request.http.method == \"GET\"\n\
+                       allow := {\"allowed\": true, \"http_status\": 200} if \
+                       input.attributes.request.http.headers[\"x-a\"]\n";
+        assert_eq!(
+            decide(objects, &[], "runs on the interpreter"),
+            ("bytecode VM", true, false)
+        );
+        assert_eq!(
+            decide(objects, &[("x-a", "1")], "runs on the interpreter"),
+            ("bytecode VM", false, false)
         );
     }
 

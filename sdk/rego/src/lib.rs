@@ -345,7 +345,7 @@ fn compile(
     let rule = rule_path(&config.path);
     let vm_differs = match on_interpreter || uses_extensions {
         true => None,
-        false => interpreter_only::construct(&sources),
+        false => interpreter_only::construct(&sources, &rule),
     };
     if let Some(construct) = &vm_differs {
         log::info!(
