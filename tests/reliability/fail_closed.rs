@@ -75,8 +75,9 @@ const SPRINTF_BOMB: &str = r#"allow if sprintf("%0999999999d", [1]) == "1""#;
 fn cases() -> Vec<Case> {
     let upstream = RequestOutcome::Upstream;
     vec![
-        // OPA raises eval_conflict_error; regorus gives the conflict as an undefined result.
-        // Either way a failure, even with a default: never a silent allow or deny.
+        // OPA raises eval_conflict_error; the bytecode VM gives two values of the rule the
+        // filter evaluates as an undefined result (the policy stays on the VM: no rule reads
+        // `allow`). Either way a failure, even with a default: never a silent allow or deny.
         Case::new(
             "runtime error: conflicting values for a complete rule",
             r#"default allow := false

@@ -121,9 +121,16 @@ fn is_unknown_function(probe: &mut regorus::Engine, name: &str) -> bool {
     }
 }
 
-/// Source text with comments and string literals blanked out (same length, so offsets hold).
+/// Source text with comments and string literals blanked out: the same length in bytes (a
+/// character of a comment or string becomes as many blanks as it has bytes), so byte offsets
+/// into it are offsets into the source.
 pub(crate) fn code_only(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
+    let blank = |out: &mut String, c: char| {
+        for _ in 0..c.len_utf8() {
+            out.push(' ');
+        }
+    };
     let mut chars = source.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -134,7 +141,7 @@ pub(crate) fn code_only(source: &str) -> String {
                         out.push('\n');
                         break;
                     }
-                    out.push(' ');
+                    blank(&mut out, c);
                 }
             }
             '"' | '`' => {
@@ -146,7 +153,10 @@ pub(crate) fn code_only(source: &str) -> String {
                         break;
                     }
                     escaped = c == '"' && inner == '\\' && !escaped;
-                    out.push(if inner == '\n' { '\n' } else { ' ' });
+                    match inner {
+                        '\n' => out.push('\n'),
+                        inner => blank(&mut out, inner),
+                    }
                 }
             }
             _ => out.push(c),
@@ -278,6 +288,16 @@ allow if {
             "{calls:?}"
         );
         assert!(!calls.contains(&"api".to_string()));
+    }
+
+    #[test]
+    fn blanked_text_keeps_byte_offsets() {
+        let source = "s := \"héllo ✓\" # ünïcode\nt := `ß` + count(x)\n";
+        let code = code_only(source);
+        assert_eq!(code.len(), source.len());
+        let at = source.find("count").unwrap();
+        assert_eq!(code.get(at..at + 5), Some("count"));
+        assert!(!code.contains('h') && !code.contains('ü'), "{code}");
     }
 
     #[test]

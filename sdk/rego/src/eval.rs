@@ -4,7 +4,8 @@
 //! several times faster than the tree-walking interpreter); policies that call one of
 //! Palisade's extensions (`io.jwt.*`) run on the interpreter, which is the only regorus
 //! engine that can call host functions synchronously, and so do policies the bytecode compiler
-//! does not cover yet (`with`, some partial object rules).
+//! does not cover yet (`with`, some partial object rules) and policies with a construct the VM
+//! evaluates otherwise than OPA ([`super::interpreter_only`]).
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -142,7 +143,11 @@ impl Evaluator {
         {
             let message = one_line(&err);
             if message.contains("not a valid rule path") {
-                return Err(CompileError::Rule(format!("rule {rule}: {message}")));
+                return Err(CompileError::Rule(format!(
+                    "rule {rule}: {message} (the path must name a rule; one whose head is a path \
+                     or has a constant key, `a.b := 1` or `h[\"k\"] := v`, makes a document \
+                     regorus does not evaluate as a rule: name a rule that reads it, `r := a`)"
+                )));
             }
             // The interpreter's own finding, through references no static check follows.
             if message.contains("recursion detected") {
@@ -371,6 +376,19 @@ mod tests {
         assert!(
             message.contains("recursion detected when evaluating"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_rule_path_that_is_a_document_is_refused_naming_the_construct() {
+        let mut config = crate::test_support::config("package t\nimport rego.v1\na.b.c := 1\n");
+        config.path = "t/a".into();
+        let err = crate::compile_for(&config, crate::Engine::Interpreter).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("path"));
+        assert!(
+            err.message
+                .contains("one whose head is a path or has a constant key"),
+            "{err}"
         );
     }
 }

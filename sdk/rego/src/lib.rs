@@ -5,20 +5,28 @@
 //! document for each request, evaluates the rule compiled once per VM, and reads the result as
 //! OPA-Envoy does (a boolean, or an object with `allowed`, `headers`, `http_status`, ...).
 
+mod assignments;
 pub mod builtins;
+mod comprehensions;
 mod crypto;
 pub mod eval;
 pub mod extensions;
 pub mod input;
+pub mod interpreter_only;
 pub mod jwt;
+mod lexical;
 pub mod limits;
+mod negation;
 pub mod nesting;
 mod net;
+pub mod object_patterns;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
 pub mod result;
 mod source_rewrites;
+#[cfg(test)]
+mod test_support;
 mod urlquery;
 
 use std::cell::RefCell;
@@ -191,7 +199,35 @@ fn length_limits() -> regorus::PolicyLengthConfig {
     }
 }
 
-fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> {
+/// An engine [`compile_for`] compiles a configuration for.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// regorus' bytecode VM, where the filter would run the policy on it.
+    Vm,
+    /// regorus' interpreter, which can run every policy the filter accepts.
+    Interpreter,
+}
+
+/// `config` compiled as [`RegoAuthz::from_config`] compiles it (the same checks, source
+/// rewrites, builtins, extensions and budget) for `engine`: `Ok(None)` for the VM when the
+/// filter would run the policy on the interpreter (the bytecode compiler refuses it, or it calls
+/// an extension). For the tests that compare each engine with OPA.
+#[doc(hidden)]
+pub fn compile_for(config: &RegoConfig, engine: Engine) -> Result<Option<Evaluator>, ConfigError> {
+    let (evaluator, _) = compile(config, engine == Engine::Interpreter)?;
+    Ok(match (engine, evaluator) {
+        (Engine::Vm, Evaluator::Interpreter(..)) => None,
+        (_, evaluator) => Some(evaluator),
+    })
+}
+
+/// The policies of `config` compiled for the engine the filter chooses, or for the
+/// interpreter when `on_interpreter`.
+fn compile(
+    config: &RegoConfig,
+    on_interpreter: bool,
+) -> Result<(Evaluator, InputNeeds), ConfigError> {
     let modules: Vec<(String, &str)> = match (&config.policy, config.policies.is_empty()) {
         (Some(_), false) => {
             return Err(ConfigError::field(
@@ -247,7 +283,11 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
         engine
             .add_policy(
                 name.clone(),
-                source_rewrites::rewrite(source, &extension_arities),
+                source_rewrites::rewrite(
+                    source,
+                    &extension_arities,
+                    config.rego_version == RegoVersion::V0,
+                ),
             )
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
     }
@@ -287,6 +327,19 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
         Some(_) => "policy",
         None => "policies",
     };
+    if let Some(pattern) = sources
+        .iter()
+        .find_map(|source| object_patterns::find(source))
+    {
+        return Err(ConfigError::field(
+            policy_field,
+            format!(
+                "the policy unifies an object pattern (`{pattern}`): OPA binds it only to an \
+                 object with exactly its keys, Palisade also to one with more; read the fields \
+                 instead (`v := o.k`)"
+            ),
+        ));
+    }
     if let Some(cycle) = recursion::find_cycle(&sources) {
         return Err(ConfigError::field(
             policy_field,
@@ -296,13 +349,24 @@ fn compile(config: &RegoConfig) -> Result<(Evaluator, InputNeeds), ConfigError> 
     let uses_extensions = sources
         .iter()
         .any(|source| extension_names.iter().any(|name| source.contains(name)));
+    let rule = rule_path(&config.path);
+    let vm_differs = match on_interpreter || uses_extensions {
+        true => None,
+        false => interpreter_only::construct(&sources, &rule),
+    };
+    if let Some(construct) = &vm_differs {
+        log::info!(
+            "rego_authz: {rule} runs on the interpreter: the policy {construct}, which the \
+             bytecode VM evaluates otherwise than OPA"
+        );
+    }
     let budget = Budget {
         time: Duration::from_millis(config.max_eval_ms),
         instructions: config.max_eval_instructions,
         bytes: config.max_eval_bytes,
     };
-    let rule = rule_path(&config.path);
-    let evaluator = Evaluator::compile(engine, &rule, &extensions, uses_extensions, budget)
+    let on_interpreter = on_interpreter || uses_extensions || vm_differs.is_some();
+    let evaluator = Evaluator::compile(engine, &rule, &extensions, on_interpreter, budget)
         .map_err(|err| match err {
             CompileError::Rule(message) => ConfigError::field("path", message),
             CompileError::Policy(message) => ConfigError::field(policy_field, message),
@@ -320,7 +384,7 @@ impl Policy for RegoAuthz {
         if config.max_eval_ms == 0 {
             return Err(ConfigError::field("max_eval_ms", "must be at least 1"));
         }
-        let (evaluator, needs) = compile(&config)?;
+        let (evaluator, needs) = compile(&config, false)?;
         let input = InputBuilder::new(needs);
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -475,6 +539,25 @@ mod tests {
         let authz = RegoAuthz::from_config(config(policy)).unwrap();
         assert_eq!(authz.engine_name(), "bytecode VM");
         assert_eq!(authz.rule(), "data.envoy.authz.allow");
+    }
+
+    #[test]
+    fn compile_for_gives_each_engine_the_filter_may_run_a_policy_on() {
+        let plain = config("package envoy.authz\nimport rego.v1\ndefault allow := false\n");
+        let vm = compile_for(&plain, Engine::Vm).unwrap();
+        assert!(matches!(vm, Some(Evaluator::Vm(..))), "{vm:?}");
+        let interpreter = compile_for(&plain, Engine::Interpreter).unwrap();
+        assert!(
+            matches!(interpreter, Some(Evaluator::Interpreter(..))),
+            "{interpreter:?}"
+        );
+        let jwt = config(
+            "package envoy.authz\nimport rego.v1\nallow if io.jwt.decode(input.t)[1].admin\n",
+        );
+        assert!(compile_for(&jwt, Engine::Vm).unwrap().is_none());
+        assert!(compile_for(&jwt, Engine::Interpreter).unwrap().is_some());
+        let refused = config("package envoy.authz\nallow if {");
+        assert!(compile_for(&refused, Engine::Interpreter).is_err());
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub(crate) fn writable(value: &Value) -> bool {
             n.as_i64().is_some()
                 || n.as_u64().is_some()
                 || n.as_f64().is_some_and(|f| f.is_finite() && f.abs() < 1e308)
+                // An integer beyond 64 bits (`sum([2^64 - 1, 1])`), below 2^1023 < 1e308.
+                || n.as_big().is_some_and(|big| big.bits() <= 1023)
         }
         Value::Array(items) => items.iter().all(writable),
         Value::Set(items) => items.iter().all(writable),
@@ -589,5 +591,14 @@ mod tests {
         assert!(refused("units.parse", &[json!("1e100000000")]));
         assert!(!refused("units.parse", &[json!("1.5Ki")]));
         assert!(check_result("units.parse", &v(json!(1e308))).is_err());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_arguments_and_results_like_any_number() {
+        use crate::test_support::both;
+        let policy = "package t\nimport rego.v1\n\
+                      x := [sum(input.xs) - input.xs[0], abs(0 - 340282366920938463463374607431768211456) - 340282366920938463463374607431768211455]\n";
+        let xs = json!({"xs": [18446744073709551615u64, 1]});
+        assert_eq!(both(policy, xs), Ok(json!([1, 1])));
     }
 }

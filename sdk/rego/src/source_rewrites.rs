@@ -1,4 +1,5 @@
-//! Rego that OPA accepts and regorus refuses, rewritten before compiling into what it means:
+//! Rego rewritten before compiling, so that regorus reads it as OPA does. First, forms OPA
+//! accepts and regorus refuses, rewritten into what they mean:
 //!
 //! - **Output arguments of Palisade's extensions.** In OPA, a call with one argument more than
 //!   the function takes binds its result to that argument: `io.jwt.decode(token, [h, p, s])`
@@ -7,17 +8,37 @@
 //! - **`with f as <builtin>`.** OPA replaces `f` by another builtin (`with count as max`);
 //!   regorus reads the builtin's name as a variable. The rewrite names a function of the
 //!   module's own that calls the builtin (`__palisade_with_max(a1) := max(a1)`, appended).
+//! - **`with <rule> as`.** OPA replaces a rule of the module named without its package
+//!   (`over with limit as 2`); regorus' interpreter reports an undefined rule. The rewrite
+//!   names it by its path (`with data.t.limit as 2`).
+//! - **`import future.keywords...`** in a Rego v1 module, or beside `import rego.v1` or an
+//!   import of all of `future.keywords`: no-ops in OPA, "shadows previous import" in regorus.
+//!   They are dropped.
+//! - **A function with no body**, `can("alice", "write")`: in OPA its value is true; regorus
+//!   requires a body or a value. It gets `:= true`.
+//!
+//! Then forms both accept but evaluate differently ([`super::comprehensions`]: an undefined
+//! element of an array comprehension is left out; [`super::negation`]: what a `not` evaluates
+//! first; [`super::assignments`]: an assignment of an undefined value fails).
 //!
 //! Comments and string literals are never touched (the search runs on
 //! [`code_only`](super::builtins::code_only) text), and a rewrite stays on its line, so error
 //! positions keep their line.
 
 use super::builtins::{code_only, is_ident_char};
+use super::lexical::apply;
 
-/// `source` with both rewrites applied; `extensions` are Palisade's (name, arity).
-pub(crate) fn rewrite(source: &str, extensions: &[(&str, u8)]) -> String {
+/// `source` with every rewrite applied; `extensions` are Palisade's (name, arity), `v0` says
+/// the module is Rego v0.
+pub(crate) fn rewrite(source: &str, extensions: &[(&str, u8)], v0: bool) -> String {
     let source = output_arguments(source, extensions);
-    with_builtins(&source, extensions)
+    let source = with_builtins(&source, extensions);
+    let source = with_rules(&source);
+    let source = future_imports(&source, v0);
+    let source = bodiless_functions(&source);
+    let source = super::comprehensions::rewrite(&source);
+    let source = super::negation::rewrite(&source);
+    super::assignments::rewrite(&source)
 }
 
 /// Every output-argument call to one of `functions` (name, arity) rewritten as
@@ -127,16 +148,113 @@ fn words(code: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// `source` with each (start, end, replacement) edit made; the edits do not overlap.
-fn apply(source: &str, mut edits: Vec<(usize, usize, String)>) -> String {
-    edits.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
-    let mut out = source.to_string();
-    for (start, end, replacement) in edits {
-        if out.is_char_boundary(start) && out.is_char_boundary(end) {
-            out.replace_range(start..end, &replacement);
+/// Every `with <rule> as`, where the rule is one of the module's own (not a function), with the
+/// rule named by its path.
+fn with_rules(source: &str) -> String {
+    let code = code_only(source);
+    let Some(package) = package_of(&code) else {
+        return source.to_string();
+    };
+    let rules = rule_names(&code);
+    let mut edits = Vec::new();
+    for window in words(&code).windows(3) {
+        let [with, target, as_] = window else {
+            continue;
+        };
+        if with.1 == "with" && as_.1 == "as" && rules.iter().any(|rule| rule == target.1) {
+            let path = format!("data.{package}.{}", target.1);
+            edits.push((target.0, target.0 + target.1.len(), path));
         }
     }
-    out
+    apply(source, edits)
+}
+
+/// The module's package, `a.b` of `package a.b`.
+fn package_of(code: &str) -> Option<String> {
+    code.lines()
+        .find_map(|line| line.trim().strip_prefix("package "))
+        .map(|package| package.trim().to_string())
+}
+
+/// The names of the module's rules that are not functions (`x` of `x := 1`, `default x := 1`,
+/// `x contains y if ...`, `x[k] := v`).
+fn rule_names(code: &str) -> Vec<String> {
+    code.lines()
+        .filter(|line| line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        .filter_map(|line| {
+            let line = line.strip_prefix("default ").map_or(line, str::trim_start);
+            let name: String = line.chars().take_while(|c| is_ident_char(*c)).collect();
+            let after = line.get(name.len()..).unwrap_or_default().trim_start();
+            let keyword = ["package", "import", "default"].contains(&name.as_str());
+            (!keyword && !after.starts_with('(')).then_some(name)
+        })
+        .collect()
+}
+
+/// `source` without the `import future.keywords...` lines regorus refuses: all of them in a v1
+/// module or beside `import rego.v1`, the single keywords beside `import future.keywords`, and
+/// repeats.
+fn future_imports(source: &str, v0: bool) -> String {
+    let code = code_only(source);
+    // (where the import starts, where its line's code ends, what it imports)
+    let mut imports: Vec<(usize, usize, &str)> = Vec::new();
+    let mut offset = 0usize;
+    for line in code.split('\n') {
+        let start = offset + line.len() - line.trim_start().len();
+        if let Some(path) = line.trim().strip_prefix("import ") {
+            imports.push((start, offset + line.trim_end().len(), path.trim()));
+        }
+        offset += line.len() + 1;
+    }
+    let keep_any = v0 && !imports.iter().any(|(_, _, path)| *path == "rego.v1");
+    let all = imports
+        .iter()
+        .any(|(_, _, path)| *path == "future.keywords");
+    let mut kept: Vec<&str> = Vec::new();
+    let mut edits = Vec::new();
+    for (start, end, path) in imports {
+        if !path.starts_with("future.keywords") {
+            continue;
+        }
+        match keep_any && !kept.contains(&path) && (path == "future.keywords" || !all) {
+            true => kept.push(path),
+            false => edits.push((start, end, String::new())),
+        }
+    }
+    apply(source, edits)
+}
+
+/// Every top-level `name(arguments)` line with nothing after it given the value true.
+fn bodiless_functions(source: &str) -> String {
+    let code = code_only(source);
+    let mut edits = Vec::new();
+    let mut offset = 0usize;
+    let lines: Vec<&str> = code.split('\n').collect();
+    for (index, line) in lines.iter().enumerate() {
+        let at = offset;
+        offset += line.len() + 1;
+        let trimmed = line.trim_end();
+        let name_len = trimmed
+            .find(|c: char| !(is_ident_char(c) || c == '.'))
+            .unwrap_or(trimmed.len());
+        let starts_a_rule = trimmed.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        let Some(open) = open_paren_after(&code, at + name_len) else {
+            continue;
+        };
+        let closes_the_line = super::lexical::closing(&code, open) == Some(at + trimmed.len() - 1);
+        let body_follows = lines
+            .get(index + 1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| !l.is_empty())
+            .is_some_and(|next| next.starts_with('{') || next.starts_with("if"));
+        if starts_a_rule && name_len > 0 && closes_the_line && !body_follows {
+            let end = at + trimmed.len();
+            edits.push((end, end, " := true".to_string()));
+        }
+    }
+    apply(source, edits)
 }
 
 /// The offset of the `(` that follows `at` after blanks on the same line, if one does.
@@ -187,7 +305,7 @@ mod tests {
         let policy = "allow if {\n  io.jwt.decode(input.token, [_, payload, _])\n  \
                       io.jwt.verify_hs256 (input.token, \"s,(\", ok)\n  ok\n}\n";
         assert_eq!(
-            rewrite(policy, JWT),
+            rewrite(policy, JWT, false),
             "allow if {\n  [_, payload, _] = io.jwt.decode(input.token)\n  \
              ok = io.jwt.verify_hs256(input.token, \"s,(\")\n  ok\n}\n"
         );
@@ -198,13 +316,69 @@ mod tests {
         let policy = "allow if {\n  count(x) == 3 with count as max\n  y with input.v as max\n  \
                       z with input.o as {\"m\": max}\n}\n";
         assert_eq!(
-            rewrite(policy, JWT),
+            rewrite(policy, JWT, false),
             "allow if {\n  count(x) == 3 with count as __palisade_with_max\n  \
              y with input.v as max\n  z with input.o as {\"m\": max}\n}\n\
              \n__palisade_with_max(a1) := max(a1)\n"
         );
         let own = "f(_) := 1\nallow if { count(x) == 1 with count as f }\n";
-        assert_eq!(rewrite(own, JWT), own);
+        assert_eq!(rewrite(own, JWT, false), own);
+    }
+
+    #[test]
+    fn text_after_non_ascii_strings_and_comments_is_rewritten_in_place() {
+        let policy = "greeting := \"héllo ✓\" # ünïcode\n\
+                      allow if {\n  io.jwt.decode(input.token, [_, payload, _])\n}\n";
+        assert_eq!(
+            rewrite(policy, JWT, false),
+            "greeting := \"héllo ✓\" # ünïcode\n\
+             allow if {\n  [_, payload, _] = io.jwt.decode(input.token)\n}\n"
+        );
+    }
+
+    #[test]
+    fn with_a_rule_names_it_by_its_path() {
+        let policy = "package t.u\nlimit := 10\nf(x) := x\n\
+                      a if { over with limit as 2 }\nb if { g(1) with f as h }\n";
+        assert_eq!(
+            rewrite(policy, JWT, false),
+            "package t.u\nlimit := 10\nf(x) := x\n\
+             a if { over with data.t.u.limit as 2 }\nb if { g(1) with f as h }\n"
+        );
+    }
+
+    #[test]
+    fn future_keywords_imports_regorus_refuses_are_dropped() {
+        let v1 = "package t\nimport rego.v1\nimport future.keywords.in\nimport data.x\n";
+        assert_eq!(
+            rewrite(v1, JWT, false),
+            "package t\nimport rego.v1\n\nimport data.x\n"
+        );
+        let v0 = "package t\nimport future.keywords\nimport future.keywords.in\n\
+                  import future.keywords\n";
+        assert_eq!(
+            rewrite(v0, JWT, true),
+            "package t\nimport future.keywords\n\n\n"
+        );
+        let needed = "package t\nimport future.keywords.in\nimport future.keywords.if\n";
+        assert_eq!(rewrite(needed, JWT, true), needed);
+        assert_eq!(
+            rewrite(
+                "package t\nimport rego.v1\nimport future.keywords.if\n",
+                JWT,
+                true
+            ),
+            "package t\nimport rego.v1\n\n"
+        );
+    }
+
+    #[test]
+    fn a_function_with_no_body_is_true() {
+        let policy = "can(\"alice\", \"write\")\nf(x)\n{\n  x\n}\ng(x) := 1\nh(1)\n";
+        assert_eq!(
+            rewrite(policy, JWT, false),
+            "can(\"alice\", \"write\") := true\nf(x)\n{\n  x\n}\ng(x) := 1\nh(1) := true\n"
+        );
     }
 
     #[test]
@@ -212,6 +386,25 @@ mod tests {
         let policy = "x := io.jwt.decode(t)\n# io.jwt.decode(a, b)\n\
                       y := \"io.jwt.decode(a, b)\"\nz := my.io.jwt.decode(a, b)\n\
                       w := io.jwt.decode(f(a, b))\nv := io.jwt.decode(\n";
-        assert_eq!(rewrite(policy, JWT), policy);
+        assert_eq!(rewrite(policy, JWT, false), policy);
+    }
+
+    #[test]
+    fn the_rewritten_forms_answer_as_opa_does() {
+        use crate::test_support::both;
+        use serde_json::json;
+        let policy = "package t\nimport rego.v1\nimport future.keywords.in\n\
+                      limit := 10\nover if input.n > limit\n\
+                      default lower := false\nlower if over with limit as 2\n\
+                      can(\"alice\", \"write\")\ndefault can(_, _) := false\n\
+                      x := [lower, can(input.user, \"write\")]\n";
+        assert_eq!(
+            both(policy, json!({"n": 4, "user": "alice"})),
+            Ok(json!([true, true]))
+        );
+        assert_eq!(
+            both(policy, json!({"n": 1, "user": "bob"})),
+            Ok(json!([false, false]))
+        );
     }
 }

@@ -8,9 +8,11 @@ use crate::oracle::{Answer, Opa};
 
 /// The table's rows: builtin -> what the page says of it.
 fn rows() -> BTreeMap<String, String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/COMPATIBILITY.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/COMPATIBILITY.md");
     let page = std::fs::read_to_string(&path).unwrap();
     page.lines()
+        .skip_while(|line| !line.starts_with("| builtin |"))
+        .take_while(|line| line.starts_with('|'))
         .filter_map(|line| {
             let mut cells = line.strip_prefix("| `")?.split(" | ");
             let name = cells.next()?.strip_suffix('`')?;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use palisade_rego::RegoVersion;
 use serde_json::{json, Value};
 
 use crate::compare::{difference, Expected};
@@ -198,7 +199,8 @@ pub fn compare_calls(name: &str, calls: &[Vec<Value>], tally: &mut Tally) {
             }
             continue;
         }
-        let mut engines = match engine::compile(&[("t.rego", &source)], None, "data.t.x") {
+        let config = engine::config(&[("t.rego", &source)], None, "data.t.x", RegoVersion::V1);
+        let mut engines = match engine::compile(&config) {
             Ok(engines) => engines,
             Err(err) => {
                 tally
@@ -251,7 +253,7 @@ fn show_args(args: &[Value]) -> String {
 
 /// The families' good arguments, from `builtins.yaml`: builtin name -> argument lists.
 pub fn good_arguments() -> BTreeMap<String, Vec<Vec<Value>>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("opa/builtins.yaml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa/builtins.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -2,10 +2,12 @@
 //! `libopabridge.so`), loaded through its C interface: the oracle Palisade's Rego engine must
 //! agree with.
 //!
-//! The bridge evaluates with strict builtin errors (a failing builtin fails the query), where
-//! OPA-Envoy runs OPA's default, non-strict mode (the call is undefined). [`Answer::of`] keeps
-//! the difference visible: a builtin's error is reported as such, and the comparison reads it as
-//! an undefined call.
+//! OPA-Envoy runs OPA's default, non-strict mode: a builtin's error makes the call undefined.
+//! The wheel's bridge hard-codes strict builtin errors (the query fails), so the oracle loads a
+//! copy of it with that one option turned off ([`crate::non_strict`]) and checks that it
+//! answers as non-strict OPA does before any comparison. Should a builtin's error still reach
+//! a query, [`Answer::of`] reports it as such, and the comparison reads it as an undefined
+//! call.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::PathBuf;
@@ -37,6 +39,7 @@ struct Library {
     destroy: Destroy,
     free: Free,
     add_policy: Add,
+    add_data: Add,
     eval_query: Eval,
 }
 
@@ -45,7 +48,7 @@ pub fn library_path() -> PathBuf {
     if let Some(path) = std::env::var_os("OPA_BRIDGE") {
         return PathBuf::from(path);
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
     std::fs::read_dir(&venv)
         .into_iter()
         .flatten()
@@ -68,7 +71,7 @@ pub fn library_path() -> PathBuf {
 fn library() -> &'static Library {
     static LIBRARY: OnceLock<Library> = OnceLock::new();
     LIBRARY.get_or_init(|| {
-        let path = library_path();
+        let path = crate::non_strict::copy_of(&library_path());
         // SAFETY: loading the bridge runs the Go runtime's initialisers, which is what the
         // library is for; the symbols are read with the signatures of the wheel's `_native.py`.
         unsafe {
@@ -78,6 +81,7 @@ fn library() -> &'static Library {
             let destroy: Destroy = *lib.get(b"OpaDestroy").unwrap();
             let free: Free = *lib.get(b"OpaFreeString").unwrap();
             let add_policy: Add = *lib.get(b"OpaAddPolicy").unwrap();
+            let add_data: Add = *lib.get(b"OpaAddData").unwrap();
             let eval_query: Eval = *lib.get(b"OpaEvalQuery").unwrap();
             Library {
                 _lib: lib,
@@ -85,6 +89,7 @@ fn library() -> &'static Library {
                 destroy,
                 free,
                 add_policy,
+                add_data,
                 eval_query,
             }
         }
@@ -102,6 +107,26 @@ fn text(s: &str) -> CString {
 
 impl Opa {
     pub fn new() -> Self {
+        static NON_STRICT: OnceLock<()> = OnceLock::new();
+        NON_STRICT.get_or_init(|| {
+            let opa = Self::unchecked();
+            let answer = opa.query("x := [1 | to_number(\"x\")]", None);
+            let non_strict = Answer::Results(vec![serde_json::json!({"x": []})
+                .as_object()
+                .cloned()
+                .unwrap()]);
+            assert_eq!(
+                answer,
+                non_strict,
+                "the OPA bridge at {} does not evaluate with OPA's default, non-strict \
+                 builtin errors",
+                library_path().display()
+            );
+        });
+        Self::unchecked()
+    }
+
+    fn unchecked() -> Self {
         // SAFETY: OpaNew takes nothing and returns a handle.
         let handle = unsafe { (library().new)() };
         Self { handle }
@@ -119,7 +144,8 @@ impl Opa {
             (lib.free)(raw);
             json
         };
-        serde_json::from_str(&json).unwrap_or_else(|e| panic!("OPA's envelope {json}: {e}"))
+        serde_json::from_str(&beyond_f64_as_strings(&json))
+            .unwrap_or_else(|e| panic!("OPA's envelope {json}: {e}"))
     }
 
     fn checked(envelope: &Value) -> Result<(), String> {
@@ -138,6 +164,15 @@ impl Opa {
         Self::checked(&envelope)
     }
 
+    /// Adds `data` at the root of the data document (merged with what is there).
+    pub fn add_data(&mut self, data: &Value) -> Result<(), String> {
+        let (path, data) = (text(""), text(&data.to_string()));
+        let add = library().add_data;
+        // SAFETY: both strings outlive the call, which copies them.
+        let envelope = self.envelope(|h| unsafe { add(h, path.as_ptr(), data.as_ptr()) });
+        Self::checked(&envelope)
+    }
+
     /// Evaluates a query with `input` (none for `None`).
     pub fn query(&self, query: &str, input: Option<&Value>) -> Answer {
         let query = text(query);
@@ -147,6 +182,47 @@ impl Opa {
         let envelope = self.envelope(|h| unsafe { eval(h, query.as_ptr(), input.as_ptr(), 0, 0) });
         Answer::of(&envelope)
     }
+}
+
+/// `json` with every number beyond what an f64 holds (OPA computes on arbitrary precision,
+/// `1.5e300 * 1e19`) written as the string `"<number beyond f64: ...>"`, which serde_json
+/// reads, and no answer of Palisade's equals.
+fn beyond_f64_as_strings(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut chars = json.char_indices().peekable();
+    let mut in_string = false;
+    let mut escaped = false;
+    while let Some((at, c)) = chars.next() {
+        if in_string {
+            out.push(c);
+            in_string = c != '"' || escaped;
+            escaped = c == '\\' && !escaped;
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+            out.push(c);
+            continue;
+        }
+        if !(c == '-' || c.is_ascii_digit()) {
+            out.push(c);
+            continue;
+        }
+        let mut end = at + c.len_utf8();
+        while let Some(&(next_at, next)) = chars.peek() {
+            if !(next.is_ascii_digit() || matches!(next, '.' | 'e' | 'E' | '+' | '-')) {
+                break;
+            }
+            end = next_at + next.len_utf8();
+            chars.next();
+        }
+        let number = &json[at..end];
+        match number.parse::<f64>() {
+            Ok(n) if n.is_infinite() => out.push_str(&format!("\"<number beyond f64: {number}>\"")),
+            _ => out.push_str(number),
+        }
+    }
+    out
 }
 
 impl Default for Opa {

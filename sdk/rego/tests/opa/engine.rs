@@ -1,0 +1,66 @@
+//! Palisade's side of a comparison: a policy configured as rego-authz configures it
+//! ([`palisade_rego::compile_for`]: the same checks, source rewrites, builtins, extensions and
+//! budget), on each engine the filter may run it on: regorus' bytecode VM (where the filter
+//! would choose it) and the interpreter.
+
+use palisade_rego::eval::{EvalError, Evaluator};
+use palisade_rego::{compile_for, Engine, RegoConfig, RegoVersion};
+use regorus::Value;
+
+/// What one engine answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The rule's value (JSON), or `None` when it is undefined.
+    Value(Option<serde_json::Value>),
+    /// The evaluation failed (conflicts, budget); OPA calls it an evaluation error.
+    Error(String),
+}
+
+/// The filter's configuration for `modules` (file name, source), `data` and the rule at `path`
+/// (`t/x` or `data.t.x`), with the filter's default budget but a longer time limit: the tests run
+/// unoptimised.
+pub fn config(
+    modules: &[(&str, &str)],
+    data: Option<&serde_json::Value>,
+    path: &str,
+    rego_version: RegoVersion,
+) -> RegoConfig {
+    let mut config: RegoConfig = serde_json::from_value(serde_json::json!({
+        "policies": modules
+            .iter()
+            .map(|(name, source)| (name.to_string(), serde_json::Value::from(*source)))
+            .collect::<serde_json::Map<_, _>>(),
+        "path": path,
+        "max_eval_ms": 1000,
+    }))
+    .unwrap();
+    config.data = data.cloned();
+    config.rego_version = rego_version;
+    config
+}
+
+/// `config` compiled for each engine the filter may run it on: the VM (unless the filter would
+/// run the policy on the interpreter), then the interpreter. `Err` when the filter refuses it.
+pub fn compile(config: &RegoConfig) -> Result<Vec<(&'static str, Evaluator)>, String> {
+    let mut engines = Vec::new();
+    for (name, engine) in [("vm", Engine::Vm), ("interpreter", Engine::Interpreter)] {
+        match compile_for(config, engine) {
+            Ok(Some(evaluator)) => engines.push((name, evaluator)),
+            Ok(None) => {}
+            Err(err) => return Err(err.to_string()),
+        }
+    }
+    Ok(engines)
+}
+
+/// Evaluates `rule` (`data.t.x`) for `input`.
+pub fn evaluate(evaluator: &mut Evaluator, rule: &str, input: &serde_json::Value) -> Outcome {
+    match evaluator.evaluate(rule, Value::from(input.clone())) {
+        Ok(Value::Undefined) => Outcome::Value(None),
+        Ok(value) => match value.to_json_str() {
+            Ok(json) => Outcome::Value(serde_json::from_str(&json).ok()),
+            Err(err) => Outcome::Error(format!("the value cannot be written out: {err}")),
+        },
+        Err(EvalError::Budget(message) | EvalError::Failed(message)) => Outcome::Error(message),
+    }
+}
