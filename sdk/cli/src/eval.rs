@@ -6,7 +6,7 @@
 //! extra evaluations through the same module, each with one more Rego module whose rule
 //! answers with the value asked for (`input`, or the decision's package) as its body.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -337,7 +337,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let rule = plan.rule();
     let rules = args.explain.then(|| match rule.rsplit_once('.') {
         Some((package, _)) if package != "data" => {
-            inspect(&filter, &plan, clock, package).and_then(RuleValues::from_package)
+            let names = rule_names(&plan.policies, package);
+            inspect(&filter, &plan, clock, package)
+                .and_then(|value| RuleValues::from_package(value, &names))
         }
         _ => Err(format!("{rule} is not in a package")),
     });
@@ -469,13 +471,18 @@ struct RuleValues {
 }
 
 impl RuleValues {
-    /// Sorts the package's value as `json.marshal` wrote it (undefined rules as
-    /// `"<undefined>"`).
-    fn from_package(package: serde_json::Value) -> Result<Self, String> {
+    /// Sorts the package's value as `json.marshal` wrote it: each rule with a value, and each of
+    /// `names` without one (absent, or `"<undefined>"` as regorus' bytecode VM writes it).
+    fn from_package(package: serde_json::Value, names: &BTreeSet<String>) -> Result<Self, String> {
         let serde_json::Value::Object(rules) = package else {
             return Err(format!("the package evaluated to {package}, not an object"));
         };
         let mut sorted = Self::default();
+        sorted.undefined = names
+            .iter()
+            .filter(|name| !rules.contains_key(*name))
+            .cloned()
+            .collect();
         for (name, value) in rules {
             match value {
                 serde_json::Value::Bool(true) => sorted.true_rules.push(name),
@@ -487,6 +494,37 @@ impl RuleValues {
         }
         Ok(sorted)
     }
+}
+
+/// The rules (not functions) the modules of `package` (`data.envoy.authz`) define, read from
+/// their text: a name at the start of a line, after an optional `default`, not followed by `(`.
+fn rule_names(policies: &PolicySet, package: &str) -> BTreeSet<String> {
+    let in_package = |source: &str| {
+        source.lines().any(|line| {
+            line.trim()
+                .strip_prefix("package ")
+                .is_some_and(|p| format!("data.{}", p.trim()) == package)
+        })
+    };
+    let mut names = BTreeSet::new();
+    for source in policies.modules.values().filter(|s| in_package(s)) {
+        for line in source.lines() {
+            let line = line.strip_prefix("default ").unwrap_or(line);
+            let name: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let rest = line.get(name.len()..).unwrap_or_default().trim_start();
+            let is_rule = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && !["package", "import"].contains(&name.as_str())
+                && !rest.starts_with('(');
+            if is_rule {
+                names.insert(name);
+            }
+        }
+    }
+    names
 }
 
 impl Evaluation {
@@ -585,11 +623,39 @@ mod tests {
             "public_read": "<undefined>",
             "denied": false,
         });
-        let rules = RuleValues::from_package(package).unwrap();
+        let names: BTreeSet<String> = ["allow", "granted", "public_read", "denied", "admin"]
+            .map(String::from)
+            .into();
+        let rules = RuleValues::from_package(package, &names).unwrap();
         assert_eq!(rules.true_rules, ["granted"]);
-        assert_eq!(rules.undefined, ["public_read"]);
+        assert_eq!(rules.undefined, ["admin", "public_read"]);
         assert_eq!(rules.values.keys().collect::<Vec<_>>(), ["allow", "denied"]);
-        assert!(RuleValues::from_package(serde_json::json!(true)).is_err());
+        assert!(RuleValues::from_package(serde_json::json!(true), &names).is_err());
+    }
+
+    #[test]
+    fn rule_names_are_read_from_the_packages_modules() {
+        let policies = PolicySet {
+            modules: [
+                (
+                    "a.rego".to_string(),
+                    "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                     allow if granted\ngranted if input.x\nroles contains r if { r := 1 }\n\
+                     f(x) := x\n  nested := 1\n"
+                        .to_string(),
+                ),
+                (
+                    "b.rego".to_string(),
+                    "package other\nelsewhere := 1\n".to_string(),
+                ),
+            ]
+            .into(),
+            data: None,
+        };
+        let names: Vec<String> = rule_names(&policies, "data.envoy.authz")
+            .into_iter()
+            .collect();
+        assert_eq!(names, ["allow", "granted", "roles"]);
     }
 
     #[test]
