@@ -477,12 +477,14 @@ impl RuleValues {
         let serde_json::Value::Object(rules) = package else {
             return Err(format!("the package evaluated to {package}, not an object"));
         };
-        let mut sorted = Self::default();
-        sorted.undefined = names
-            .iter()
-            .filter(|name| !rules.contains_key(*name))
-            .cloned()
-            .collect();
+        let mut sorted = Self {
+            undefined: names
+                .iter()
+                .filter(|name| !rules.contains_key(*name))
+                .cloned()
+                .collect(),
+            ..Self::default()
+        };
         for (name, value) in rules {
             match value {
                 serde_json::Value::Bool(true) => sorted.true_rules.push(name),
