@@ -65,26 +65,11 @@ fn from_object(result: &Value) -> Result<Decision, ResultError> {
     };
     // Every field is checked whatever the outcome, so a malformed result fails the same way
     // allowed or denied; then each outcome takes the fields that apply to it.
-    let headers = field("headers")
-        .map(|v| header_list("headers", v))
-        .transpose()?
-        .unwrap_or_default();
-    let response_headers = field("response_headers_to_add")
-        .map(|v| header_list("response_headers_to_add", v))
-        .transpose()?
-        .unwrap_or_default();
-    let remove_headers = field("request_headers_to_remove")
-        .map(|v| string_list("request_headers_to_remove", v))
-        .transpose()?
-        .unwrap_or_default();
-    let set_query = field("query_parameters_to_set")
-        .map(|v| header_list("query_parameters_to_set", v))
-        .transpose()?
-        .unwrap_or_default();
-    let remove_query = field("query_parameters_to_remove")
-        .map(|v| string_list("query_parameters_to_remove", v))
-        .transpose()?
-        .unwrap_or_default();
+    let headers = read_or_empty(result, "headers", header_list)?;
+    let response_headers = read_or_empty(result, "response_headers_to_add", header_list)?;
+    let remove_headers = read_or_empty(result, "request_headers_to_remove", string_list)?;
+    let set_query = read_or_empty(result, "query_parameters_to_set", header_list)?;
+    let remove_query = read_or_empty(result, "query_parameters_to_remove", string_list)?;
     let body = match field("body") {
         None => String::new(),
         Some(body) => body
@@ -127,6 +112,19 @@ fn from_object(result: &Value) -> Result<Decision, ResultError> {
             report,
         }),
     })
+}
+
+/// The result's field `name` read by `read`, or the empty list when the result has no such
+/// field.
+fn read_or_empty<T: Default>(
+    result: &Value,
+    name: &str,
+    read: fn(&str, &Value) -> Result<T, ResultError>,
+) -> Result<T, ResultError> {
+    match &result[name] {
+        Value::Undefined => Ok(T::default()),
+        value => read(name, value),
+    }
 }
 
 /// An object of name -> string or array of strings (repeated values are joined with `,`, as
