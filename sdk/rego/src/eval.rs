@@ -56,6 +56,10 @@ pub enum Evaluator {
     Vm(Box<regorus::rvm::RegoVM>, usize),
     /// regorus' interpreter, with extensions, and the evaluation's byte budget.
     Interpreter(Box<regorus::Engine>, usize),
+    /// The bytecode VM, whose undefined answers the interpreter evaluates again: the VM answers
+    /// undefined where the rule has two values, and OPA (and the interpreter) fails with a
+    /// conflict error ([`super::interpreter_only::decision_may_conflict`]).
+    Confirmed(Box<Evaluator>, Box<Evaluator>),
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -63,6 +67,7 @@ impl std::fmt::Debug for Evaluator {
         f.write_str(match self {
             Self::Vm(..) => "Evaluator::Vm",
             Self::Interpreter(..) => "Evaluator::Interpreter",
+            Self::Confirmed(..) => "Evaluator::Confirmed",
         })
     }
 }
@@ -76,6 +81,9 @@ pub enum CompileError {
     /// The policy itself is wrong (or regorus refused it).
     #[error("{0}")]
     Policy(String),
+    /// The bytecode compiler does not cover the policy (the interpreter does, more slowly).
+    #[error("{0}")]
+    NotForVm(String),
 }
 
 impl Evaluator {
@@ -173,12 +181,7 @@ impl Evaluator {
             }
             // Otherwise the bytecode compiler does not cover all of Rego yet (`with`, some
             // partial object rules); the interpreter does, more slowly.
-            Err(err) => {
-                log::info!("{rule} runs on the interpreter: {}", one_line(&err));
-                super::overrides::install_in_interpreter(&mut engine)
-                    .map_err(|e| CompileError::Policy(one_line(&e)))?;
-                return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
-            }
+            Err(err) => return Err(CompileError::NotForVm(one_line(&err))),
         };
         super::overrides::install_in_program(std::sync::Arc::make_mut(&mut program));
         let mut vm = regorus::rvm::RegoVM::new();
@@ -194,6 +197,10 @@ impl Evaluator {
     /// Evaluates the rule for one input.
     pub fn evaluate(&mut self, rule: &str, input: Value) -> Result<Value, EvalError> {
         match self {
+            Self::Confirmed(vm, interpreter) => match vm.evaluate(rule, input.clone()) {
+                Ok(Value::Undefined) => interpreter.evaluate(rule, input),
+                answer => answer,
+            },
             Self::Vm(vm, bytes) => {
                 super::limits::begin(*bytes);
                 vm.set_input(input);

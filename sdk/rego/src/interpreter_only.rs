@@ -5,9 +5,10 @@
 //! - ignores the value of a default function (`default f(_) := 10`);
 //! - calls a function whose parameter is `_` or unused with an undefined argument, and answers;
 //! - raises no conflict error where a complete rule or function has two values (OPA's
-//!   `eval_conflict_error`): two definitions with different values (its answer is undefined: a
-//!   failure as OPA's error is when that rule is the one the filter evaluates and no rule reads
-//!   it, so such a rule stays on the VM, as OPA-Envoy's `allow := {...}` definitions do), or one
+//!   `eval_conflict_error`): two definitions with different values (its answer is undefined;
+//!   when that rule is the one the filter evaluates and no rule reads it, as OPA-Envoy's
+//!   `allow := {...}` definitions are, it stays on the VM, and the interpreter confirms an
+//!   undefined answer: [`decision_may_conflict`]), or one
 //!   whose body or value iterates (`x := v if { some v in input.xs }`: one of the values), or two
 //!   values for one key of a partial object rule with a computed key;
 //! - puts an undefined element into the result of an object comprehension (the string
@@ -325,36 +326,71 @@ fn decision_rule<'a>(codes: &[String], rule: &'a str) -> Option<&'a str> {
     (!read).then_some(name)
 }
 
-fn conflicting_values(statements: &[Statement<'_>], decision: Option<&str>) -> Option<String> {
+/// The complete rules and functions of `statements` with a value, by name.
+fn complete_definitions<'s, 'a>(
+    statements: &'s [Statement<'a>],
+) -> std::collections::BTreeMap<&'a str, Vec<&'s Statement<'a>>> {
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Statement<'_>>> = Default::default();
     for statement in statements {
         if !statement.default && !is_partial(statement) && value(statement).is_some() {
             by_name.entry(statement.name).or_default().push(statement);
         }
     }
-    let found = by_name.iter().find_map(|(name, definitions)| {
-        let is_decision =
-            Some(*name) == decision && definitions.iter().all(|d| parameters(d).is_none());
-        let first_value = definitions.first().and_then(|d| value(d));
-        // Strings are blanked in code_only text: two string values may differ.
-        let same_constant = |v: &str| is_literal(v) && !v.starts_with('"');
-        let one_literal = definitions.iter().all(|d| {
-            value(d) == first_value
-                && first_value.is_some_and(same_constant)
-                && !d.body.contains("else")
-        });
-        // The VM answers two values of the rule the filter evaluates with undefined: a failure,
-        // decided by failure_mode, as OPA's conflict error is.
-        if definitions.len() > 1 && !one_literal && !is_decision {
-            return definitions.get(1).copied();
-        }
-        definitions.iter().copied().find(|d| {
-            let value = value(d).unwrap_or_default();
-            !is_literal(value)
-                && (iterates(&without_comprehensions(d.body))
-                    || iterates(&without_comprehensions(value)))
+    by_name
+}
+
+/// Whether the definitions of one rule may give it two values.
+fn may_differ(definitions: &[&Statement<'_>]) -> bool {
+    let first_value = definitions.first().and_then(|d| value(d));
+    // Strings are blanked in code_only text: two string values may differ.
+    let same_constant = |v: &str| is_literal(v) && !v.starts_with('"');
+    let one_literal = definitions.iter().all(|d| {
+        value(d) == first_value
+            && first_value.is_some_and(same_constant)
+            && !d.body.contains("else")
+    });
+    definitions.len() > 1 && !one_literal
+}
+
+/// Whether `rule`, the rule the filter evaluates, has definitions that may give it two values,
+/// and no other rule reads it: it stays on the VM, which answers such a conflict with
+/// undefined, and the interpreter confirms an undefined answer ([`super::eval::Evaluator`]).
+pub fn decision_may_conflict(sources: &[&str], rule: &str) -> bool {
+    let codes: Vec<String> = sources.iter().map(|s| code_only(s)).collect();
+    let Some(decision) = decision_rule(&codes, rule) else {
+        return false;
+    };
+    codes
+        .iter()
+        .filter(|code| package(code).as_deref() == rule_package(rule))
+        .any(|code| {
+            let statements = statements(code);
+            complete_definitions(&statements)
+                .get(decision)
+                .is_some_and(|definitions| {
+                    definitions.iter().all(|d| parameters(d).is_none()) && may_differ(definitions)
+                })
         })
-    })?;
+}
+
+fn conflicting_values(statements: &[Statement<'_>], decision: Option<&str>) -> Option<String> {
+    let found = complete_definitions(statements)
+        .into_iter()
+        .find_map(|(name, definitions)| {
+            let is_decision =
+                Some(name) == decision && definitions.iter().all(|d| parameters(d).is_none());
+            // The VM answers two values of the rule the filter evaluates with undefined, which
+            // the interpreter then confirms (`decision_may_conflict`).
+            if may_differ(&definitions) && !is_decision {
+                return definitions.get(1).copied();
+            }
+            definitions.iter().copied().find(|d| {
+                let value = value(d).unwrap_or_default();
+                !is_literal(value)
+                    && (iterates(&without_comprehensions(d.body))
+                        || iterates(&without_comprehensions(value)))
+            })
+        })?;
     Some(format!(
         "has a complete rule or function that may have two values (`{}`)",
         quoted(found)
@@ -634,21 +670,41 @@ mod tests {
             decide(plain, &[], "runs on the interpreter"),
             ("bytecode VM", true, false)
         );
-        // Decision objects, OPA-Envoy style: two values of the rule the filter evaluates fail
-        // the request (undefined on the VM, OPA's conflict error), as in OPA.
+        // Decision objects, OPA-Envoy style: they stay on the VM. Two values of the rule the
+        // filter evaluates fail the request, as in OPA: the VM answers undefined, and the
+        // interpreter, evaluating again, OPA's conflict error.
         let objects = "package envoy.authz\nimport rego.v1\n\
                        default allow := {\"allowed\": false}\n\
                        allow := {\"allowed\": true} if input.attributes.request.http.method == \"GET\"\n\
                        allow := {\"allowed\": true, \"http_status\": 200} if \
                        input.attributes.request.http.headers[\"x-a\"]\n";
+        let confirmed = "bytecode VM, its undefined answers confirmed by the interpreter";
         assert_eq!(
             decide(objects, &[], "runs on the interpreter"),
-            ("bytecode VM", true, false)
+            (confirmed, true, false)
         );
         assert_eq!(
             decide(objects, &[("x-a", "1")], "runs on the interpreter"),
-            ("bytecode VM", false, false)
+            (confirmed, false, false)
         );
+        // The request fails as OPA's does: an evaluation error (the conflict), not undefined.
+        use palisade::Policy as _;
+        let host = palisade::__private::FakeHost::with_headers(&[
+            (":method", "GET"),
+            (":path", "/"),
+            ("x-a", "1"),
+        ]);
+        let request = palisade::Request::from_host(&host).unwrap();
+        let config = palisade::__private::parse_config(
+            serde_json::json!({ "policy": objects })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        let authz = crate::RegoAuthz::from_config(config).unwrap();
+        let error = authz.decide(&request).unwrap_err();
+        assert_eq!(error.reason, Some("evaluation"), "{error:?}");
+        assert!(error.message.contains("conflict"), "{error:?}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod negation;
 pub mod nesting;
 mod net;
 pub mod object_patterns;
+mod operator_calls;
 pub mod overrides;
 pub mod recursion;
 pub mod replacements;
@@ -174,6 +175,9 @@ impl RegoAuthz {
         match &*self.evaluator.borrow() {
             Evaluator::Vm(..) => "bytecode VM",
             Evaluator::Interpreter(..) => "interpreter",
+            Evaluator::Confirmed(..) => {
+                "bytecode VM, its undefined answers confirmed by the interpreter"
+            }
         }
     }
 }
@@ -259,8 +263,32 @@ fn compile(
             format!("the policies hold {total} bytes; at most {MAX_POLICY_BYTES} are accepted"),
         ));
     }
+    let sources: Vec<&str> = modules.iter().map(|(_, s)| *s).collect();
+    let mut extensions = extensions::all();
+    let extension_names: Vec<&str> = extensions.iter().map(|e| e.name).collect();
+    let uses_extensions = sources
+        .iter()
+        .any(|source| extension_names.iter().any(|name| source.contains(name)));
+    let rule = rule_path(&config.path);
+    let rego_v0 = config.rego_version == RegoVersion::V0;
+    let vm_differs = match on_interpreter || uses_extensions {
+        true => None,
+        false => interpreter_only::construct(&sources, &rule).or_else(|| {
+            modules.iter().find_map(|(name, source)| {
+                operator_calls::membership_as_value(name, source, rego_v0)
+                    .map(|text| format!("uses a membership as a value (`{text}`)"))
+            })
+        }),
+    };
+    if let Some(construct) = &vm_differs {
+        log::info!(
+            "rego_authz: {rule} runs on the interpreter: the policy {construct}, which the \
+             bytecode VM evaluates otherwise than OPA"
+        );
+    }
+    let on_interpreter = on_interpreter || uses_extensions || vm_differs.is_some();
     let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(config.rego_version == RegoVersion::V0);
+    engine.set_rego_v0(rego_v0);
     engine.set_policy_length_config(length_limits());
     let extension_arities: Vec<(&str, u8)> = extensions::all()
         .iter()
@@ -280,15 +308,12 @@ fn compile(
                 ),
             ));
         }
+        let mut source = source_rewrites::rewrite(source, &extension_arities, rego_v0);
+        if on_interpreter {
+            source = operator_calls::rewrite(name, &source, rego_v0);
+        }
         engine
-            .add_policy(
-                name.clone(),
-                source_rewrites::rewrite(
-                    source,
-                    &extension_arities,
-                    config.rego_version == RegoVersion::V0,
-                ),
-            )
+            .add_policy(name.clone(), source)
             .map_err(|e| ConfigError::field(field, eval::one_line(&e)))?;
     }
     if let Some(data) = &config.data {
@@ -306,9 +331,6 @@ fn compile(
             .add_data(data)
             .map_err(|e| ConfigError::field("data", eval::one_line(&e)))?;
     }
-    let sources: Vec<&str> = modules.iter().map(|(_, s)| *s).collect();
-    let extensions = extensions::all();
-    let extension_names: Vec<&str> = extensions.iter().map(|e| e.name).collect();
     let unsupported = builtins::unsupported_calls(&sources, &extension_names);
     if !unsupported.is_empty() {
         return Err(ConfigError::field(
@@ -346,31 +368,32 @@ fn compile(
             format!("recursive rules (Rego forbids recursion): {cycle}"),
         ));
     }
-    let uses_extensions = sources
-        .iter()
-        .any(|source| extension_names.iter().any(|name| source.contains(name)));
-    let rule = rule_path(&config.path);
-    let vm_differs = match on_interpreter || uses_extensions {
-        true => None,
-        false => interpreter_only::construct(&sources, &rule),
-    };
-    if let Some(construct) = &vm_differs {
-        log::info!(
-            "rego_authz: {rule} runs on the interpreter: the policy {construct}, which the \
-             bytecode VM evaluates otherwise than OPA"
-        );
-    }
     let budget = Budget {
         time: Duration::from_millis(config.max_eval_ms),
         instructions: config.max_eval_instructions,
         bytes: config.max_eval_bytes,
     };
-    let on_interpreter = on_interpreter || uses_extensions || vm_differs.is_some();
-    let evaluator = Evaluator::compile(engine, &rule, &extensions, on_interpreter, budget)
-        .map_err(|err| match err {
-            CompileError::Rule(message) => ConfigError::field("path", message),
-            CompileError::Policy(message) => ConfigError::field(policy_field, message),
-        })?;
+    if on_interpreter {
+        extensions.extend(operator_calls::extensions());
+    }
+    let evaluator = match Evaluator::compile(engine, &rule, &extensions, on_interpreter, budget) {
+        Ok(evaluator) => evaluator,
+        Err(CompileError::NotForVm(reason)) => {
+            log::info!("rego_authz: {rule} runs on the interpreter: {reason}");
+            return compile(config, true);
+        }
+        Err(CompileError::Rule(message)) => return Err(ConfigError::field("path", message)),
+        Err(CompileError::Policy(message)) => {
+            return Err(ConfigError::field(policy_field, message))
+        }
+    };
+    let evaluator = match evaluator {
+        Evaluator::Vm(..) if interpreter_only::decision_may_conflict(&sources, &rule) => {
+            let (interpreter, _) = compile(config, true)?;
+            Evaluator::Confirmed(Box::new(evaluator), Box::new(interpreter))
+        }
+        evaluator => evaluator,
+    };
     Ok((evaluator, InputNeeds::of_sources(sources)))
 }
 
