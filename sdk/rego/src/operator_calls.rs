@@ -531,6 +531,38 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_type_is_a_deny_on_the_interpreter_not_an_error_a_fail_open_filter_lets_through() {
+        use palisade::Policy as _;
+        // io.jwt.* runs the policy on the interpreter; `"abc" + 1` is undefined in OPA, so the
+        // default applies. Before the rewrite, the interpreter failed the evaluation, and with
+        // `failure_mode: allow` the request went through.
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                      headers := input.attributes.request.http.headers\n\
+                      allow if headers[\"x-n\"] + 1 > 5\n\
+                      allow if { some r in headers[\"x-roles\"]; r == \"admin\" }\n\
+                      allow if headers[\"x-set\"] | {1} == {1}\n\
+                      claims := io.jwt.decode(headers.authorization)\n";
+        let config = palisade::__private::parse_config(
+            serde_json::json!({ "policy": policy, "failure_mode": "allow" })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        let authz = crate::RegoAuthz::from_config(config).unwrap();
+        assert_eq!(authz.engine_name(), "interpreter");
+        let host = palisade::__private::FakeHost::with_headers(&[
+            (":method", "GET"),
+            (":path", "/"),
+            ("x-n", "abc"),
+            ("x-roles", "admin"),
+            ("x-set", "x"),
+        ]);
+        let request = palisade::Request::from_host(&host).unwrap();
+        let decision = authz.decide(&request).unwrap();
+        assert!(!decision.is_allowed());
+    }
+
+    #[test]
     fn a_policy_that_does_not_parse_is_left_as_it_is() {
         let source = "package t\nx := 1 +\n";
         assert_eq!(rewrite("t.rego", source, false), source);
