@@ -11,6 +11,7 @@ mod comprehensions;
 mod crypto;
 pub mod eval;
 pub mod extensions;
+mod head_values;
 pub mod input;
 pub mod interpreter_only;
 pub mod jwt;
@@ -26,6 +27,7 @@ pub mod recursion;
 pub mod replacements;
 pub mod result;
 mod source_rewrites;
+mod syntax;
 #[cfg(test)]
 mod test_support;
 mod urlquery;
@@ -310,6 +312,7 @@ fn compile(
         }
         let mut source = source_rewrites::rewrite(source, &extension_arities, rego_v0);
         if on_interpreter {
+            source = head_values::rewrite(name, &source, rego_v0);
             source = operator_calls::rewrite(name, &source, rego_v0);
         }
         engine

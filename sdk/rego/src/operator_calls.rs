@@ -15,12 +15,11 @@
 //! the text at the spans of the operators' operands.
 
 use anyhow::{bail, Result};
-use regorus::unstable::{
-    ArithOp, BinOp, Expr, Literal, Module, Parser, Query, Ref, Rule, RuleHead,
-};
-use regorus::{Source, Value};
+use regorus::unstable::{ArithOp, BinOp, Expr, Literal, Query, Ref, Rule, RuleHead};
+use regorus::Value;
 
 use super::eval::Extension;
+use super::syntax::{bounds, is_word, parse, TextEdits};
 
 /// `f(a, b)` for two numbers (bound to `a` and `b`, regorus' number type, which it does not
 /// export by name); an error (an undefined call) for anything else.
@@ -115,7 +114,7 @@ fn has_at(collection: &Value, key: &Value, value: &Value) -> bool {
 /// does not parse (compiling it reports the error).
 pub(crate) fn rewrite(name: &str, source: &str, rego_v0: bool) -> String {
     match walk(name, source, rego_v0) {
-        Some(edits) => edits.apply(),
+        Some(edits) => edits.text.apply_checked(name, rego_v0),
         None => source.to_string(),
     }
 }
@@ -131,37 +130,26 @@ pub(crate) fn membership_as_value(name: &str, source: &str, rego_v0: bool) -> Op
 fn walk<'a>(name: &str, source: &'a str, rego_v0: bool) -> Option<Edits<'a>> {
     let module = parse(name, source, rego_v0).ok()?;
     let mut edits = Edits {
-        source,
-        inserts: Vec::new(),
+        text: TextEdits::new(source),
         memberships_as_values: Vec::new(),
     };
     module.policy.iter().for_each(|rule| edits.rule(rule));
     Some(edits)
 }
 
-fn parse(name: &str, source: &str, rego_v0: bool) -> Result<Module> {
-    let source = Source::from_contents(name.to_string(), source.to_string())?;
-    let mut parser = Parser::new(&source)?;
-    if !rego_v0 {
-        parser.enable_rego_v1()?;
-    }
-    parser.parse()
-}
-
-/// Edits of one module's text.
+/// The edits that make a module's operators calls.
 struct Edits<'a> {
-    source: &'a str,
-    /// `(offset, order, replaced, text)`: `text` replaces `replaced` bytes at `offset`; edits at
-    /// one offset apply in `order`.
-    inserts: Vec<(usize, Order, usize, String)>,
+    text: TextEdits<'a>,
     /// The bounds of each `x in xs` that is not a condition of its own.
     memberships_as_values: Vec<(usize, usize)>,
 }
 
-/// The order of edits at one offset: closing parentheses (of inner expressions first), then an
-/// operator's comma, then opening parentheses (of outer expressions first). An expression is
-/// visited after the expressions inside it, so of two with one span the later is the outer.
-type Order = (u8, i64, i64);
+// The order of edits at one offset: closing parentheses (of inner expressions first), then an
+// operator's comma, then opening parentheses (of outer expressions first). An expression is
+// visited after the expressions inside it, so of two with one span the later is the outer.
+const CLOSING: u8 = 0;
+const COMMA: u8 = 1;
+const OPENING: u8 = 2;
 
 impl Edits<'_> {
     /// `__palisade.<function>(` before the expression at `span`, `)` after it: at one offset,
@@ -170,21 +158,18 @@ impl Edits<'_> {
     fn call_around(&mut self, expr: &Ref<Expr>, function: &str) {
         let (start, end) = bounds(expr);
         let length = end.saturating_sub(start) as i64;
-        let visited = self.inserts.len() as i64;
-        self.inserts.push((
-            start,
-            (2, -length, -visited),
-            0,
-            format!("__palisade.{function}("),
-        ));
-        self.inserts
-            .push((end, (0, length, visited), 0, ")".into()));
+        let visited = self.text.len() as i64;
+        let opening = format!("__palisade.{function}(");
+        self.text
+            .replace(start, (OPENING, -length, -visited), 0, opening);
+        self.text
+            .replace(end, (CLOSING, length, visited), 0, ")".into());
     }
 
     /// The operator between two operands (`token`, outside comments), made a comma.
     fn comma_for(&mut self, lhs: &Ref<Expr>, token: &str, rhs: &Ref<Expr>) {
         let (from, to) = (bounds(lhs).1, bounds(rhs).0);
-        let Some(gap) = self.source.get(from..to) else {
+        let Some(gap) = self.text.source.get(from..to) else {
             return;
         };
         let mut offset = 0;
@@ -198,29 +183,13 @@ impl Edits<'_> {
                 _ => code.find(token),
             };
             if let Some(at) = found {
-                self.inserts
-                    .push((from + offset + at, (1, 0, 0), token.len(), ",".into()));
+                let at = from + offset + at;
+                self.text
+                    .replace(at, (COMMA, 0, 0), token.len(), ",".into());
                 return;
             }
             offset += line.len();
         }
-    }
-
-    fn apply(mut self) -> String {
-        self.inserts
-            .sort_by_key(|(offset, order, _, _)| (*offset, *order));
-        let mut out = String::with_capacity(self.source.len() + 24 * self.inserts.len());
-        let mut at = 0;
-        for (offset, _, replaced, text) in &self.inserts {
-            if let Some(kept) = self.source.get(at..*offset) {
-                out.push_str(kept);
-                at = *offset;
-            }
-            out.push_str(text);
-            at += replaced;
-        }
-        out.push_str(self.source.get(at..).unwrap_or_default());
-        out
     }
 
     fn rule(&mut self, rule: &Ref<Rule>) {
@@ -396,57 +365,6 @@ impl Edits<'_> {
         self.call_around(expr, function);
         self.comma_for(lhs, token, rhs);
     }
-}
-
-/// The byte offsets of `expr`'s text. regorus' span of a string leaves its quotes out, and so
-/// does the span of an expression that starts or ends with one.
-fn bounds(expr: &Ref<Expr>) -> (usize, usize) {
-    let span = expr.span();
-    let (mut start, mut end) = (span.start as usize, span.end as usize);
-    let quoted = |e: &Expr| matches!(e, Expr::String { .. } | Expr::RawString { .. });
-    let first = leftmost(expr);
-    if quoted(first) && first.span().start as usize == start {
-        start = start.saturating_sub(1);
-    }
-    let last = rightmost(expr);
-    if quoted(last) && last.span().end as usize == end {
-        end += 1;
-    }
-    (start, end)
-}
-
-/// The expression `expr`'s text starts with.
-fn leftmost(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::ArithExpr { lhs, .. }
-        | Expr::BinExpr { lhs, .. }
-        | Expr::BoolExpr { lhs, .. }
-        | Expr::AssignExpr { lhs, .. } => leftmost(lhs),
-        Expr::Membership { key: Some(key), .. } => leftmost(key),
-        Expr::Membership { value, .. } => leftmost(value),
-        Expr::RefDot { refr, .. } | Expr::RefBrack { refr, .. } => leftmost(refr),
-        Expr::Call { fcn, .. } => leftmost(fcn),
-        _ => expr,
-    }
-}
-
-/// The expression `expr`'s text ends with.
-fn rightmost(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::ArithExpr { rhs, .. }
-        | Expr::BinExpr { rhs, .. }
-        | Expr::BoolExpr { rhs, .. }
-        | Expr::AssignExpr { rhs, .. } => rightmost(rhs),
-        Expr::Membership { collection, .. } => rightmost(collection),
-        _ => expr,
-    }
-}
-
-/// Whether the `length` bytes at `at` of `code` are a word of their own.
-fn is_word(code: &str, at: usize, length: usize) -> bool {
-    let bytes = code.as_bytes();
-    let ident = |i: Option<&u8>| i.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    !ident(at.checked_sub(1).and_then(|i| bytes.get(i))) && !ident(bytes.get(at + length))
 }
 
 #[cfg(test)]
