@@ -25,8 +25,12 @@ pub enum CalloutState {
 pub struct HttpCallout {
     /// The token (`return_call_id`).
     pub token: u32,
-    /// The context that dispatched it; the response goes back to it.
+    /// The context that dispatched it.
     pub context_id: u32,
+    /// The root context of the plugin that dispatched it. As in Envoy, a callout belongs to the
+    /// root context: `proxy_on_http_call_response` gets the root context's id (an SDK finds the
+    /// stream that waits for it by the token), and the callout outlives the stream.
+    pub root_context_id: u32,
     /// The upstream (cluster) name.
     pub upstream: String,
     /// Request headers (with `:method`, `:path`, `:authority`).
@@ -103,6 +107,9 @@ pub struct GrpcCall {
     pub kind: GrpcKind,
     /// The context that opened it.
     pub context_id: u32,
+    /// The root context of the plugin that opened it, whose id the gRPC callbacks get (as for
+    /// [`HttpCallout::root_context_id`]).
+    pub root_context_id: u32,
     /// The upstream (cluster) name.
     pub upstream: String,
     /// The service name.

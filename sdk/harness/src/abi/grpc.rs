@@ -127,6 +127,9 @@ fn open(
         token,
         kind,
         context_id: state.effective_context,
+        root_context_id: state
+            .root_of(state.effective_context)
+            .unwrap_or(state.effective_context),
         upstream,
         service,
         method,

@@ -73,6 +73,9 @@ fn http_call(
     let callout = HttpCallout {
         token,
         context_id: state.effective_context,
+        root_context_id: state
+            .root_of(state.effective_context)
+            .unwrap_or(state.effective_context),
         upstream,
         headers,
         body,

@@ -76,7 +76,7 @@ impl Host {
             return Err(HarnessError::CalloutNotPending(token));
         }
         callout.state = new_state;
-        let ctx = callout.context_id;
+        let ctx = callout.root_context_id;
         let status = match &response {
             Some(r) => (
                 r.headers
@@ -111,7 +111,8 @@ impl Host {
     }
 
     /// Runs a callback for `ctx` with scoped data readable, unless the context is gone or the VM failed;
-    /// a trap applies the failure policy to the stream the callback belonged to.
+    /// a trap applies the failure policy to the context the plugin was acting for (the stream an SDK
+    /// made effective to handle a root context's callout response).
     fn callback_in_scope(
         &mut self,
         ctx: u32,
@@ -124,10 +125,11 @@ impl Host {
         }
         self.vm.state_mut().scope = scope;
         let result = invoke(&mut self.vm);
+        let acting_for = self.vm.state().effective_context;
         self.vm.state_mut().scope = CallbackScope::default();
         self.run_deferred();
         if result.is_err() {
-            self.apply_trap(ctx);
+            self.apply_trap(acting_for);
         }
     }
 
@@ -151,7 +153,7 @@ impl Host {
         if call.state != CalloutState::Pending {
             return Err(HarnessError::GrpcCallNotOpen(token));
         }
-        Ok(call.context_id)
+        Ok(call.root_context_id)
     }
 
     /// Sends initial metadata: `proxy_on_grpc_receive_initial_metadata`.

@@ -353,7 +353,7 @@ impl Host {
     }
 
     /// `proxy_on_log` (unless the stream logged already) then `proxy_on_delete`; the context is gone
-    /// afterwards and its callouts cancelled.
+    /// afterwards. Its callouts are not cancelled: they belong to the root context, as in Envoy.
     fn finalize(&mut self, context_id: u32) {
         let live = !self.vm.failed
             && self.vm.state().contexts.contains_key(&context_id)
@@ -377,17 +377,6 @@ impl Host {
             c.done = true;
             c.done_pending = false;
             c.deleted = true;
-        }
-        // Envoy cancels a context's outstanding requests when the context goes away.
-        for callout in state.http_callouts.values_mut() {
-            if callout.context_id == context_id && callout.state == CalloutState::Pending {
-                callout.state = CalloutState::Cancelled;
-            }
-        }
-        for call in state.grpc_calls.values_mut() {
-            if call.context_id == context_id && call.state == CalloutState::Pending {
-                call.state = CalloutState::Cancelled;
-            }
         }
     }
 

@@ -185,16 +185,25 @@ fn callout_without_required_headers_or_to_unknown_upstream_is_refused() -> anyho
 }
 
 #[test]
-fn finishing_a_stream_cancels_its_callouts() -> anyhow::Result<()> {
+fn a_callout_outlives_its_stream_and_answers_to_the_root_context() -> anyhow::Result<()> {
+    // As in Envoy: the callout belongs to the root context; the client went away (the stream
+    // logged, finished and was deleted), and the response still arrives, with the root's id.
     let mut host = probe_host()?;
     let s = host.new_http_stream()?;
     host.request_headers(s, &get("callout"), true)?;
-    let token = host.pending_http_callouts()[0].token;
+    let callout = host.pending_http_callouts()[0].clone();
+    assert_eq!((callout.context_id, callout.root_context_id), (s.0, 1));
     host.finish_stream(s)?;
     assert_eq!(
-        host.http_callout(token).map(|c| c.state.clone()),
-        Some(CalloutState::Cancelled)
+        host.http_callout(callout.token).map(|c| c.state.clone()),
+        Some(CalloutState::Pending)
     );
+    host.respond_http_callout(callout.token, HttpResponse::new(200))?;
+    assert_eq!(
+        host.http_callout(callout.token).map(|c| c.state.clone()),
+        Some(CalloutState::Answered)
+    );
+    assert!(!host.vm_failed());
     Ok(())
 }
 
