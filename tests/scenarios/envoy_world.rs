@@ -40,6 +40,8 @@ impl EnvoyWorld {
         let upstream = EchoServer::start()?;
         let callouts = EchoServer::start()?;
         let slow = TcpListener::bind("127.0.0.1:0")?;
+        // A port nothing listens on (bound for a moment to find a free one): the `refused` cluster.
+        let refused = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/envoy.yaml");
         let plugin = &file.plugin;
         let configuration = serde_json::to_string(&plugin.configuration)?;
@@ -49,6 +51,7 @@ impl EnvoyWorld {
                 ("UPSTREAM_PORT", &upstream.port().to_string()),
                 ("CALLOUT_PORT", &callouts.port().to_string()),
                 ("SLOW_PORT", &slow.local_addr()?.port().to_string()),
+                ("REFUSED_PORT", &refused.to_string()),
                 ("WASM_PATH", &wasm.to_string_lossy()),
                 ("PLUGIN_NAME", &plugin.name),
                 ("ROOT_ID", &plugin.root_id),
@@ -90,6 +93,9 @@ impl EnvoyWorld {
                 upstream.len()
             );
         }
+        // The logs first: a callout may still be in flight when the client has its answer (the
+        // filter answered at once), and the wanted log lines say when it is done.
+        let logs = self.logs_until(log_mark, wants);
         let callouts = self
             .callouts
             .received()
@@ -100,7 +106,6 @@ impl EnvoyWorld {
                 request,
             })
             .collect();
-        let logs = self.logs_until(log_mark, wants);
         Ok(Observed {
             status: reply.status,
             headers: reply.headers,
@@ -232,10 +237,11 @@ fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
         stream.write_all(head.as_bytes())?;
     }
     stream.flush()?;
-    read_reply(BufReader::new(stream))
+    read_reply(BufReader::new(stream), request.method == "HEAD")
 }
 
-fn read_reply(mut reader: impl BufRead) -> anyhow::Result<Reply> {
+/// Reads a response; the answer to a HEAD request has no body, whatever its headers say.
+fn read_reply(mut reader: impl BufRead, head: bool) -> anyhow::Result<Reply> {
     let mut line = String::new();
     let (status, headers) = loop {
         line.clear();
@@ -268,7 +274,8 @@ fn read_reply(mut reader: impl BufRead) -> anyhow::Result<Reply> {
             .map(|(_, v): &(String, String)| v.clone())
     };
     let mut body = Vec::new();
-    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if head {
+    } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
             line.clear();
             reader.read_line(&mut line)?;

@@ -165,7 +165,8 @@ pub struct Request {
     /// The `Host` header (`:authority`).
     #[serde(default = "default_authority")]
     pub authority: String,
-    /// Request headers in order (names as written; both worlds lower-case them).
+    /// Request headers in order (names as written; both worlds lower-case them); a list of values
+    /// sends the header once per value.
     #[serde(default, deserialize_with = "ordered_pairs")]
     pub headers: Vec<(String, String)>,
     /// Body chunks. One chunk is sent with `content-length`; several are sent chunked, with a pause
@@ -393,13 +394,31 @@ fn ordered_pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some((k, v)) = map.next_entry::<String, Scalar>()? {
-                out.push((k, v.0));
+            while let Some((k, values)) = map.next_entry::<String, Values>()? {
+                out.extend(values.0.into_iter().map(|v| (k.clone(), v)));
             }
             Ok(out)
         }
     }
     d.deserialize_map(Pairs)
+}
+
+/// A header's values: one scalar, or a list of them for a header sent several times.
+struct Values(Vec<String>);
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMore {
+            One(Scalar),
+            More(Vec<Scalar>),
+        }
+        Ok(Values(match OneOrMore::deserialize(d)? {
+            OneOrMore::One(v) => vec![v.0],
+            OneOrMore::More(vs) => vs.into_iter().map(|v| v.0).collect(),
+        }))
+    }
 }
 
 /// A header value written as a string, number or bool.

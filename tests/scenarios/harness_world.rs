@@ -1,33 +1,27 @@
-//! The harness world: the filter in `palisade-harness`, driven the way Envoy drives it for the
-//! scenario bootstrap (`envoy.yaml`): request headers as Envoy's HTTP/1 codec and connection manager
-//! hand them over, body chunks, callouts answered as the bootstrap's clusters would answer them, the
-//! echo upstream's response (the same `EchoedRequest` JSON the real echo server sends), then the
-//! response through the filter.
+//! The harness world: the filter in `palisade-harness`, driven through its front door
+//! (`Host::client_request`) the way Envoy drives it for the scenario bootstrap (`envoy.yaml`):
+//! clusters that answer callouts as the bootstrap's do, and the echo upstream's response (the same
+//! `EchoedRequest` JSON the real echo server sends).
 
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use palisade_harness::{
-    FailurePolicy as HarnessPolicy, HeaderMap, Host, HostBuilder, HttpCallout, HttpResponse,
-    LogLevel, MetricValue, PluginConfig, PropertyValue, StreamId,
+    ClientRequest, Cluster, FailurePolicy as HarnessPolicy, HeaderMap, Host, HostBuilder,
+    HttpCallout, HttpResponse, LogLevel, MetricValue, PluginConfig, ReceivedRequest,
+    UpstreamResponse,
 };
 use palisade_testkit::echo::EchoedRequest;
 
 use crate::format::{FailurePolicy, Request, ScenarioFile, WaitFor};
 use crate::outcome::{Observed, SeenCallout, Waited, Wants};
 
-/// The clusters of `envoy.yaml`; a callout to any other name is refused, as Envoy refuses it.
-const CLUSTERS: [&str; 4] = ["echo", "auth_cluster", "dead", "slow"];
-
-/// Virtual time per step of a `wait_for`, or of waiting for a paused request.
+/// Virtual time per step of a `wait_for`.
 const WAIT_STEP: Duration = Duration::from_millis(10);
-/// How long a paused request may wait to be resumed before it counts as hung.
-const PAUSE_WAIT: Duration = Duration::from_secs(2);
 
 pub struct HarnessWorld {
     host: Host,
-    requests: u32,
 }
 
 impl HarnessWorld {
@@ -47,9 +41,16 @@ impl HarnessWorld {
                     .failure_policy(policy)
                     .allow_on_headers_stop_iteration(plugin.allow_on_headers_stop_iteration),
             )
-            .upstreams(&CLUSTERS)
-            // `dead` has no endpoints: Envoy answers a callout to it before dispatch returns.
-            .unhealthy_upstreams(&["dead"])
+            // The clusters of envoy.yaml.
+            .cluster("echo", Cluster::answering(HttpResponse::new(200)))
+            .cluster(
+                "auth_cluster",
+                Cluster::Answers(std::sync::Arc::new(echo_callout)),
+            )
+            .cluster("dead", Cluster::NoEndpoints)
+            .cluster("slow", Cluster::NeverAnswers)
+            .cluster("refused", Cluster::Refuses)
+            .upstream(echo_upstream)
             // Envoy runs with `--component-log-level wasm:info`.
             .log_level(LogLevel::Info)
             .build()?;
@@ -57,125 +58,24 @@ impl HarnessWorld {
         if !started.ok() {
             bail!("the plugin refused to start: {started:?}");
         }
-        Ok(Self { host, requests: 0 })
+        Ok(Self { host })
     }
 
     pub fn request(&mut self, request: &Request, wants: &Wants) -> anyhow::Result<Observed> {
-        self.requests += 1;
         let log_mark = self.host.logs().len();
         let callout_mark = self.host.http_callouts().len();
-        let s = self.host.new_http_stream()?;
-        // The connection the probe can ask about: a loopback client on a plaintext listener.
-        self.host
-            .set_stream_property(s, "source.address", "127.0.0.1:40000")?;
-        self.host
-            .set_stream_property(s, "source.port", PropertyValue::Int(40000))?;
-        self.host
-            .set_stream_property(s, "destination.address", "127.0.0.1:10000")?;
-        self.host
-            .set_stream_property(s, "destination.port", PropertyValue::Int(10000))?;
-
-        let headers = request_headers(request, self.requests);
-        let pairs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        // The upstream gets the request once its headers leave the filter (Envoy streams it on
-        // from there), with the body chunks that leave the filter after them.
-        let mut sent_headers = None;
-        let trailers = !request.trailers.is_empty();
-        self.host
-            .request_headers(s, &pairs, request.body.is_empty() && !trailers)?;
-        self.answer_callouts()?;
-        self.note_forwarded(s, &mut sent_headers)?;
-        // Envoy's HTTP/1 codec hands over each chunk as it is read, then the end of the message as an
-        // empty chunk with end_of_stream (also for a body sent with content-length), or the trailers.
-        if !request.body.is_empty() || trailers {
-            let end = (!trailers).then_some("");
-            let chunks: Vec<&str> = request.body.iter().map(String::as_str).chain(end).collect();
-            for (i, chunk) in chunks.iter().enumerate() {
-                let end_of_stream = end.is_some() && i + 1 == chunks.len();
-                self.host.request_body(s, chunk.as_bytes(), end_of_stream)?;
-                self.answer_callouts()?;
-                self.note_forwarded(s, &mut sent_headers)?;
-            }
+        let mut client =
+            ClientRequest::new(&request.method, &request.path).authority(&request.authority);
+        for (name, value) in &request.headers {
+            client = client.header(name, value);
         }
-        if trailers {
-            let pairs: Vec<(&str, &str)> = request
-                .trailers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            self.host.request_trailers(s, &pairs)?;
-            self.answer_callouts()?;
-            self.note_forwarded(s, &mut sent_headers)?;
+        for chunk in &request.body {
+            client = client.body(chunk.as_bytes());
         }
-        // A request the plugin paused may be resumed later (from its tick): let time pass, as the
-        // Envoy world's client waits.
-        let waited = self.host.elapsed() + PAUSE_WAIT;
-        while self.host.stream(s)?.request_paused
-            && !self.host.stream(s)?.ended()
-            && self.host.elapsed() < waited
-        {
-            self.host.advance_time(WAIT_STEP)?;
-            self.answer_callouts()?;
-            self.note_forwarded(s, &mut sent_headers)?;
+        for (name, value) in &request.trailers {
+            client = client.trailer(name, value);
         }
-
-        let stream = self.host.stream(s)?;
-        if stream.request_paused && !stream.ended() {
-            bail!("the plugin paused the request and nothing resumed it (the request would hang)");
-        }
-        let upstream = sent_headers.map(|headers| echoed(&headers, &stream.request_body));
-        if let (Some(echoed), false) = (&upstream, stream.ended()) {
-            let json = serde_json::to_string(echoed)?;
-            let length = json.len().to_string();
-            // What Envoy's filter sees of the echo server's response: tiny_http's headers plus the
-            // router's `x-envoy-upstream-service-time`.
-            self.host.response_headers(
-                s,
-                &[
-                    (":status", "200"),
-                    ("server", "tiny-http (Rust)"),
-                    ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
-                    ("content-type", "application/json"),
-                    ("content-length", &length),
-                    ("x-envoy-upstream-service-time", "0"),
-                ],
-                false,
-            )?;
-            self.host.response_body(s, json.as_bytes(), true)?;
-            self.answer_callouts()?;
-        }
-
-        let stream = self.host.stream(s)?;
-        let (status, headers, body) = match &stream.local_reply {
-            Some(reply) => (
-                u16::try_from(reply.status)?,
-                reply.headers.pairs().to_vec(),
-                reply.body.clone(),
-            ),
-            None => {
-                if stream.response_paused {
-                    bail!("the plugin paused the response and nothing resumed it");
-                }
-                let status = stream
-                    .response_headers
-                    .get(":status")
-                    .context("no response status")?
-                    .parse()?;
-                let headers = stream
-                    .response_headers
-                    .pairs()
-                    .iter()
-                    .filter(|(k, _)| !k.starts_with(':'))
-                    .cloned()
-                    .collect();
-                (status, headers, stream.response_body.clone())
-            }
-        };
-        self.host.finish_stream(s)?;
-
+        let exchange = self.host.client_request(&client)?;
         let callouts = self
             .host
             .http_callouts()
@@ -184,27 +84,21 @@ impl HarnessWorld {
             .filter(|c| c.upstream == "auth_cluster")
             .map(|c| SeenCallout {
                 cluster: c.upstream.clone(),
-                request: echoed(&c.headers, &c.body),
+                request: echoed(&c.received_headers(), &c.body),
             })
             .collect();
         Ok(Observed {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            upstream,
+            status: exchange.response.status,
+            headers: exchange.response.headers.pairs().to_vec(),
+            body: String::from_utf8_lossy(&exchange.response.body).into_owned(),
+            upstream: exchange
+                .upstream
+                .as_ref()
+                .map(|r| echoed(&r.headers, &r.body)),
             callouts,
             metrics: self.metrics(wants),
             logs: self.logs_since(log_mark),
         })
-    }
-
-    /// Records the request headers as they left the filter, the first time they do.
-    fn note_forwarded(&self, s: StreamId, sent: &mut Option<HeaderMap>) -> anyhow::Result<()> {
-        let stream = self.host.stream(s)?;
-        if sent.is_none() && !stream.ended() && !stream.request_paused {
-            *sent = Some(stream.request_headers.clone());
-        }
-        Ok(())
     }
 
     pub fn wait_for(&mut self, wait: &WaitFor, wants: &Wants) -> anyhow::Result<Waited> {
@@ -224,49 +118,6 @@ impl HarnessWorld {
 
     pub fn sleep(&mut self, ms: u64) -> anyhow::Result<()> {
         self.host.advance_time(Duration::from_millis(ms))?;
-        Ok(())
-    }
-
-    /// Answers every pending callout as the bootstrap's clusters would: `auth_cluster` is an echo
-    /// server, `slow` never answers (the callout runs into its timeout on the virtual clock, where the
-    /// harness answers as Envoy's router does). `dead` never gets here: dispatch fails.
-    fn answer_callouts(&mut self) -> anyhow::Result<()> {
-        for _ in 0..100 {
-            let Some(callout) = self
-                .host
-                .pending_http_callouts()
-                .first()
-                .map(|c| (*c).clone())
-            else {
-                return Ok(());
-            };
-            match callout.upstream.as_str() {
-                "auth_cluster" => {
-                    let json = serde_json::to_string(&echoed(&callout.headers, &callout.body))?;
-                    let response = HttpResponse::new(200)
-                        .header("server", "tiny-http (Rust)")
-                        .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
-                        .header("content-type", "application/json")
-                        .header("content-length", &json.len().to_string())
-                        .header("x-envoy-upstream-service-time", "0")
-                        .body(json);
-                    self.host.respond_http_callout(callout.token, response)?;
-                }
-                _ => self.time_out(&callout)?,
-            }
-        }
-        bail!("the plugin kept dispatching callouts")
-    }
-
-    fn time_out(&mut self, callout: &HttpCallout) -> anyhow::Result<()> {
-        if callout.timeout.is_zero() {
-            bail!(
-                "callout {} to {} has no timeout and no answer",
-                callout.token,
-                callout.upstream
-            );
-        }
-        self.host.advance_time(callout.timeout)?;
         Ok(())
     }
 
@@ -297,43 +148,28 @@ fn metric(host: &Host, name: &str) -> Option<u64> {
     }
 }
 
-/// The request headers Envoy gives the filter for this client request: the HTTP/1 codec's pseudo
-/// headers (`Host` becomes `:authority`), the client's headers and framing header, then what the
-/// connection manager adds (`x-forwarded-proto`, `x-request-id`).
-fn request_headers(request: &Request, n: u32) -> Vec<(String, String)> {
-    let mut headers = vec![
-        (":authority".to_string(), request.authority.clone()),
-        (":path".to_string(), request.path.clone()),
-        (":method".to_string(), request.method.clone()),
-    ];
-    // The connection manager answers `expect: 100-continue` itself and drops the header.
-    headers.extend(
-        request
-            .headers
-            .iter()
-            .filter(|(k, v)| {
-                !(k.eq_ignore_ascii_case("expect") && v.eq_ignore_ascii_case("100-continue"))
-            })
-            .cloned(),
-    );
-    match request.body.len() {
-        _ if !request.trailers.is_empty() => {
-            headers.push(("transfer-encoding".into(), "chunked".into()));
-        }
-        0 => {}
-        1 => {
-            let length = request.body.iter().map(String::len).sum::<usize>();
-            headers.push(("content-length".into(), length.to_string()));
-        }
-        _ => headers.push(("transfer-encoding".into(), "chunked".into())),
-    }
-    headers.push((":scheme".into(), "http".into()));
-    headers.push(("x-forwarded-proto".into(), "http".into()));
-    headers.push((
-        "x-request-id".into(),
-        format!("00000000-0000-4000-8000-{n:012}"),
-    ));
-    headers
+/// The echo server (`palisade_testkit::echo`) as the route's upstream: a 200 with the request as
+/// JSON, and tiny_http's headers.
+fn echo_upstream(request: &ReceivedRequest) -> UpstreamResponse {
+    let json = serde_json::to_string(&echoed(&request.headers, &request.body)).unwrap_or_default();
+    UpstreamResponse::new(200)
+        .header("server", "tiny-http (Rust)")
+        .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
+        .header("content-type", "application/json")
+        .body(json)
+}
+
+/// The echo server as the `auth_cluster` callout cluster.
+fn echo_callout(callout: &HttpCallout) -> HttpResponse {
+    let json = serde_json::to_string(&echoed(&callout.received_headers(), &callout.body))
+        .unwrap_or_default();
+    HttpResponse::new(200)
+        .header("server", "tiny-http (Rust)")
+        .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
+        .header("content-type", "application/json")
+        .header("content-length", &json.len().to_string())
+        .header("x-envoy-upstream-service-time", "0")
+        .body(json)
 }
 
 /// A request as an HTTP/1 upstream receives it: `:authority` as `Host`, no other pseudo headers.

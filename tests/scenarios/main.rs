@@ -231,6 +231,7 @@ scenario_files!(
     stop_iteration_allowed,
     body_policy,
     body_policy_held,
+    abi_callbacks,
 );
 
 /// A new scenario file must be listed above, or it would silently never run.

@@ -47,6 +47,23 @@ pub struct HttpCallout {
     pub state: CalloutState,
 }
 
+impl HttpCallout {
+    /// The headers as the cluster receives them: the plugin's, and what Envoy's router adds to
+    /// a request of its own (`x-envoy-internal: true`, and `x-envoy-expected-rq-timeout-ms` with
+    /// the callout's timeout), as seen in Envoy 1.40.
+    pub fn received_headers(&self) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        headers.add("x-envoy-internal", "true");
+        if !self.timeout.is_zero() {
+            headers.add(
+                "x-envoy-expected-rq-timeout-ms",
+                &self.timeout.as_millis().to_string(),
+            );
+        }
+        headers
+    }
+}
+
 /// A response the test gives to an HTTP callout.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -67,6 +84,17 @@ impl HttpResponse {
             headers,
             ..Self::default()
         }
+    }
+
+    /// What Envoy's router answers when the upstream refuses the connection (Envoy 1.40): a 503
+    /// with `content-length`, `content-type: text/plain` and the reset reason as the body.
+    pub fn connection_refused() -> Self {
+        let body = "upstream connect error or disconnect/reset before headers. reset reason: \
+                    remote connection failure";
+        Self::new(503)
+            .header("content-length", &body.len().to_string())
+            .header("content-type", "text/plain")
+            .body(body)
     }
 
     /// Adds a header.

@@ -112,6 +112,10 @@ pub(crate) struct HostConfig {
     pub(crate) faults: Vec<(String, crate::faults::Fault, Option<u32>)>,
     /// Record every host call from the start.
     pub(crate) record_host_calls: bool,
+    /// How the named clusters answer callouts ([`crate::Host::client_request`]).
+    pub(crate) clusters: BTreeMap<String, crate::upstream::Cluster>,
+    /// The route's upstream ([`crate::Host::client_request`]).
+    pub(crate) upstream: Option<crate::upstream::Upstream>,
 }
 
 impl fmt::Debug for HostConfig {
@@ -124,6 +128,7 @@ impl fmt::Debug for HostConfig {
             .field("log_level", &self.log_level)
             .field("upstreams", &self.upstreams)
             .field("unhealthy_upstreams", &self.unhealthy_upstreams)
+            .field("clusters", &self.clusters)
             .field(
                 "foreign_functions",
                 &self.foreign_functions.keys().collect::<Vec<_>>(),

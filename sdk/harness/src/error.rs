@@ -50,6 +50,9 @@ pub enum HarnessError {
         "plugin `{0}` is not running (not started, or on_vm_start/on_configure returned false)"
     )]
     PluginNotRunning(String),
+    /// A request the filter holds for good: the client would wait for ever.
+    #[error("the filter holds the request or its response: {0}")]
+    Hung(String),
     /// No HTTP stream with this id.
     #[error("unknown HTTP stream {0}")]
     UnknownStream(u32),

@@ -29,6 +29,7 @@
 mod abi;
 mod cache;
 mod callout;
+mod client;
 mod clock;
 mod config;
 mod error;
@@ -36,6 +37,7 @@ mod faults;
 mod gate;
 mod headers;
 mod host;
+mod local_reply;
 mod memory;
 mod metrics;
 mod properties;
@@ -43,11 +45,13 @@ mod shared;
 mod state;
 mod stream;
 mod types;
+mod upstream;
 mod vm;
 mod wasi;
 
 pub use cache::AbiVersion;
 pub use callout::{CalloutState, GrpcCall, GrpcKind, HttpCallout, HttpResponse};
+pub use client::{ClientRequest, DROPPED, JOINED};
 pub use config::{FailurePolicy, ForeignFunction, PluginConfig};
 pub use error::HarnessError;
 pub use faults::{Fault, HostCall};
@@ -59,3 +63,6 @@ pub use properties::PropertyValue;
 pub use state::LogEntry;
 pub use stream::{Action, ConnectionId, HttpStream, LocalReply, StreamId, TcpConnection};
 pub use types::{LogLevel, MetricType, PeerType, Status};
+pub use upstream::{
+    ClientResponse, Cluster, Exchange, ReceivedRequest, Upstream, UpstreamResponse,
+};

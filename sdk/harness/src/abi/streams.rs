@@ -4,11 +4,11 @@ use wasmtime::{Caller, Linker};
 
 use crate::gate::host_fn;
 use crate::headers::HeaderMap;
+use crate::local_reply;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,
 };
 use crate::state::{Deferred, HostState};
-use crate::stream::LocalReply;
 use crate::types::{Status, StreamType};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -146,26 +146,19 @@ fn send_local_response(
     let body = read_bytes(caller, body.0, body.1)?;
     let headers = read_bytes(caller, headers.0, headers.1)?;
     let headers = HeaderMap::deserialize(&headers).map_err(|_| Status::BadArgument)?;
-    let mut headers = headers;
-    // Envoy's local reply: the plugin's headers, then a length and (unless given) a type for a body.
-    if !body.is_empty() {
-        headers.replace("content-length", &body.len().to_string());
-        if headers.get("content-type").is_none() {
-            headers.add("content-type", "text/plain");
-        }
-    }
     let state = caller.data_mut();
     let context_id = state.effective_context;
     let stream = state.effective_stream().ok_or(Status::NotFound)?;
     // Envoy sends one local reply per stream; later calls change nothing.
     if stream.local_reply.is_none() {
-        stream.local_reply = Some(LocalReply {
-            status: status as u32,
+        stream.local_reply = Some(local_reply::shape(
+            stream.request_kind,
+            status as u32,
             details,
             body,
             headers,
-            grpc_status: u32::try_from(grpc_status).ok(),
-        });
+            u32::try_from(grpc_status).ok().filter(|s| *s <= 16),
+        ));
         stream.request_paused = false;
         stream.response_paused = false;
         // Before the response started, Envoy sends the reply through the encoder filters, the sending

@@ -12,6 +12,7 @@ use crate::error::HarnessError;
 use crate::faults::Fault;
 use crate::properties::{parse_dotted_path, PropertyValue};
 use crate::types::{LogLevel, Status};
+use crate::upstream::{Cluster, ReceivedRequest, UpstreamResponse};
 
 use super::Host;
 
@@ -60,6 +61,8 @@ impl HostBuilder {
                 random_seed: 0x5eed,
                 faults: Vec::new(),
                 record_host_calls: false,
+                clusters: BTreeMap::new(),
+                upstream: None,
             },
         }
     }
@@ -139,6 +142,32 @@ impl HostBuilder {
     /// before `proxy_http_call` returns, so the call fails with `INTERNAL_FAILURE` and no callout is made.
     pub fn unhealthy_upstreams(mut self, names: &[&str]) -> Self {
         self.config.unhealthy_upstreams = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Names a cluster the plugin's callouts may go to and how it answers them when a test drives
+    /// requests with [`Host::client_request`] (a cluster without endpoints fails the dispatch, as
+    /// in Envoy). Naming clusters restricts callouts to the named ones, as Envoy refuses a callout
+    /// to a cluster it does not know.
+    pub fn cluster(mut self, name: &str, cluster: Cluster) -> Self {
+        if let Cluster::NoEndpoints = cluster {
+            self.config.unhealthy_upstreams.push(name.to_string());
+        }
+        self.config
+            .upstreams
+            .get_or_insert_with(Vec::new)
+            .push(name.to_string());
+        self.config.clusters.insert(name.to_string(), cluster);
+        self
+    }
+
+    /// The route's upstream for [`Host::client_request`]: computes its response to each request
+    /// that reaches it (by default a 200 with no body).
+    pub fn upstream(
+        mut self,
+        respond: impl Fn(&ReceivedRequest) -> UpstreamResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.config.upstream = Some(Arc::new(respond));
         self
     }
 

@@ -55,9 +55,21 @@ impl Host {
         Ok(pending)
     }
 
-    /// Fails an HTTP callout (reset, no healthy upstream): `proxy_on_http_call_response` with 0 headers.
+    /// Fails an HTTP callout as Envoy does when its stream is reset (or the response exceeds the
+    /// buffer limit): `proxy_on_http_call_response` with 0 headers and no body. A refused
+    /// connection is no failure in Envoy: see [`Host::refuse_http_callout`].
     pub fn fail_http_callout(&mut self, token: u32) -> Result<(), HarnessError> {
         self.deliver_http_response(token, None, CalloutState::Failed)
+    }
+
+    /// Answers an HTTP callout as Envoy does when the cluster's endpoint refuses the connection:
+    /// its router's local reply, a 503 with a text body ([`HttpResponse::connection_refused`]).
+    pub fn refuse_http_callout(&mut self, token: u32) -> Result<(), HarnessError> {
+        self.deliver_http_response(
+            token,
+            Some(HttpResponse::connection_refused()),
+            CalloutState::Answered,
+        )
     }
 
     pub(super) fn deliver_http_response(

@@ -3,6 +3,7 @@
 
 use crate::error::HarnessError;
 use crate::headers::HeaderMap;
+use crate::local_reply::RequestKind;
 use crate::properties::{parse_dotted_path, PropertyValue};
 use crate::state::ContextKind;
 use crate::stream::{Action, HttpStream, StreamId};
@@ -79,6 +80,7 @@ impl Host {
                 response_body_buffered: Vec::new(),
                 response_trailers: HeaderMap::new(),
                 local_reply: None,
+                request_kind: RequestKind::default(),
                 request_paused: false,
                 response_paused: false,
                 request_resumed: 0,
@@ -208,6 +210,7 @@ impl Host {
             id,
             Direction::Request,
             move |s| {
+                s.request_kind = RequestKind::of(&map);
                 s.request_headers = map;
                 s.request_headers.len() as i32
             },

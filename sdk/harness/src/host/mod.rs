@@ -7,12 +7,14 @@ use crate::callout::CalloutState;
 use crate::config::{FailurePolicy, HostConfig};
 use crate::error::HarnessError;
 use crate::headers::HeaderMap;
+use crate::local_reply::{self, RequestKind};
 use crate::state::{ContextKind, Deferred, HostState};
 use crate::stream::LocalReply;
 use crate::vm::Vm;
 
 mod builder;
 mod callouts;
+mod exchange;
 mod faults;
 mod http;
 mod inspect;
@@ -233,7 +235,7 @@ impl Host {
                 stream.request_paused = false;
                 stream.response_paused = false;
                 if stream.local_reply.is_none() {
-                    stream.local_reply = Some(fail_reply());
+                    stream.local_reply = Some(fail_reply(stream.request_kind));
                 }
             }
             None => self.apply_failure(context_id),
@@ -249,7 +251,7 @@ impl Host {
                 FailurePolicy::FailOpen => stream.skipped = true,
                 FailurePolicy::FailClosed | FailurePolicy::Reload => {
                     if stream.local_reply.is_none() {
-                        stream.local_reply = Some(fail_reply());
+                        stream.local_reply = Some(fail_reply(stream.request_kind));
                     }
                 }
             }
@@ -469,14 +471,16 @@ impl Host {
 }
 
 /// The 503 Envoy answers for a failed plugin.
-fn fail_reply() -> LocalReply {
-    LocalReply {
-        status: 503,
-        details: FAIL_DETAILS.to_string(),
-        body: Vec::new(),
-        headers: HeaderMap::new(),
-        grpc_status: None,
-    }
+/// Envoy's 503 for a stream whose plugin failed, shaped for the request it answers.
+fn fail_reply(kind: RequestKind) -> LocalReply {
+    local_reply::shape(
+        kind,
+        503,
+        FAIL_DETAILS.to_string(),
+        Vec::new(),
+        HeaderMap::new(),
+        None,
+    )
 }
 
 fn trap(callback: &'static str, t: crate::vm::Trapped) -> HarnessError {

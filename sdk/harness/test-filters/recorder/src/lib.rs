@@ -1,0 +1,476 @@
+//! A proxy-wasm filter written against the raw ABI (no SDK) that logs every callback it gets with
+//! its arguments, at INFO: `cb <callback> ctx=<role> <arguments>`. A context id is logged by its
+//! role, not its number (Envoy and the harness number contexts differently): `root` (a root
+//! context), `stream` (the HTTP context of the request in flight), `gone` (a stream already
+//! deleted), `other`. Both worlds of `tests/scenarios` compare these lines, so context ids,
+//! callback order and end-of-stream flags are checked exactly.
+//!
+//! The request header `x-recorder` says what to do from `proxy_on_request_headers`:
+//! - `callout`: an HTTP callout (`GET /check`) to the cluster named by `x-cluster` (default
+//!   `auth_cluster`), the request paused until the response, which resumes it;
+//! - `callout-then-reply`: the same callout, then a 403 local reply at once: the stream ends while
+//!   the callout is in flight, and its response arrives later;
+//! - `reply`: a local reply with status `x-status` (default 403), body `denied` and gRPC status
+//!   `x-grpc-status` (default none);
+//! - `read`: logs the value `proxy_get_header_map_value` gives for the header named by `x-read`,
+//!   and how many pairs of that name the map has;
+//! - `pairs`: logs the request header pairs in order (but `x-recorder` and `x-request-id`);
+//! - `trap`: traps.
+
+// Raw host calls and `#[no_mangle]` exports are what this crate is for; each unsafe block says why
+// it holds.
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, ptr: u32, len: u32) -> u32;
+    fn proxy_get_header_map_value(kind: u32, kp: u32, kl: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
+    fn proxy_get_header_map_pairs(kind: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
+    fn proxy_get_buffer_bytes(kind: u32, start: u32, max: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
+    fn proxy_continue_stream(kind: u32) -> u32;
+    fn proxy_send_local_response(
+        status: u32,
+        dp: u32,
+        dl: u32,
+        bp: u32,
+        bl: u32,
+        hp: u32,
+        hl: u32,
+        grpc: i32,
+    ) -> u32;
+    fn proxy_http_call(
+        up: u32,
+        ul: u32,
+        hp: u32,
+        hl: u32,
+        bp: u32,
+        bl: u32,
+        tp: u32,
+        tl: u32,
+        timeout: u32,
+        ret: u32,
+    ) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+}
+
+/// Header map kinds of the ABI.
+const REQUEST_HEADERS: u32 = 0;
+const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+/// Buffer kind of the ABI.
+const HTTP_CALL_RESPONSE_BODY: u32 = 4;
+
+#[derive(Default)]
+struct Contexts {
+    roots: BTreeSet<u32>,
+    streams: BTreeSet<u32>,
+    gone: BTreeSet<u32>,
+    /// Callout token -> the stream that dispatched it.
+    callouts: BTreeMap<u32, u32>,
+}
+
+thread_local! {
+    static CONTEXTS: RefCell<Contexts> = RefCell::new(Contexts::default());
+}
+
+fn role(context_id: u32) -> &'static str {
+    CONTEXTS.with(|c| {
+        let c = c.borrow();
+        if c.roots.contains(&context_id) {
+            "root"
+        } else if c.streams.contains(&context_id) {
+            "stream"
+        } else if c.gone.contains(&context_id) {
+            "gone"
+        } else {
+            "other"
+        }
+    })
+}
+
+fn log(line: &str) {
+    // SAFETY: the pointer and length describe `line`, which outlives the call; the host only reads.
+    unsafe {
+        proxy_log(2, line.as_ptr() as u32, line.len() as u32);
+    }
+}
+
+fn callback(name: &str, context_id: u32, arguments: &str) {
+    log(format!("cb {name} ctx={} {arguments}", role(context_id)).trim_end());
+}
+
+/// Takes ownership of bytes the host allocated with `proxy_on_memory_allocate`.
+fn returned(ptr: u32, size: u32) -> Vec<u8> {
+    if ptr == 0 || size == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the host allocated `size` bytes at `ptr` through `proxy_on_memory_allocate` (a
+    // `Vec<u8>` of that capacity, leaked) and filled them; we take that allocation back.
+    unsafe { Vec::from_raw_parts(ptr as *mut u8, size as usize, size as usize) }
+}
+
+/// The host's value of header `name` in map `kind`, with the call's status.
+fn header(kind: u32, name: &str) -> (u32, String) {
+    let (mut ptr, mut size) = (0u32, 0u32);
+    // SAFETY: `name` outlives the call; `ptr`/`size` are valid out-parameters on our stack.
+    let status = unsafe {
+        proxy_get_header_map_value(
+            kind,
+            name.as_ptr() as u32,
+            name.len() as u32,
+            &mut ptr as *mut u32 as u32,
+            &mut size as *mut u32 as u32,
+        )
+    };
+    (
+        status,
+        String::from_utf8_lossy(&returned(ptr, size)).into_owned(),
+    )
+}
+
+/// The pairs of map `kind`, from the ABI's serialized form.
+fn pairs(kind: u32) -> Vec<(String, String)> {
+    let (mut ptr, mut size) = (0u32, 0u32);
+    // SAFETY: `ptr`/`size` are valid out-parameters on our stack.
+    unsafe {
+        proxy_get_header_map_pairs(
+            kind,
+            &mut ptr as *mut u32 as u32,
+            &mut size as *mut u32 as u32,
+        );
+    }
+    let bytes = returned(ptr, size);
+    let word = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b) as usize)
+    };
+    let Some(count) = word(0) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut data = 4 + 8 * count;
+    for i in 0..count {
+        let (Some(k), Some(v)) = (word(4 + 8 * i), word(8 + 8 * i)) else {
+            break;
+        };
+        let key = bytes.get(data..data + k).unwrap_or_default();
+        let value = bytes
+            .get(data + k + 1..data + k + 1 + v)
+            .unwrap_or_default();
+        out.push((
+            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+        data += k + 1 + v + 1;
+    }
+    out
+}
+
+/// The first `size` bytes of the callout response body, as text.
+fn body_text(size: u32) -> String {
+    let (mut ptr, mut got) = (0u32, 0u32);
+    // SAFETY: `ptr`/`got` are valid out-parameters on our stack.
+    unsafe {
+        proxy_get_buffer_bytes(
+            HTTP_CALL_RESPONSE_BODY,
+            0,
+            size,
+            &mut ptr as *mut u32 as u32,
+            &mut got as *mut u32 as u32,
+        );
+    }
+    String::from_utf8_lossy(&returned(ptr, got)).into_owned()
+}
+
+/// The ABI's serialized form of `pairs`.
+fn serialize(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+    for (k, v) in pairs {
+        out.extend((k.len() as u32).to_le_bytes());
+        out.extend((v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend(k.as_bytes());
+        out.push(0);
+        out.extend(v.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+fn local_reply(status: u32, grpc_status: i32) -> u32 {
+    let body = b"denied";
+    let details = b"recorder";
+    let headers = serialize(&[("x-recorder-reply", "yes")]);
+    // SAFETY: every pointer/length pair describes a live local buffer; the host only reads.
+    unsafe {
+        proxy_send_local_response(
+            status,
+            details.as_ptr() as u32,
+            details.len() as u32,
+            body.as_ptr() as u32,
+            body.len() as u32,
+            headers.as_ptr() as u32,
+            headers.len() as u32,
+            grpc_status,
+        )
+    }
+}
+
+/// Dispatches `GET /check` to `cluster`; the token, or the failing status.
+fn callout(cluster: &str) -> Result<u32, u32> {
+    let headers = serialize(&[
+        (":method", "GET"),
+        (":path", "/check"),
+        (":authority", "auth"),
+    ]);
+    let trailers = serialize(&[]);
+    let mut token = 0u32;
+    // SAFETY: every pointer/length pair describes a live local buffer; `token` is a valid
+    // out-parameter on our stack.
+    let status = unsafe {
+        proxy_http_call(
+            cluster.as_ptr() as u32,
+            cluster.len() as u32,
+            headers.as_ptr() as u32,
+            headers.len() as u32,
+            0,
+            0,
+            trailers.as_ptr() as u32,
+            trailers.len() as u32,
+            1000,
+            &mut token as *mut u32 as u32,
+        )
+    };
+    match status {
+        0 => Ok(token),
+        failed => Err(failed),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_abi_version_0_2_1() {}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
+    let mut buffer: Vec<u8> = Vec::with_capacity(size);
+    let ptr = buffer.as_mut_ptr();
+    std::mem::forget(buffer);
+    ptr
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_vm_start(root: u32, size: u32) -> u32 {
+    CONTEXTS.with(|c| c.borrow_mut().roots.insert(root));
+    callback("vm_start", root, &format!("config_size={size}"));
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_configure(root: u32, size: u32) -> u32 {
+    callback("configure", root, &format!("config_size={size}"));
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_context_create(context_id: u32, parent: u32) {
+    CONTEXTS.with(|c| {
+        let mut c = c.borrow_mut();
+        match parent {
+            0 => c.roots.insert(context_id),
+            _ => c.streams.insert(context_id),
+        }
+    });
+    callback(
+        "context_create",
+        context_id,
+        &format!("parent={}", role(parent)),
+    );
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_headers(context_id: u32, headers: u32, end: u32) -> u32 {
+    callback(
+        "request_headers",
+        context_id,
+        &format!("headers={headers} end={end}"),
+    );
+    let (_, action) = header(REQUEST_HEADERS, "x-recorder");
+    match action.as_str() {
+        "callout" | "callout-then-reply" => {
+            let (_, cluster) = header(REQUEST_HEADERS, "x-cluster");
+            let cluster = if cluster.is_empty() {
+                "auth_cluster".to_string()
+            } else {
+                cluster
+            };
+            match callout(&cluster) {
+                Ok(token) => {
+                    CONTEXTS.with(|c| c.borrow_mut().callouts.insert(token, context_id));
+                    log("callout dispatched");
+                    if action == "callout-then-reply" {
+                        log(&format!("local reply status={}", local_reply(403, -1)));
+                    }
+                    1
+                }
+                Err(status) => {
+                    log(&format!("callout refused status={status}"));
+                    0
+                }
+            }
+        }
+        "reply" => {
+            let (_, status) = header(REQUEST_HEADERS, "x-status");
+            let (_, grpc) = header(REQUEST_HEADERS, "x-grpc-status");
+            let status = status.parse().unwrap_or(403);
+            let grpc = grpc.parse().unwrap_or(-1);
+            log(&format!("local reply status={}", local_reply(status, grpc)));
+            1
+        }
+        "read" => {
+            let (_, name) = header(REQUEST_HEADERS, "x-read");
+            let (status, value) = header(REQUEST_HEADERS, &name);
+            let count = pairs(REQUEST_HEADERS)
+                .iter()
+                .filter(|(k, _)| *k == name)
+                .count();
+            log(&format!(
+                "read {name}: status={status} value={value:?} pairs={count}"
+            ));
+            0
+        }
+        "pairs" => {
+            let all: Vec<String> = pairs(REQUEST_HEADERS)
+                .iter()
+                .filter(|(k, _)| k != "x-recorder" && k != "x-request-id")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            log(&format!("pairs {}", all.join(" | ")));
+            0
+        }
+        "trap" => std::process::abort(),
+        _ => 0,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_body(context_id: u32, size: u32, end: u32) -> u32 {
+    callback(
+        "request_body",
+        context_id,
+        &format!("size={size} end={end}"),
+    );
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_request_trailers(context_id: u32, trailers: u32) -> u32 {
+    callback(
+        "request_trailers",
+        context_id,
+        &format!("trailers={trailers}"),
+    );
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_headers(context_id: u32, headers: u32, end: u32) -> u32 {
+    callback(
+        "response_headers",
+        context_id,
+        &format!("headers={headers} end={end}"),
+    );
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_body(context_id: u32, size: u32, end: u32) -> u32 {
+    callback(
+        "response_body",
+        context_id,
+        &format!("size={size} end={end}"),
+    );
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_response_trailers(context_id: u32, trailers: u32) -> u32 {
+    callback(
+        "response_trailers",
+        context_id,
+        &format!("trailers={trailers}"),
+    );
+    0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_log(context_id: u32) {
+    callback("log", context_id, "");
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_done(context_id: u32) -> u32 {
+    callback("done", context_id, "");
+    1
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_delete(context_id: u32) {
+    callback("delete", context_id, "");
+    CONTEXTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.streams.remove(&context_id) {
+            c.gone.insert(context_id);
+        }
+    });
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_tick(root: u32) {
+    callback("tick", root, "");
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_http_call_response(
+    context_id: u32,
+    token: u32,
+    headers: u32,
+    body: u32,
+    trailers: u32,
+) {
+    let stream = CONTEXTS.with(|c| c.borrow_mut().callouts.remove(&token));
+    let (_, status) = header(HTTP_CALL_RESPONSE_HEADERS, ":status");
+    callback(
+        "http_call_response",
+        context_id,
+        &format!(
+            "token={} headers={} body={} trailers={trailers} status={status:?} for={}",
+            if stream.is_some() {
+                "dispatched"
+            } else {
+                "unknown"
+            },
+            headers,
+            body.min(1),
+            stream.map_or("none", role),
+        ),
+    );
+    if status != "200" {
+        log(&format!("callout answer: {}", body_text(body)));
+    }
+    if let Some(stream) = stream {
+        // SAFETY: plain host calls with integer arguments.
+        let (effective, resumed) = unsafe {
+            let effective = proxy_set_effective_context(stream);
+            (
+                effective,
+                (effective == 0).then(|| proxy_continue_stream(0)),
+            )
+        };
+        log(&format!(
+            "set_effective_context={effective} continue={resumed:?}"
+        ));
+    }
+}
