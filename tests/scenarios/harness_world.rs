@@ -12,7 +12,7 @@ use palisade_harness::{
     FailurePolicy as HarnessPolicy, HeaderMap, Host, HostBuilder, HttpCallout, HttpResponse,
     LogLevel, MetricValue, PluginConfig, PropertyValue, StreamId,
 };
-use palisade_testkit::echo::EchoedRequest;
+use palisade_testkit::echo::{self, EchoedRequest};
 
 use crate::format::{FailurePolicy, Request, ScenarioFile, WaitFor};
 use crate::outcome::{Observed, SeenCallout, Waited, Wants};
@@ -130,12 +130,13 @@ impl HarnessWorld {
         if let (Some(echoed), false) = (&upstream, stream.ended()) {
             let json = serde_json::to_string(echoed)?;
             let length = json.len().to_string();
+            let status = echo_status(echoed).to_string();
             // What Envoy's filter sees of the echo server's response: tiny_http's headers plus the
             // router's `x-envoy-upstream-service-time`.
             self.host.response_headers(
                 s,
                 &[
-                    (":status", "200"),
+                    (":status", &status),
                     ("server", "tiny-http (Rust)"),
                     ("date", "Mon, 01 Jan 2024 00:00:00 GMT"),
                     ("content-type", "application/json"),
@@ -184,7 +185,7 @@ impl HarnessWorld {
             .filter(|c| c.upstream == "auth_cluster")
             .map(|c| SeenCallout {
                 cluster: c.upstream.clone(),
-                request: echoed(&c.headers, &c.body),
+                request: callout_received(c),
             })
             .collect();
         Ok(Observed {
@@ -242,8 +243,9 @@ impl HarnessWorld {
             };
             match callout.upstream.as_str() {
                 "auth_cluster" => {
-                    let json = serde_json::to_string(&echoed(&callout.headers, &callout.body))?;
-                    let response = HttpResponse::new(200)
+                    let echoed = callout_received(&callout);
+                    let json = serde_json::to_string(&echoed)?;
+                    let response = HttpResponse::new(echo_status(&echoed))
                         .header("server", "tiny-http (Rust)")
                         .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
                         .header("content-type", "application/json")
@@ -334,6 +336,33 @@ fn request_headers(request: &Request, n: u32) -> Vec<(String, String)> {
         format!("00000000-0000-4000-8000-{n:012}"),
     ));
     headers
+}
+
+/// A callout as its cluster receives it from Envoy's async HTTP client: the plugin's request, then
+/// what Envoy's router adds to it as an internal request with a timeout (seen in Envoy 1.40; a
+/// filter that copies the answer of an echo server into a header carries them along).
+fn callout_received(callout: &HttpCallout) -> EchoedRequest {
+    let mut request = echoed(&callout.headers, &callout.body);
+    request
+        .headers
+        .push(("x-envoy-internal".into(), "true".into()));
+    if !callout.timeout.is_zero() {
+        request.headers.push((
+            "x-envoy-expected-rq-timeout-ms".into(),
+            callout.timeout.as_millis().to_string(),
+        ));
+    }
+    request
+}
+
+/// The status the echo server answers `request` with (200 unless the request asks for another).
+fn echo_status(request: &EchoedRequest) -> u16 {
+    echo::answer_status(
+        request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 /// A request as an HTTP/1 upstream receives it: `:authority` as `Host`, no other pseudo headers.
