@@ -237,11 +237,13 @@ fn send(address: SocketAddr, request: &Request) -> anyhow::Result<Reply> {
         stream.write_all(head.as_bytes())?;
     }
     stream.flush()?;
-    read_reply(BufReader::new(stream), request.method == "HEAD")
+    let head_request = request.method.eq_ignore_ascii_case("HEAD");
+    read_reply(BufReader::new(stream), head_request)
 }
 
-/// Reads a response; the answer to a HEAD request has no body, whatever its headers say.
-fn read_reply(mut reader: impl BufRead, head: bool) -> anyhow::Result<Reply> {
+/// Reads one response; the reply to a HEAD request has no body, whatever its `content-length`
+/// says (RFC 9110 §9.3.2).
+fn read_reply(mut reader: impl BufRead, head_request: bool) -> anyhow::Result<Reply> {
     let mut line = String::new();
     let (status, headers) = loop {
         line.clear();
@@ -274,7 +276,8 @@ fn read_reply(mut reader: impl BufRead, head: bool) -> anyhow::Result<Reply> {
             .map(|(_, v): &(String, String)| v.clone())
     };
     let mut body = Vec::new();
-    if head {
+    if head_request {
+        // No body follows.
     } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         loop {
             line.clear();

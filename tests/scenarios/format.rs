@@ -3,6 +3,7 @@
 //!
 //! ```yaml
 //! note: what the file is about
+//! filter: palisade-harness-probe                                   # optional, this is the default
 //! plugin: { configuration: "tick=50", failure_policy: FAIL_OPEN,   # all optional
 //!           allow_on_headers_stop_iteration: true }
 //! scenarios:
@@ -17,6 +18,14 @@
 //!             body: denied
 //!             upstream: { received: false }
 //! ```
+//!
+//! `filter` names the module every scenario of the file runs, in one of two forms:
+//! - a workspace cdylib crate, by package name (`filter: palisade-harness-probe`, the default),
+//!   built to `wasm32-wasip1` with cargo (`palisade_build::build_once`);
+//! - a third-party filter written in AssemblyScript, by its directory under
+//!   `tests/filters/assemblyscript/` (`filter: { assemblyscript: as-headers }`): an npm package
+//!   (`package.json` + `package-lock.json`, versions pinned) whose entry is `assembly/index.ts`,
+//!   built with `npm ci` and `asc` by `assemblyscript.rs`, which needs Node.js and npm on `PATH`.
 //!
 //! A value expectation is a scalar (exact) or one pattern: `{contains: s}`, `{prefix: s}`,
 //! `{present: bool}`, `{hex_text: s}` / `{hex_text_prefix: s}` (the hex the probe reports for a
@@ -38,16 +47,64 @@ use serde::{Deserialize, Deserializer};
 pub struct ScenarioFile {
     /// What the file covers.
     pub note: String,
-    /// The filter package (a workspace cdylib built to wasm).
-    #[serde(default = "default_filter")]
-    pub filter: String,
+    /// The filter module every scenario runs (see the module docs for the two forms).
+    #[serde(default)]
+    pub filter: Filter,
     #[serde(default)]
     pub plugin: Plugin,
     pub scenarios: Vec<Scenario>,
 }
 
-fn default_filter() -> String {
-    "palisade-harness-probe".into()
+/// Where a scenario file's filter module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// A cdylib crate of the workspace, by package name.
+    Crate(String),
+    /// An AssemblyScript package under `tests/filters/assemblyscript/`, by directory name.
+    AssemblyScript(String),
+}
+
+impl Default for Filter {
+    /// The Rust probe filter of the harness's tests.
+    fn default() -> Self {
+        Filter::Crate("palisade-harness-probe".into())
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::Crate(package) => write!(f, "crate {package}"),
+            Filter::AssemblyScript(name) => write!(f, "AssemblyScript filter {name}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Filter {
+    /// A plain string is a crate; `{ assemblyscript: name }` an AssemblyScript package.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct InLanguage {
+            assemblyscript: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Crate(String),
+            InLanguage(InLanguage),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Crate(package)) => Ok(Filter::Crate(package)),
+            Ok(Raw::InLanguage(InLanguage { assemblyscript })) => {
+                Ok(Filter::AssemblyScript(assemblyscript))
+            }
+            Err(_) => Err(serde::de::Error::custom(
+                "`filter` is a workspace crate's package name, or `{ assemblyscript: <directory \
+                 under tests/filters/assemblyscript> }`",
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -444,5 +501,33 @@ impl<'de> Deserialize<'de> for Scalar {
 impl ScenarioFile {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         Ok(serde_yaml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter_of(yaml: &str) -> anyhow::Result<Filter> {
+        let text = format!("note: n\n{yaml}scenarios: []\n");
+        Ok(ScenarioFile::parse(&text)?.filter)
+    }
+
+    #[test]
+    fn a_filter_is_a_crate_or_an_assemblyscript_package() {
+        assert_eq!(filter_of("").unwrap(), Filter::default());
+        assert_eq!(
+            filter_of("filter: request-probe\n").unwrap(),
+            Filter::Crate("request-probe".into())
+        );
+        assert_eq!(
+            filter_of("filter: { assemblyscript: as-headers }\n").unwrap(),
+            Filter::AssemblyScript("as-headers".into())
+        );
+        let wrong = filter_of("filter: { rust: as-headers }\n").unwrap_err();
+        assert!(
+            wrong.to_string().contains("assemblyscript: <directory"),
+            "{wrong}"
+        );
     }
 }

@@ -12,7 +12,7 @@ use palisade_harness::{
     HttpCallout, HttpResponse, LogLevel, MetricValue, PluginConfig, ReceivedRequest,
     UpstreamResponse,
 };
-use palisade_testkit::echo::EchoedRequest;
+use palisade_testkit::echo::{self, EchoedRequest};
 
 use crate::format::{FailurePolicy, Request, ScenarioFile, WaitFor};
 use crate::outcome::{Observed, SeenCallout, Waited, Wants};
@@ -149,10 +149,11 @@ fn metric(host: &Host, name: &str) -> Option<u64> {
 }
 
 /// The echo server (`palisade_testkit::echo`) as the route's upstream: a 200 with the request as
-/// JSON, and tiny_http's headers.
+/// JSON (with the status it asks for), and tiny_http's headers.
 fn echo_upstream(request: &ReceivedRequest) -> UpstreamResponse {
-    let json = serde_json::to_string(&echoed(&request.headers, &request.body)).unwrap_or_default();
-    UpstreamResponse::new(200)
+    let request = echoed(&request.headers, &request.body);
+    let json = serde_json::to_string(&request).unwrap_or_default();
+    UpstreamResponse::new(echo_status(&request))
         .header("server", "tiny-http (Rust)")
         .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
         .header("content-type", "application/json")
@@ -161,15 +162,25 @@ fn echo_upstream(request: &ReceivedRequest) -> UpstreamResponse {
 
 /// The echo server as the `auth_cluster` callout cluster.
 fn echo_callout(callout: &HttpCallout) -> HttpResponse {
-    let json = serde_json::to_string(&echoed(&callout.received_headers(), &callout.body))
-        .unwrap_or_default();
-    HttpResponse::new(200)
+    let request = echoed(&callout.received_headers(), &callout.body);
+    let json = serde_json::to_string(&request).unwrap_or_default();
+    HttpResponse::new(echo_status(&request))
         .header("server", "tiny-http (Rust)")
         .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
         .header("content-type", "application/json")
         .header("content-length", &json.len().to_string())
         .header("x-envoy-upstream-service-time", "0")
         .body(json)
+}
+
+/// The status the echo server answers `request` with (what it asks for in `x-echo-status`).
+fn echo_status(request: &EchoedRequest) -> u16 {
+    echo::answer_status(
+        request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
 }
 
 /// A request as an HTTP/1 upstream receives it: `:authority` as `Host`, no other pseudo headers.

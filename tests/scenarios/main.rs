@@ -5,6 +5,10 @@
 //!
 //!     CARGO_TARGET_DIR=... cargo test -p palisade-tests --test scenarios
 //!
+//! A file names its filter (`filter:` in `format.rs`): a workspace crate, built with cargo, or an
+//! AssemblyScript package under `tests/filters/assemblyscript/`, built with npm and `asc`
+//! (`assemblyscript.rs`; Node.js and npm must be installed). Each is built once per test process.
+//!
 //! One test per file (listed below; `every_file_has_a_test` keeps the list complete); files run in
 //! parallel, the steps of a file in order, against one plugin instance per world.
 #![allow(unreachable_pub)] // test modules share items with `pub`
@@ -15,6 +19,7 @@
     clippy::indexing_slicing
 )] // a test reports failures by panicking
 
+mod assemblyscript;
 mod compare;
 mod envoy_world;
 mod format;
@@ -26,7 +31,7 @@ use std::time::Instant;
 
 use compare::{check, check_wait, cross, Mismatches};
 use envoy_world::EnvoyWorld;
-use format::{Request, ScenarioFile, Step};
+use format::{Filter, Request, ScenarioFile, Step};
 use harness_world::HarnessWorld;
 use outcome::{Observed, StepOutcome, Wants};
 
@@ -121,12 +126,20 @@ fn dump(world: &str, o: &Observed) -> String {
     )
 }
 
+/// The filter's `.wasm`, built once per process.
+fn build(filter: &Filter) -> PathBuf {
+    let built = match filter {
+        Filter::Crate(package) => palisade_build::build_once(package),
+        Filter::AssemblyScript(name) => assemblyscript::build_once(name),
+    };
+    built.unwrap_or_else(|e| panic!("building {filter}: {e}"))
+}
+
 /// Runs one scenario file in both worlds and compares.
 fn run_file(name: &str) {
     let started = Instant::now();
     let file = load(name);
-    let wasm = palisade_build::build_once(&file.filter)
-        .unwrap_or_else(|e| panic!("building {}: {e}", file.filter));
+    let wasm = build(&file.filter);
     let (harness, envoy) = std::thread::scope(|scope| {
         let harness = scope.spawn(|| run_harness(&file, &wasm));
         let envoy = run_envoy(&file, &wasm);
@@ -232,6 +245,8 @@ scenario_files!(
     body_policy,
     body_policy_held,
     abi_callbacks,
+    as_headers,
+    as_callout,
 );
 
 /// A new scenario file must be listed above, or it would silently never run.
@@ -250,7 +265,8 @@ fn every_file_has_a_test() {
     assert_eq!(on_disk, listed);
 }
 
-/// The files parse, every scenario has a note, and together they hold at least 20 scenarios.
+/// The files parse, every scenario has a note, an AssemblyScript filter a file names has its
+/// package, and together the files hold at least 20 scenarios.
 #[test]
 fn scenario_files_are_well_formed() {
     let mut total = 0;
@@ -260,6 +276,11 @@ fn scenario_files_are_well_formed() {
             !file.note.trim().is_empty(),
             "{name}: the file needs a note"
         );
+        if let Filter::AssemblyScript(filter) = &file.filter {
+            if let Err(e) = assemblyscript::sources(filter) {
+                panic!("{name}: {e:#}");
+            }
+        }
         for scenario in &file.scenarios {
             assert!(
                 !scenario.note.trim().is_empty(),

@@ -1,5 +1,8 @@
 //! A real HTTP upstream that answers every request with a JSON description of what it
 //! received, and remembers it, so tests can see exactly what the filter let through.
+//!
+//! It answers 200, or the status a request asks for in [`STATUS_HEADER`] (so a test can make it
+//! refuse, as an authorisation server behind a callout would).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +12,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+/// A request header naming the status the echo server answers with (a number from 200 to 599;
+/// anything else is ignored and the answer is 200).
+pub const STATUS_HEADER: &str = "x-echo-status";
+
+/// The status the echo server answers a request with these headers.
+pub fn answer_status<'a>(mut headers: impl Iterator<Item = (&'a str, &'a str)>) -> u16 {
+    headers
+        .find(|(k, _)| k.eq_ignore_ascii_case(STATUS_HEADER))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .filter(|code| (200..600).contains(code))
+        .unwrap_or(200)
+}
 
 /// One request as the upstream saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,16 +159,32 @@ fn serve(
             body: String::from_utf8_lossy(&body).into_owned(),
         };
         let json = serde_json::to_string(&echoed).unwrap_or_default();
+        let status = answer_status(echoed.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(echoed);
         in_flight.fetch_sub(1, Ordering::SeqCst);
         let content_type = tiny_http::Header::from_bytes("content-type", "application/json");
-        let mut response = tiny_http::Response::from_string(json);
+        let mut response = tiny_http::Response::from_string(json).with_status_code(status);
         if let Ok(header) = content_type {
             response = response.with_header(header);
         }
         let _ = request.respond(response);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_header_sets_the_answer_status() {
+        let status = |headers: &[(&str, &str)]| answer_status(headers.iter().copied());
+        assert_eq!(status(&[]), 200);
+        assert_eq!(status(&[("X-Echo-Status", "403")]), 403);
+        assert_eq!(status(&[("x-echo-status", " 503 ")]), 503);
+        assert_eq!(status(&[("x-echo-status", "99")]), 200);
+        assert_eq!(status(&[("x-echo-status", "teapot")]), 200);
     }
 }
