@@ -66,6 +66,14 @@ pub fn check(world: &str, expect: &Expect, got: &Observed, out: &mut Mismatches<
         }
     }
     check_logs(world, &expect.logs, &got.logs, out);
+    for unwanted in &expect.not_logged {
+        if let Some(line) = got.logs.iter().find(|l| l.contains(unwanted.as_str())) {
+            out.push(
+                "not_logged",
+                format!("{world} logged {line:?}, which contains {unwanted:?}"),
+            );
+        }
+    }
 }
 
 pub fn check_wait(world: &str, wait: &WaitFor, got: &Waited, out: &mut Mismatches<'_>) {

@@ -283,6 +283,10 @@ pub struct Expect {
     /// Substrings of messages the plugin must have logged during the request, in this order.
     #[serde(default)]
     pub logs: Vec<String>,
+    /// Substrings no message of the plugin's may contain (what the host logs itself, such as a
+    /// trap, is not the plugin's).
+    #[serde(default)]
+    pub not_logged: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -86,6 +86,8 @@ pub(crate) struct HostState {
     pub(crate) clock: VirtualClock,
     pub(crate) random_state: u64,
     pub(crate) logs: Vec<LogEntry>,
+    /// What the host itself logged about the plugin (a trap), apart from the plugin's own lines.
+    pub(crate) host_logs: Vec<LogEntry>,
     pub(crate) metrics: Metrics,
     pub(crate) shared_data: SharedData,
     pub(crate) queues: SharedQueues,
@@ -131,6 +133,7 @@ impl HostState {
             clock,
             random_state,
             logs: Vec::new(),
+            host_logs: Vec::new(),
             metrics: Metrics::default(),
             shared_data: SharedData::default(),
             queues: SharedQueues::default(),

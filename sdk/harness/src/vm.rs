@@ -162,9 +162,15 @@ impl Vm {
             Err(e) => {
                 self.failed = true;
                 let message = format!("{e:#}");
-                self.store
-                    .data_mut()
-                    .log(LogLevel::Critical, format!("wasm trap: {message}"));
+                // Envoy logs a trap as its own error (`Function: ... failed: ...`), not as a line
+                // of the plugin's.
+                let state = self.store.data_mut();
+                let context_id = state.effective_context;
+                state.host_logs.push(crate::state::LogEntry {
+                    level: LogLevel::Error,
+                    message: format!("wasm trap: {message}"),
+                    context_id,
+                });
                 Err(Trapped(message))
             }
         }

@@ -31,6 +31,13 @@ impl Host {
             .collect()
     }
 
+    /// What the host logged about the plugin, apart from the plugin's own lines: a trap, at error
+    /// (`wasm trap: ...`), as Envoy logs a failed callback in its own log rather than as a line of
+    /// the plugin's.
+    pub fn host_logs(&self) -> &[LogEntry] {
+        &self.vm.state().host_logs
+    }
+
     /// The messages logged at `level` or a more severe one (`Error`: every error and critical line),
     /// in order.
     pub fn log_messages_from(&self, level: LogLevel) -> Vec<&str> {

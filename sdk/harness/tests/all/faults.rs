@@ -86,9 +86,9 @@ fn a_trap_fault_fails_the_callback_under_the_plugins_policy() -> anyhow::Result<
     );
     assert!(host.vm_failed());
     assert!(host
-        .log_messages(LogLevel::Critical)
+        .host_logs()
         .iter()
-        .any(|m| m.contains("injected fault: proxy_increment_metric trapped")));
+        .any(|l| l.message.contains("injected fault: proxy_increment_metric trapped")));
     // FailOpen: later streams skip the failed plugin.
     let later = host.new_http_stream()?;
     assert_eq!(
