@@ -88,6 +88,8 @@ pub(crate) struct HostState {
     pub(crate) logs: Vec<LogEntry>,
     /// What the host itself logged about the plugin (a trap), apart from the plugin's own lines.
     pub(crate) host_logs: Vec<LogEntry>,
+    /// Properties the plugin declared with Envoy's `declare_property`.
+    pub(crate) declared_properties: Vec<String>,
     pub(crate) metrics: Metrics,
     pub(crate) shared_data: SharedData,
     pub(crate) queues: SharedQueues,
@@ -134,6 +136,7 @@ impl HostState {
             random_state,
             logs: Vec::new(),
             host_logs: Vec::new(),
+            declared_properties: Vec::new(),
             metrics: Metrics::default(),
             shared_data: SharedData::default(),
             queues: SharedQueues::default(),

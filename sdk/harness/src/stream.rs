@@ -101,8 +101,11 @@ pub struct HttpStream {
     pub done: bool,
     /// True once `proxy_on_delete` ran.
     pub deleted: bool,
-    /// Values the plugin stored with `proxy_set_property`, under Envoy's `wasm.` prefix.
+    /// Values the plugin stored with `proxy_set_property`, under Envoy's `wasm.` prefix, and with
+    /// Envoy's `set_envoy_filter_state` foreign function, under their own path.
     pub filter_state: Vec<(String, Vec<u8>)>,
+    /// How often the plugin called Envoy's `clear_route_cache` foreign function.
+    pub route_cache_cleared: u32,
     /// Which VM instance (0 = first, +1 per reload) the stream was created on.
     pub vm_generation: u32,
     pub(crate) created_at: std::time::SystemTime,

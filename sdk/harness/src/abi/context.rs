@@ -3,6 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
+use crate::envoy_functions;
 use crate::gate::host_fn;
 use crate::memory::{read_bytes, read_string, return_bytes, status_code, HostResult};
 use crate::state::{Deferred, HostState};
@@ -74,13 +75,11 @@ fn call_foreign(
 ) -> HostResult {
     let name = read_string(caller, name.0, name.1)?;
     let arguments = read_bytes(caller, arguments.0, arguments.1)?;
-    let function = caller
-        .data()
-        .config
-        .foreign_functions
-        .get(&name)
-        .cloned()
-        .ok_or(Status::NotFound)?;
-    let result = function(&arguments)?;
+    let registered = caller.data().config.foreign_functions.get(&name).cloned();
+    let result = match registered {
+        Some(function) => function(&arguments)?,
+        None => envoy_functions::call(caller.data_mut(), &name, &arguments)
+            .ok_or(Status::NotFound)??,
+    };
     return_bytes(caller, &result, ptr_ptr, size_ptr)
 }

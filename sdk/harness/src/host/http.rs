@@ -81,6 +81,7 @@ impl Host {
                 response_trailers: HeaderMap::new(),
                 local_reply: None,
                 request_kind: RequestKind::default(),
+                route_cache_cleared: 0,
                 request_paused: false,
                 response_paused: false,
                 request_resumed: 0,
@@ -122,6 +123,19 @@ impl Host {
             .streams
             .get_mut(&id.0)
             .ok_or(HarnessError::UnknownStream(id.0))
+    }
+
+    /// Sets a property only this stream sees, by its path's segments (a segment may hold dots:
+    /// `&["filter_state", "my.key"]`), overriding host properties.
+    pub fn set_stream_property_path(
+        &mut self,
+        id: StreamId,
+        path: &[&str],
+        value: impl Into<PropertyValue>,
+    ) -> Result<(), HarnessError> {
+        let path = path.iter().map(|s| s.to_string()).collect();
+        self.stream_mut(id)?.properties.push((path, value.into()));
+        Ok(())
     }
 
     /// Sets a property only this stream sees (e.g. `source.address`), overriding host properties.

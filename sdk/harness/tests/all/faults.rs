@@ -85,10 +85,9 @@ fn a_trap_fault_fails_the_callback_under_the_plugins_policy() -> anyhow::Result<
         Some(503)
     );
     assert!(host.vm_failed());
-    assert!(host
-        .host_logs()
-        .iter()
-        .any(|l| l.message.contains("injected fault: proxy_increment_metric trapped")));
+    assert!(host.host_logs().iter().any(|l| l
+        .message
+        .contains("injected fault: proxy_increment_metric trapped")));
     // FailOpen: later streams skip the failed plugin.
     let later = host.new_http_stream()?;
     assert_eq!(

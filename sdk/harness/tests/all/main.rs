@@ -4,6 +4,7 @@ mod callouts;
 mod events;
 mod failure;
 mod faults;
+mod front_door;
 mod grpc;
 mod http;
 mod lifecycle;

@@ -15,6 +15,9 @@
 //! - `read`: logs the value `proxy_get_header_map_value` gives for the header named by `x-read`,
 //!   and how many pairs of that name the map has;
 //! - `pairs`: logs the request header pairs in order (but `x-recorder` and `x-request-id`);
+//! - `property`: logs the property whose path's segments `x-path` gives, separated by `/`;
+//! - `foreign`: calls Envoy's built-in foreign functions and logs what each returned;
+//! - `hold`: pauses the request, and nothing resumes it;
 //! - `trap`: traps.
 
 // Raw host calls and `#[no_mangle]` exports are what this crate is for; each unsafe block says why
@@ -54,6 +57,15 @@ extern "C" {
         ret: u32,
     ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_get_property(pp: u32, pl: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
+    fn proxy_call_foreign_function(
+        np: u32,
+        nl: u32,
+        ap: u32,
+        al: u32,
+        ptr_ptr: u32,
+        size_ptr: u32,
+    ) -> u32;
 }
 
 /// Header map kinds of the ABI.
@@ -250,6 +262,94 @@ fn callout(cluster: &str) -> Result<u32, u32> {
     }
 }
 
+/// The property at `path` (segments separated by `/`), as text, with the call's status.
+fn property(path: &str) -> (u32, String) {
+    let mut encoded = Vec::new();
+    for segment in path.split('/') {
+        encoded.extend_from_slice(segment.as_bytes());
+        encoded.push(0);
+    }
+    let (mut ptr, mut size) = (0u32, 0u32);
+    // SAFETY: `encoded` outlives the call; `ptr`/`size` are valid out-parameters on our stack.
+    let status = unsafe {
+        proxy_get_property(
+            encoded.as_ptr() as u32,
+            encoded.len() as u32,
+            &mut ptr as *mut u32 as u32,
+            &mut size as *mut u32 as u32,
+        )
+    };
+    (
+        status,
+        String::from_utf8_lossy(&returned(ptr, size)).into_owned(),
+    )
+}
+
+/// Calls foreign function `name`; its status and result.
+fn foreign(name: &str, arguments: &[u8]) -> (u32, Vec<u8>) {
+    let (mut ptr, mut size) = (0u32, 0u32);
+    // SAFETY: `name`/`arguments` outlive the call; `ptr`/`size` are valid out-parameters.
+    let status = unsafe {
+        proxy_call_foreign_function(
+            name.as_ptr() as u32,
+            name.len() as u32,
+            arguments.as_ptr() as u32,
+            arguments.len() as u32,
+            &mut ptr as *mut u32 as u32,
+            &mut size as *mut u32 as u32,
+        )
+    };
+    (status, returned(ptr, size))
+}
+
+/// A protobuf message of length-delimited fields `(number, bytes)`.
+fn message(fields: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (number, value) in fields {
+        out.push((number << 3) | 2);
+        out.push(value.len() as u8);
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// Envoy's built-in foreign functions, each with what it returned.
+fn foreign_functions() {
+    let (status, _) = foreign("clear_route_cache", b"");
+    log(&format!("foreign clear_route_cache status={status}"));
+    for path in [
+        "envoy.string",
+        "envoy.tcp_proxy.cluster",
+        "palisade.unknown",
+    ] {
+        let arguments = message(&[(1, path.as_bytes()), (2, b"v")]);
+        let (status, _) = foreign("set_envoy_filter_state", &arguments);
+        log(&format!(
+            "foreign set_envoy_filter_state {path} status={status}"
+        ));
+    }
+    let (status, _) = foreign("set_envoy_filter_state", b"\xff");
+    log(&format!(
+        "foreign set_envoy_filter_state garbage status={status}"
+    ));
+    let (status, _) = foreign("declare_property", &message(&[(1, b"recorder_prop")]));
+    log(&format!("foreign declare_property status={status}"));
+    let text = b"hello hello hello hello";
+    let (status, compressed) = foreign("compress", text);
+    let (back_status, back) = foreign("uncompress", &compressed);
+    log(&format!(
+        "foreign compress status={status} zlib={} uncompress status={back_status} round_trip={}",
+        compressed.first() == Some(&0x78),
+        back == text
+    ));
+    let (status, _) = foreign("uncompress", b"not zlib");
+    log(&format!("foreign uncompress garbage status={status}"));
+    for name in ["expr_create", "sign", "no_such_function"] {
+        let (status, _) = foreign(name, b"1 + 1");
+        log(&format!("foreign {name} status={status}"));
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn proxy_abi_version_0_2_1() {}
 
@@ -350,6 +450,17 @@ pub extern "C" fn proxy_on_request_headers(context_id: u32, headers: u32, end: u
             log(&format!("pairs {}", all.join(" | ")));
             0
         }
+        "property" => {
+            let (_, path) = header(REQUEST_HEADERS, "x-path");
+            let (status, value) = property(&path);
+            log(&format!("property {path}: status={status} value={value:?}"));
+            0
+        }
+        "foreign" => {
+            foreign_functions();
+            0
+        }
+        "hold" => 1,
         "trap" => std::process::abort(),
         _ => 0,
     }
