@@ -169,3 +169,33 @@ fn export_names(module: &[u8]) -> Vec<String> {
     }
     names
 }
+
+/// How many times Envoy 1.40 starts a module for an HTTP filter: two instances on the main
+/// thread and one per worker, each with its root context created, `proxy_on_vm_start` and
+/// `proxy_on_configure`. The harness runs one instance, the worker's (see
+/// `sdk/harness/README.md`); this pins the count it documents.
+#[test]
+fn envoy_starts_a_module_twice_on_the_main_thread_and_once_per_worker() {
+    let upstream = EchoServer::start().unwrap();
+    let config = support::config(
+        "tenant-header.yaml",
+        &upstream,
+        &support::wasm("palisade-harness-recorder"),
+    );
+    for workers in [1u32, 2] {
+        let envoy = palisade_testkit::envoy::Envoy::start_with(&config, workers)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(get(&envoy, "/", &[]).status, 200);
+        let log = envoy.log();
+        let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+        let instances = 2 + workers as usize;
+        assert_eq!(count("cb vm_start ctx=root"), instances, "{log}");
+        assert_eq!(count("cb configure ctx=root"), instances, "{log}");
+        assert_eq!(
+            count("cb context_create ctx=root parent=other"),
+            instances,
+            "{log}"
+        );
+        assert_eq!(count("cb request_headers ctx=stream"), 1, "{log}");
+    }
+}

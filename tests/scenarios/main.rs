@@ -23,6 +23,7 @@ mod assemblyscript;
 mod compare;
 mod envoy_world;
 mod format;
+mod front_door;
 mod harness_world;
 mod outcome;
 

@@ -8,6 +8,29 @@
 //! Time is virtual. Each `Host` owns its state, so tests run in parallel; only compiled modules are cached
 //! process-wide.
 //!
+//! A whole request through the front door ([`Host::client_request`]), with the cluster the
+//! filter's callout goes to and the upstream played by the harness:
+//!
+//! ```no_run
+//! use palisade_harness::{
+//!     ClientRequest, Cluster, HostBuilder, HttpResponse, PluginConfig, UpstreamResponse,
+//! };
+//!
+//! let mut host = HostBuilder::from_file("auth_filter.wasm")
+//!     .plugin(PluginConfig::new("auth").configuration("cluster=auth_service"))
+//!     .cluster("auth_service", Cluster::answering(HttpResponse::new(200).body("user=alice")))
+//!     .upstream(|_| UpstreamResponse::new(200).body("hello"))
+//!     .build()?;
+//! assert!(host.start()?.ok());
+//! let exchange = host.client_request(&ClientRequest::get("/orders").header("x-user", "alice"))?;
+//! assert_eq!(host.http_callouts()[0].upstream, "auth_service");
+//! assert!(exchange.upstream.is_some(), "the filter let the request through");
+//! assert_eq!(exchange.response.body, b"hello");
+//! # Ok::<(), palisade_harness::HarnessError>(())
+//! ```
+//!
+//! Or callback by callback:
+//!
 //! ```no_run
 //! use palisade_harness::{Action, HostBuilder, HttpResponse, PluginConfig};
 //!
