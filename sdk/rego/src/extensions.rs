@@ -6,7 +6,7 @@
 use regorus::Value;
 
 use super::eval::Extension;
-use super::{crypto, jwt, net, urlquery};
+use super::{crypto, jwt, net, urlquery, x509};
 
 type JsonResult = Result<serde_json::Value, jwt::JwtError>;
 
@@ -107,6 +107,17 @@ pub fn all() -> Vec<Extension> {
             urlquery::decode_object(&args)
         }),
         extension("array.flatten", 1, |args| array_flatten(&args)),
+        extension("crypto.x509.parse_certificates", 1, |args| {
+            x509::parse_certificates(&args)
+        }),
+        extension("crypto.x509.parse_and_verify_certificates", 1, |args| {
+            x509::parse_and_verify_certificates(&args, now_ns())
+        }),
+        extension(
+            "crypto.x509.parse_and_verify_certificates_with_options",
+            2,
+            |args| x509::parse_and_verify_certificates_with_options(&args, now_ns()),
+        ),
     ]);
     all
 }

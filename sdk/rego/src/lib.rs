@@ -28,6 +28,7 @@ mod source_rewrites;
 #[cfg(test)]
 mod test_support;
 mod urlquery;
+mod x509;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -1,0 +1,288 @@
+//! OPA's `crypto.x509.*` builtins (regorus has none), answering as OPA v1.20.2 does: the
+//! certificates are read as Go 1.26's `crypto/x509` reads them, and each is the JSON Go writes
+//! for an `x509.Certificate` (plus OPA's `URIStrings`), field for field.
+//!
+//! `crypto.x509.parse_certificates(certs)` takes PEM (one or more `CERTIFICATE` blocks), or
+//! base64 of PEM, or base64 of DER (certificates concatenated), as OPA's
+//! `getX509CertsFromString` does. Chain verification is in [`verify`].
+
+mod certificate;
+mod der;
+mod json;
+mod name;
+mod pem;
+mod public_key;
+mod time;
+mod url;
+mod verify;
+
+use anyhow::{anyhow, bail};
+use regorus::Value;
+
+use certificate::Certificate;
+use json::Fields;
+
+fn text<'v>(name: &str, args: &'v [Value], at: usize) -> anyhow::Result<&'v str> {
+    match args.get(at) {
+        Some(Value::String(text)) => Ok(text),
+        _ => bail!("{name}: operand {} must be a string", at + 1),
+    }
+}
+
+/// OPA's `getX509CertsFromString`: PEM, base64 of PEM, or base64 of DER.
+fn certificates_from_text(input: &str) -> anyhow::Result<Vec<Certificate>> {
+    if input.starts_with("-----BEGIN") {
+        return certificates_from_pem(input.as_bytes());
+    }
+    let decoded = pem::decode_base64(input.as_bytes()).ok_or_else(|| anyhow!("illegal base64 data"))?;
+    if decoded.starts_with(b"-----BEGIN") {
+        return certificates_from_pem(&decoded);
+    }
+    certificate::parse_all(&decoded).map_err(|refusal| anyhow!(refusal))
+}
+
+/// OPA's `getX509CertsFromPem`: every block must be a `CERTIFICATE`; their bytes are parsed
+/// together.
+fn certificates_from_pem(mut text: &[u8]) -> anyhow::Result<Vec<Certificate>> {
+    let mut der = Vec::new();
+    while !text.is_empty() {
+        let (block, rest) = pem::decode(text);
+        let Some(block) = block else {
+            break;
+        };
+        if block.kind != "CERTIFICATE" {
+            bail!("PEM block type is '{}', expected CERTIFICATE", block.kind);
+        }
+        der.extend_from_slice(&block.bytes);
+        text = rest;
+    }
+    certificate::parse_all(&der).map_err(|refusal| anyhow!(refusal))
+}
+
+/// `crypto.x509.parse_certificates(certs)`.
+pub(crate) fn parse_certificates(args: &[Value]) -> anyhow::Result<Value> {
+    let name = "crypto.x509.parse_certificates";
+    let certificates = certificates_from_text(text(name, args, 0)?)?;
+    to_values(&certificates, true)
+}
+
+/// The certificates as OPA returns them; `with_uri_strings`: OPA's extended form.
+fn to_values(certificates: &[Certificate], with_uri_strings: bool) -> anyhow::Result<Value> {
+    let values = certificates
+        .iter()
+        .map(|c| to_value(c, with_uri_strings))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Value::from(values))
+}
+
+/// One certificate as Go's JSON writes an `x509.Certificate`.
+fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value> {
+    let (Some(not_before), Some(not_after)) = (cert.not_before, cert.not_after) else {
+        bail!("x509: certificate without validity");
+    };
+    // Go's JSON refuses times outside years 0-9999 (OPA's call fails).
+    if !not_before.writable()
+        || !not_after.writable()
+        || !cert.subject.writable()
+        || !cert.issuer.writable()
+    {
+        bail!("json: error calling MarshalJSON for type time.Time");
+    }
+    let oids = |list: &Option<Vec<Vec<u64>>>| json::list(list, |oid| json::oid(oid));
+    let ip_ranges = |list: &Option<Vec<certificate::IpRange>>| {
+        json::list(list, |range| {
+            Fields::new()
+                .with("IP", certificate::ip_text(&range.ip))
+                .with("Mask", json::bytes(Some(&range.mask)))
+                .build()
+        })
+    };
+    let mut fields = Fields::new()
+        .with("Raw", json::bytes(Some(&cert.raw)))
+        .with("RawTBSCertificate", json::bytes(Some(&cert.raw_tbs)))
+        .with("RawSubjectPublicKeyInfo", json::bytes(Some(&cert.raw_spki)))
+        .with("RawSubject", json::bytes(Some(&cert.raw_subject)))
+        .with("RawIssuer", json::bytes(Some(&cert.raw_issuer)))
+        .with("Signature", json::bytes(Some(&cert.signature)))
+        .with("SignatureAlgorithm", Value::from(u32::from(cert.signature_algorithm)))
+        .with("PublicKeyAlgorithm", Value::from(u32::from(cert.public_key_algorithm)))
+        .with("PublicKey", cert.public_key.to_value())
+        .with("Version", Value::from(cert.version))
+        .with("SerialNumber", json::signed_integer(&cert.serial))
+        .with("Issuer", cert.issuer.to_value())
+        .with("Subject", cert.subject.to_value())
+        .with("NotBefore", not_before.rfc3339())
+        .with("NotAfter", not_after.rfc3339())
+        .with("KeyUsage", Value::from(cert.key_usage))
+        .with(
+            "Extensions",
+            json::list(&cert.extensions, |e| {
+                Fields::new()
+                    .with("Id", json::oid(&e.id))
+                    .with("Critical", e.critical)
+                    .with("Value", json::bytes(Some(&e.value)))
+                    .build()
+            }),
+        )
+        .with("ExtraExtensions", Value::Null)
+        .with("UnhandledCriticalExtensions", oids(&cert.unhandled_critical))
+        .with(
+            "ExtKeyUsage",
+            json::list(&cert.ext_key_usage, |u| Value::from(*u)),
+        )
+        .with("UnknownExtKeyUsage", oids(&cert.unknown_ext_key_usage))
+        .with("BasicConstraintsValid", cert.basic_constraints_valid)
+        .with("IsCA", cert.is_ca)
+        .with("MaxPathLen", Value::from(cert.max_path_len))
+        .with("MaxPathLenZero", cert.max_path_len_zero)
+        .with("SubjectKeyId", json::bytes(cert.subject_key_id.as_deref()))
+        .with("AuthorityKeyId", json::bytes(cert.authority_key_id.as_deref()))
+        .with("OCSPServer", json::strings(&cert.ocsp_server))
+        .with(
+            "IssuingCertificateURL",
+            json::strings(&cert.issuing_certificate_url),
+        )
+        .with("DNSNames", json::strings(&cert.dns_names))
+        .with("EmailAddresses", json::strings(&cert.email_addresses))
+        .with(
+            "IPAddresses",
+            json::list(&cert.ip_addresses, |ip| {
+                Value::from(certificate::ip_text(ip))
+            }),
+        )
+        .with("URIs", json::list(&cert.uris, url::Url::to_value))
+        .with(
+            "PermittedDNSDomainsCritical",
+            cert.permitted_dns_domains_critical,
+        )
+        .with(
+            "PermittedDNSDomains",
+            json::strings(&cert.permitted_dns_domains),
+        )
+        .with("ExcludedDNSDomains", json::strings(&cert.excluded_dns_domains))
+        .with("PermittedIPRanges", ip_ranges(&cert.permitted_ip_ranges))
+        .with("ExcludedIPRanges", ip_ranges(&cert.excluded_ip_ranges))
+        .with(
+            "PermittedEmailAddresses",
+            json::strings(&cert.permitted_email_addresses),
+        )
+        .with(
+            "ExcludedEmailAddresses",
+            json::strings(&cert.excluded_email_addresses),
+        )
+        .with(
+            "PermittedURIDomains",
+            json::strings(&cert.permitted_uri_domains),
+        )
+        .with(
+            "ExcludedURIDomains",
+            json::strings(&cert.excluded_uri_domains),
+        )
+        .with(
+            "CRLDistributionPoints",
+            json::strings(&cert.crl_distribution_points),
+        )
+        .with(
+            "PolicyIdentifiers",
+            oids(&cert.policy_identifiers),
+        )
+        .with(
+            "Policies",
+            json::list(&cert.policies, |oid| {
+                Value::from(der::oid_text_unchecked(oid))
+            }),
+        )
+        .with(
+            "PolicyMappings",
+            json::list(&cert.policy_mappings, |(issuer, subject)| {
+                Fields::new()
+                    .with("IssuerDomainPolicy", der::oid_text_unchecked(issuer))
+                    .with("SubjectDomainPolicy", der::oid_text_unchecked(subject))
+                    .build()
+            }),
+        )
+        .with("InhibitAnyPolicy", Value::from(cert.inhibit_any_policy))
+        .with("InhibitAnyPolicyZero", cert.inhibit_any_policy_zero)
+        .with(
+            "InhibitPolicyMapping",
+            Value::from(cert.inhibit_policy_mapping),
+        )
+        .with(
+            "InhibitPolicyMappingZero",
+            cert.inhibit_policy_mapping_zero,
+        )
+        .with(
+            "RequireExplicitPolicy",
+            Value::from(cert.require_explicit_policy),
+        )
+        .with(
+            "RequireExplicitPolicyZero",
+            cert.require_explicit_policy_zero,
+        );
+    if with_uri_strings {
+        let strings = cert
+            .uris
+            .as_ref()
+            .map(|uris| uris.iter().map(url::Url::text).collect::<Vec<_>>());
+        fields = fields.with("URIStrings", json::strings(&strings));
+    }
+    Ok(fields.build())
+}
+
+/// `crypto.x509.parse_and_verify_certificates(certs)`.
+pub(crate) fn parse_and_verify_certificates(args: &[Value], now_ns: i64) -> anyhow::Result<Value> {
+    let name = "crypto.x509.parse_and_verify_certificates";
+    let input = text(name, args, 0)?;
+    let options = verify::Options::default_at(now_ns);
+    Ok(verified(input, &options, true))
+}
+
+/// `crypto.x509.parse_and_verify_certificates_with_options(certs, options)`.
+pub(crate) fn parse_and_verify_certificates_with_options(
+    args: &[Value],
+    now_ns: i64,
+) -> anyhow::Result<Value> {
+    let name = "crypto.x509.parse_and_verify_certificates_with_options";
+    let input = text(name, args, 0)?;
+    let Some(Value::Object(options)) = args.get(1) else {
+        bail!("{name}: operand 2 must be an object");
+    };
+    // OPA reads the certificates before the options: bad certificates with bad options are
+    // `[false, []]`, good certificates with bad options fail the call.
+    let Ok(certificates) = certificates_from_text(input) else {
+        return Ok(not_verified());
+    };
+    let options = verify::Options::from_value(options, now_ns)?;
+    Ok(chain_result(&certificates, &options, false))
+}
+
+fn verified(input: &str, options: &verify::Options, with_uri_strings: bool) -> Value {
+    match certificates_from_text(input) {
+        Ok(certificates) => chain_result(&certificates, options, with_uri_strings),
+        Err(_) => not_verified(),
+    }
+}
+
+/// `[true, chain]` only when the chain verified; anything else is `[false, []]`.
+fn chain_result(
+    certificates: &[Certificate],
+    options: &verify::Options,
+    with_uri_strings: bool,
+) -> Value {
+    let chain = match verify::verify(certificates, options) {
+        Ok(chain) => chain,
+        Err(reason) => {
+            log::debug!("crypto.x509: chain not verified: {reason}");
+            return not_verified();
+        }
+    };
+    let chain: Vec<Certificate> = chain.into_iter().cloned().collect();
+    match to_values(&chain, with_uri_strings) {
+        Ok(values) => Value::from(vec![Value::from(true), values]),
+        Err(_) => not_verified(),
+    }
+}
+
+fn not_verified() -> Value {
+    Value::from(vec![Value::from(false), Value::new_array()])
+}
