@@ -28,6 +28,7 @@ mod source_rewrites;
 #[cfg(test)]
 mod test_support;
 mod urlquery;
+#[cfg(feature = "x509")]
 mod x509;
 
 use std::cell::RefCell;

@@ -34,7 +34,8 @@ fn certificates_from_text(input: &str) -> anyhow::Result<Vec<Certificate>> {
     if input.starts_with("-----BEGIN") {
         return certificates_from_pem(input.as_bytes());
     }
-    let decoded = pem::decode_base64(input.as_bytes()).ok_or_else(|| anyhow!("illegal base64 data"))?;
+    let decoded =
+        pem::decode_base64(input.as_bytes()).ok_or_else(|| anyhow!("illegal base64 data"))?;
     if decoded.starts_with(b"-----BEGIN") {
         return certificates_from_pem(&decoded);
     }
@@ -104,8 +105,14 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
         .with("RawSubject", json::bytes(Some(&cert.raw_subject)))
         .with("RawIssuer", json::bytes(Some(&cert.raw_issuer)))
         .with("Signature", json::bytes(Some(&cert.signature)))
-        .with("SignatureAlgorithm", Value::from(u32::from(cert.signature_algorithm)))
-        .with("PublicKeyAlgorithm", Value::from(u32::from(cert.public_key_algorithm)))
+        .with(
+            "SignatureAlgorithm",
+            Value::from(u32::from(cert.signature_algorithm)),
+        )
+        .with(
+            "PublicKeyAlgorithm",
+            Value::from(u32::from(cert.public_key_algorithm)),
+        )
         .with("PublicKey", cert.public_key.to_value())
         .with("Version", Value::from(cert.version))
         .with("SerialNumber", json::signed_integer(&cert.serial))
@@ -125,7 +132,10 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
             }),
         )
         .with("ExtraExtensions", Value::Null)
-        .with("UnhandledCriticalExtensions", oids(&cert.unhandled_critical))
+        .with(
+            "UnhandledCriticalExtensions",
+            oids(&cert.unhandled_critical),
+        )
         .with(
             "ExtKeyUsage",
             json::list(&cert.ext_key_usage, |u| Value::from(*u)),
@@ -136,7 +146,10 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
         .with("MaxPathLen", Value::from(cert.max_path_len))
         .with("MaxPathLenZero", cert.max_path_len_zero)
         .with("SubjectKeyId", json::bytes(cert.subject_key_id.as_deref()))
-        .with("AuthorityKeyId", json::bytes(cert.authority_key_id.as_deref()))
+        .with(
+            "AuthorityKeyId",
+            json::bytes(cert.authority_key_id.as_deref()),
+        )
         .with("OCSPServer", json::strings(&cert.ocsp_server))
         .with(
             "IssuingCertificateURL",
@@ -159,7 +172,10 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
             "PermittedDNSDomains",
             json::strings(&cert.permitted_dns_domains),
         )
-        .with("ExcludedDNSDomains", json::strings(&cert.excluded_dns_domains))
+        .with(
+            "ExcludedDNSDomains",
+            json::strings(&cert.excluded_dns_domains),
+        )
         .with("PermittedIPRanges", ip_ranges(&cert.permitted_ip_ranges))
         .with("ExcludedIPRanges", ip_ranges(&cert.excluded_ip_ranges))
         .with(
@@ -182,10 +198,7 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
             "CRLDistributionPoints",
             json::strings(&cert.crl_distribution_points),
         )
-        .with(
-            "PolicyIdentifiers",
-            oids(&cert.policy_identifiers),
-        )
+        .with("PolicyIdentifiers", oids(&cert.policy_identifiers))
         .with(
             "Policies",
             json::list(&cert.policies, |oid| {
@@ -207,10 +220,7 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
             "InhibitPolicyMapping",
             Value::from(cert.inhibit_policy_mapping),
         )
-        .with(
-            "InhibitPolicyMappingZero",
-            cert.inhibit_policy_mapping_zero,
-        )
+        .with("InhibitPolicyMappingZero", cert.inhibit_policy_mapping_zero)
         .with(
             "RequireExplicitPolicy",
             Value::from(cert.require_explicit_policy),
@@ -285,4 +295,176 @@ fn chain_result(
 
 fn not_verified() -> Value {
     Value::from(vec![Value::from(false), Value::new_array()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = include_str!("../tests/opa/x509/root.pem");
+    const INTERMEDIATE: &str = include_str!("../tests/opa/x509/inter2.pem");
+    const MESH_LEAF: &str = include_str!("../tests/opa/x509/mesh-leaf.pem");
+    const CLIENT_LEAF: &str = include_str!("../tests/opa/x509/client-leaf.pem");
+    const SPIFFE_LEAF: &str = include_str!("../tests/opa/x509/leaf.pem");
+    const EXPIRED: &str = include_str!("../tests/opa/x509/expired.pem");
+    /// 2026-01-01T00:00:00Z.
+    const NOW_NS: i64 = 1_767_225_600 * 1_000_000_000;
+
+    fn s(text: &str) -> Value {
+        Value::from(text)
+    }
+
+    fn field<'v>(value: &'v Value, path: &[&str]) -> &'v Value {
+        path.iter().fold(value, |v, key| &v[&Value::from(*key)])
+    }
+
+    #[test]
+    fn an_envoy_client_certificate_reads_as_opa_reads_it() {
+        // The values real OPA (v1.20.2) answers for this certificate.
+        let certs = parse_certificates(&[s(SPIFFE_LEAF)]).unwrap();
+        let cert = &certs[0];
+        assert_eq!(
+            field(cert, &["Subject", "CommonName"]),
+            &s("frontend.default.svc")
+        );
+        assert_eq!(
+            field(cert, &["Subject", "OrganizationalUnit"]),
+            &Value::from(vec![s("mesh"), s("frontend")])
+        );
+        assert_eq!(field(cert, &["Subject", "Country"]), &Value::Null);
+        assert_eq!(
+            field(cert, &["URIStrings"])[0],
+            s("spiffe://cluster.local/ns/default/sa/frontend")
+        );
+        assert_eq!(field(cert, &["URIs"])[0][&s("Host")], s("cluster.local"));
+        assert_eq!(
+            field(cert, &["IPAddresses"]),
+            &Value::from(vec![s("10.1.2.3"), s("2001:db8::1")])
+        );
+        assert_eq!(field(cert, &["NotAfter"]), &s("2099-12-31T23:59:59Z"));
+        assert_eq!(
+            field(cert, &["SerialNumber"]),
+            &Value::from_numeric_string("387165715252267757836693082728079159041").unwrap()
+        );
+        assert_eq!(field(cert, &["KeyUsage"]), &Value::from(5u64));
+        assert_eq!(
+            field(cert, &["ExtKeyUsage"]),
+            &Value::from(vec![Value::from(1u64), Value::from(2u64)])
+        );
+        assert_eq!(field(cert, &["MaxPathLen"]), &Value::from(-1i64));
+        assert_eq!(
+            field(cert, &["Issuer", "CommonName"]),
+            &s("Palisade Intermediate")
+        );
+    }
+
+    #[test]
+    fn pem_base64_of_pem_and_base64_of_der_are_read() {
+        let pem = format!("{ROOT}{INTERMEDIATE}");
+        let from_pem = parse_certificates(&[s(&pem)]).unwrap();
+        let b64 = pem::encode_base64(pem.as_bytes());
+        assert_eq!(parse_certificates(&[s(&b64)]).unwrap(), from_pem);
+        let (block, _) = pem::decode(ROOT.as_bytes());
+        let der = pem::encode_base64(&block.unwrap().bytes);
+        assert_eq!(
+            parse_certificates(&[s(&der)]).unwrap()[0],
+            from_pem[0].clone()
+        );
+        assert_eq!(parse_certificates(&[s("")]).unwrap(), Value::new_array());
+        assert!(parse_certificates(&[s("not base64")]).is_err());
+        assert!(parse_certificates(&[Value::from(1)]).is_err());
+    }
+
+    #[test]
+    fn an_rsa_modulus_is_null_beyond_what_the_engine_holds() {
+        let cert = &parse_certificates(&[s(INTERMEDIATE)]).unwrap()[0];
+        assert_eq!(field(cert, &["PublicKey", "N"]), &Value::Null);
+        assert_eq!(field(cert, &["PublicKey", "E"]), &Value::from(65537u64));
+        assert!(crate::replacements::writable(cert));
+    }
+
+    fn verified(chain: &str, options: Option<Value>) -> bool {
+        let result = match options {
+            None => parse_and_verify_certificates(&[s(chain)], NOW_NS).unwrap(),
+            Some(options) => {
+                parse_and_verify_certificates_with_options(&[s(chain), options], NOW_NS).unwrap()
+            }
+        };
+        result[0] == Value::from(true)
+    }
+
+    fn options(json: &str) -> Option<Value> {
+        Some(Value::from_json_str(json).unwrap())
+    }
+
+    #[test]
+    fn chains_verify_as_go_verifies_them() {
+        let mesh = format!("{ROOT}{INTERMEDIATE}{MESH_LEAF}");
+        assert!(verified(&mesh, None));
+        let result = parse_and_verify_certificates(&[s(&mesh)], NOW_NS).unwrap();
+        let chain = &result[1];
+        assert_eq!(
+            field(&chain[0], &["Subject", "CommonName"]),
+            &s("payments.prod.svc")
+        );
+        assert_eq!(
+            field(&chain[2], &["Subject", "CommonName"]),
+            &s("Palisade Test Root CA")
+        );
+        // Leaf first, root last; the root alone, or the leaf before its issuer, is no chain.
+        assert!(!verified(&format!("{MESH_LEAF}{INTERMEDIATE}{ROOT}"), None));
+        assert!(!verified(ROOT, None));
+        assert!(!verified(&format!("{ROOT}{MESH_LEAF}"), None));
+        // Server authentication by default; other usages when asked.
+        let client = format!("{ROOT}{INTERMEDIATE}{CLIENT_LEAF}");
+        assert!(!verified(&client, None));
+        assert!(verified(
+            &client,
+            options(r#"{"KeyUsages": ["KeyUsageClientAuth"]}"#)
+        ));
+        assert!(verified(
+            &client,
+            options(r#"{"KeyUsages": ["KeyUsageAny"]}"#)
+        ));
+        assert!(parse_and_verify_certificates_with_options(
+            &[s(&client), options(r#"{"KeyUsages": ["Bogus"]}"#).unwrap()],
+            NOW_NS
+        )
+        .is_err());
+        // Validity at the current time, or the time given.
+        let expired = format!("{ROOT}{EXPIRED}");
+        assert!(!verified(&expired, None));
+        // In January 2020 the leaf was valid, but the root (from 2024) was not yet.
+        let january_2020 = 1_579_046_400_000_000_000i64;
+        let at = |ns: i64| options(&format!(r#"{{"CurrentTime": {ns}}}"#));
+        assert!(!verified(&expired, at(january_2020)));
+        assert!(!verified(&mesh, at(january_2020)));
+        assert!(verified(
+            &mesh,
+            at(NOW_NS + 100 * 365 * 86_400 * 1_000_000_000 / 2)
+        ));
+        // Host names.
+        assert!(verified(
+            &mesh,
+            options(r#"{"DNSName": "PAYMENTS.prod.svc"}"#)
+        ));
+        assert!(!verified(
+            &mesh,
+            options(r#"{"DNSName": "other.prod.svc"}"#)
+        ));
+    }
+
+    #[test]
+    fn a_chain_whose_signature_fails_is_not_verified() {
+        let (block, _) = pem::decode(MESH_LEAF.as_bytes());
+        let mut der = block.unwrap().bytes;
+        let last = der.len() - 3;
+        der[last] ^= 1;
+        let tampered = format!(
+            "{ROOT}{INTERMEDIATE}-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            pem::encode_base64(&der)
+        );
+        assert!(parse_certificates(&[s(&tampered)]).is_ok());
+        assert!(!verified(&tampered, None));
+    }
 }

@@ -117,13 +117,19 @@ pub(crate) fn parse(der: &[u8]) -> Result<Certificate, Refusal> {
     let whole = or(input.element(tag::SEQUENCE), "x509: malformed certificate")?;
     cert.raw = whole.whole.to_vec();
     let mut input = Der::new(whole.contents);
-    let tbs = or(input.element(tag::SEQUENCE), "x509: malformed tbs certificate")?;
+    let tbs = or(
+        input.element(tag::SEQUENCE),
+        "x509: malformed tbs certificate",
+    )?;
     cert.raw_tbs = tbs.whole.to_vec();
     let mut tbs = Der::new(tbs.contents);
 
     cert.version = match tbs.peek(tag::context_constructed(0)) {
         true => {
-            let mut explicit = or(tbs.read(tag::context_constructed(0)), "x509: malformed version")?;
+            let mut explicit = or(
+                tbs.read(tag::context_constructed(0)),
+                "x509: malformed version",
+            )?;
             let version = or(explicit.int64(), "x509: malformed version")?;
             if !explicit.is_empty() {
                 return Err("x509: malformed version");
@@ -147,7 +153,10 @@ pub(crate) fn parse(der: &[u8]) -> Result<Certificate, Refusal> {
         tbs.read(tag::SEQUENCE),
         "x509: malformed signature algorithm identifier",
     )?;
-    let outer_algorithm = or(input.read(tag::SEQUENCE), "x509: malformed algorithm identifier")?;
+    let outer_algorithm = or(
+        input.read(tag::SEQUENCE),
+        "x509: malformed algorithm identifier",
+    )?;
     if inner_algorithm != outer_algorithm {
         return Err("x509: inner and outer signature algorithm identifiers don't match");
     }
@@ -380,7 +389,8 @@ fn process_standard(
             }
         }
         54 => {
-            cert.inhibit_any_policy = or(value.int64(), "x509: invalid inhibit any policy extension")?;
+            cert.inhibit_any_policy =
+                or(value.int64(), "x509: invalid inhibit any policy extension")?;
             cert.inhibit_any_policy_zero = cert.inhibit_any_policy == 0;
         }
         _ => return Ok(true),
@@ -592,7 +602,9 @@ fn name_constraints(cert: &mut Certificate, extension: &Extension) -> Result<boo
                     if !valid_ip_mask(mask) {
                         return Err("x509: IP constraint contained invalid mask");
                     }
-                    if half == 16 && ip.get(..12) == Some(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]) {
+                    if half == 16
+                        && ip.get(..12) == Some(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
+                    {
                         return Err("x509: IP constraint contained IPv4-mapped IPv6 address");
                     }
                     push(

@@ -242,9 +242,7 @@ fn signed(bytes: &[u8]) -> Read<i64> {
     }
     let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
     let start = if negative { -1i64 } else { 0 };
-    Ok(bytes
-        .iter()
-        .fold(start, |n, &b| (n << 8) | i64::from(b)))
+    Ok(bytes.iter().fold(start, |n, &b| (n << 8) | i64::from(b)))
 }
 
 /// Components of an OID's contents; each below 2^31 as cryptobyte requires.

@@ -13,14 +13,21 @@ use super::time;
 pub(crate) enum AttributeValue {
     Text(String),
     Integer(i64),
-    Bits { bytes: Vec<u8>, bit_length: usize },
+    Bits {
+        bytes: Vec<u8>,
+        bit_length: usize,
+    },
     Octets(Vec<u8>),
     Oid(Vec<u64>),
     Time(time::Time),
     Boolean(bool),
     Null,
     /// Any other element (Go's `asn1.RawValue`).
-    Raw { tag: u8, contents: Vec<u8>, whole: Vec<u8> },
+    Raw {
+        tag: u8,
+        contents: Vec<u8>,
+        whole: Vec<u8>,
+    },
 }
 
 impl AttributeValue {
@@ -162,9 +169,7 @@ fn bmp(bytes: &[u8]) -> Read<String> {
     };
     let mut out = String::with_capacity(bytes.len() / 2);
     for pair in bytes.chunks_exact(2) {
-        let point = pair
-            .iter()
-            .fold(0u32, |n, &b| (n << 8) | u32::from(b));
+        let point = pair.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b));
         let refused = point == 0xfffe
             || point == 0xffff
             || (0xfdd0..=0xfdef).contains(&point)
@@ -244,7 +249,10 @@ mod tests {
         assert_eq!(string(tag::T61_STRING, b"caf\xe9").unwrap(), "café");
         assert!(string(tag::PRINTABLE_STRING, b"a@b").is_err());
         assert_eq!(string(tag::PRINTABLE_STRING, b"*.a&b").unwrap(), "*.a&b");
-        assert_eq!(string(tag::BMP_STRING, b"\x00h\x00i\x00\x00").unwrap(), "hi");
+        assert_eq!(
+            string(tag::BMP_STRING, b"\x00h\x00i\x00\x00").unwrap(),
+            "hi"
+        );
         assert!(string(tag::BMP_STRING, b"\xd8\x00").is_err());
         assert!(string(tag::IA5_STRING, b"\xe9").is_err());
         assert!(string(tag::NUMERIC_STRING, b"12a").is_err());

@@ -104,9 +104,7 @@ pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
         let Some(bytes) = decode_base64(&body) else {
             continue;
         };
-        let after_end = rest
-            .get(end_index + END.len() - 1..)
-            .unwrap_or_default();
+        let after_end = rest.get(end_index + END.len() - 1..).unwrap_or_default();
         let block = Block {
             kind: String::from_utf8_lossy(kind).into_owned(),
             bytes,

@@ -26,12 +26,24 @@ pub(crate) enum PublicKey {
     #[default]
     Unknown,
     /// The modulus (unsigned, big-endian) and the exponent.
-    Rsa { n: Vec<u8>, e: i64 },
+    Rsa {
+        n: Vec<u8>,
+        e: i64,
+    },
     /// The curve and the point's coordinates (unsigned, big-endian).
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
     Ed25519(Vec<u8>),
     /// P, Q, G and Y, each an INTEGER's contents.
-    Dsa { p: Vec<u8>, q: Vec<u8>, g: Vec<u8>, y: Vec<u8> },
+    Dsa {
+        p: Vec<u8>,
+        q: Vec<u8>,
+        g: Vec<u8>,
+        y: Vec<u8>,
+    },
 }
 
 const RSA: [u64; 7] = [1, 2, 840, 113549, 1, 1, 1];
@@ -174,7 +186,9 @@ fn rsa(parameters: &[u8], data: &[u8]) -> Result<PublicKey, Refusal> {
     }
     let invalid = "x509: invalid RSA public key";
     let mut key = Der::new(data).read(tag::SEQUENCE).map_err(|_| invalid)?;
-    let n = key.integer_bytes().map_err(|_| "x509: invalid RSA modulus")?;
+    let n = key
+        .integer_bytes()
+        .map_err(|_| "x509: invalid RSA modulus")?;
     let e = key
         .int64()
         .map_err(|_| "x509: invalid RSA public exponent")?;

@@ -79,7 +79,8 @@ fn parse(text: &[u8], long_year: bool, with_seconds: bool) -> Option<Time> {
     if !clock.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let number = |from: usize, len: usize| -> Option<u32> { clock.get(from..from + len)?.parse().ok() };
+    let number =
+        |from: usize, len: usize| -> Option<u32> { clock.get(from..from + len)?.parse().ok() };
     let mut year = i64::from(number(0, year_digits)?);
     if !long_year {
         year += if year >= 69 { 1900 } else { 2000 };
@@ -168,20 +169,35 @@ mod tests {
 
     #[test]
     fn utc_times_and_their_century() {
-        assert_eq!(utc("240601123045Z").unwrap().rfc3339(), "2024-06-01T12:30:45Z");
-        assert_eq!(utc("500101000000Z").unwrap().rfc3339(), "1950-01-01T00:00:00Z");
-        assert_eq!(utc("491231235959Z").unwrap().rfc3339(), "2049-12-31T23:59:59Z");
+        assert_eq!(
+            utc("240601123045Z").unwrap().rfc3339(),
+            "2024-06-01T12:30:45Z"
+        );
+        assert_eq!(
+            utc("500101000000Z").unwrap().rfc3339(),
+            "1950-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            utc("491231235959Z").unwrap().rfc3339(),
+            "2049-12-31T23:59:59Z"
+        );
         assert_eq!(utc("700101000000Z").unwrap().unix(), 0);
         assert_eq!(
             utc("200101000000+0130").unwrap().rfc3339(),
             "2020-01-01T00:00:00+01:30"
         );
-        assert_eq!(utc("200101000000+0130").unwrap().unix(), 1_577_836_800 - 5400);
+        assert_eq!(
+            utc("200101000000+0130").unwrap().unix(),
+            1_577_836_800 - 5400
+        );
     }
 
     #[test]
     fn what_go_refuses() {
-        assert_eq!(utc("2401011230Z").unwrap().rfc3339(), "2024-01-01T12:30:00Z");
+        assert_eq!(
+            utc("2401011230Z").unwrap().rfc3339(),
+            "2024-01-01T12:30:00Z"
+        );
         for bad in [
             "24010112301Z",
             "240230000000Z",

@@ -188,7 +188,11 @@ impl<'c> Pools<'c, '_> {
         kind: Kind,
         chain: &[&Certificate],
     ) -> Result<(), &'static str> {
-        if cert.unhandled_critical.as_ref().is_some_and(|u| !u.is_empty()) {
+        if cert
+            .unhandled_critical
+            .as_ref()
+            .is_some_and(|u| !u.is_empty())
+        {
             return Err("unhandled critical extension");
         }
         if let Some(child) = chain.last() {
@@ -406,9 +410,21 @@ fn rsa_verifies(
     )
     .map_err(|_| "RSA key not supported")?;
     let result = match algorithm {
-        4 => key.verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature),
-        5 => key.verify(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(message), signature),
-        6 => key.verify(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(message), signature),
+        4 => key.verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(message),
+            signature,
+        ),
+        5 => key.verify(
+            Pkcs1v15Sign::new::<Sha384>(),
+            &Sha384::digest(message),
+            signature,
+        ),
+        6 => key.verify(
+            Pkcs1v15Sign::new::<Sha512>(),
+            &Sha512::digest(message),
+            signature,
+        ),
         public_key::SHA256_WITH_RSA_PSS => {
             key.verify(Pss::new::<Sha256>(), &Sha256::digest(message), signature)
         }
@@ -470,7 +486,10 @@ fn host_matches(leaf: &Certificate, host: &str) -> bool {
         };
         return leaf.ip_addresses.iter().flatten().any(|candidate| {
             let candidate = match <[u8; 4]>::try_from(candidate.as_slice()) {
-                Ok(v4) => std::net::Ipv4Addr::from(v4).to_ipv6_mapped().octets().to_vec(),
+                Ok(v4) => std::net::Ipv4Addr::from(v4)
+                    .to_ipv6_mapped()
+                    .octets()
+                    .to_vec(),
                 Err(_) => candidate.clone(),
             };
             candidate == octets
@@ -514,7 +533,10 @@ pub(crate) fn mailbox(text: &str) -> Option<()> {
                 }
             }
             let end = end?;
-            (quoted.get(..end)?, quoted.get(end + 1..)?.strip_prefix('@')?)
+            (
+                quoted.get(..end)?,
+                quoted.get(end + 1..)?.strip_prefix('@')?,
+            )
         }
         None => {
             let at = text.find(|c: char| {

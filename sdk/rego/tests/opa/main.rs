@@ -73,9 +73,11 @@ fn every_builtin_answers_as_opa_does() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // A listed builtin of a feature this build lacks is not swept, so not stale.
+    let provided: Vec<String> = builtins::provided().into_iter().map(|(n, _)| n).collect();
     let stale: Vec<&String> = known
         .keys()
-        .filter(|name| !differing.contains_key(name.as_str()))
+        .filter(|name| provided.contains(name) && !differing.contains_key(name.as_str()))
         .collect();
     assert!(
         stale.is_empty(),

@@ -1,4 +1,7 @@
-"""Test certificates for crypto.x509.* (Python `cryptography`)."""
+"""Test certificates for crypto.x509.* (Python `cryptography`): `python3 make_certificates.py certs.json`,
+then `python3 make_arguments.py certs.json` (beside v1.pem, a version-1 certificate from
+`openssl x509 -req -signkey`) prints the builtins.yaml entries. Keys are random: a new run gives
+new certificates, equally good."""
 import datetime, ipaddress, json, sys
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID, ObjectIdentifier
@@ -158,3 +161,11 @@ odd_names = (x509.CertificateBuilder()
     .sign(root_key, hashes.SHA384()))
 out["p224"] = pem(p224); out["dsa"] = pem(dsa_cert); out["pss"] = pem(pss); out["x25519"] = pem(xcert); out["odd_names"] = pem(odd_names)
 json.dump(out, open(sys.argv[1], "w"), indent=1)
+
+# SAN URIs as Go's net/url reads them (printed for builtins.yaml, one argument list a line).
+for uri in ["spiffe://a:1:2/x", "http://[::1]:80/p", "http://[1.2.3.4]/", "urn:x:y", "spiffe://ns/a%2Fb",
+            "http://h/?", "http://h/a#b%20c", "mailto:a@b", "http://u@h/", "//h/p", "/rel"]:
+    c = (x509.CertificateBuilder().subject_name(name((NameOID.COMMON_NAME, "u"))).issuer_name(name((NameOID.COMMON_NAME, "u")))
+        .public_key(mesh_key.public_key()).serial_number(1).not_valid_before(now_old).not_valid_after(far)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False).sign(mesh_key, hashes.SHA256()))
+    print("  - " + json.dumps([pem(c)]))
