@@ -109,10 +109,7 @@ pub(crate) fn parse_all(mut der: &[u8]) -> Result<Vec<Certificate>, Refusal> {
 
 /// Go's `parseCertificate`: the first certificate of `der` (what follows it is left).
 pub(crate) fn parse(der: &[u8]) -> Result<Certificate, Refusal> {
-    let mut cert = Certificate {
-        max_path_len: 0,
-        ..Certificate::default()
-    };
+    let mut cert = Certificate::default();
     let mut input = Der::new(der);
     let whole = or(input.element(tag::SEQUENCE), "x509: malformed certificate")?;
     cert.raw = whole.whole.to_vec();

@@ -516,7 +516,7 @@ fn host_matches(leaf: &Certificate, host: &str) -> bool {
 /// Go's `parseRFC2821Mailbox` as name constraints use it: whether `text` is a mailbox (a
 /// dot-atom or quoted local part, `@`, a domain).
 pub(crate) fn mailbox(text: &str) -> Option<()> {
-    let (local, domain) = match text.strip_prefix('"') {
+    let domain = match text.strip_prefix('"') {
         Some(quoted) => {
             let mut escaped = false;
             let mut end = None;
@@ -547,9 +547,8 @@ pub(crate) fn mailbox(text: &str) -> Option<()> {
             if local.is_empty() || bad_dots {
                 return None;
             }
-            (local, text.get(at..)?.strip_prefix('@')?)
+            text.get(at..)?.strip_prefix('@')?
         }
     };
-    let _ = local;
     (!domain.is_empty() && domain_name_valid(domain, false)).then_some(())
 }
