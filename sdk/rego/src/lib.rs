@@ -298,7 +298,7 @@ fn compile(
             return Err(ConfigError::field("data", "expected a JSON object"));
         }
         let data = regorus::Value::from(data.clone());
-        if !replacements::writable(&data) {
+        if !replacements::within_1e308(&data) {
             return Err(ConfigError::field(
                 "data",
                 "holds a number beyond ±1e308, which Palisade cannot represent",

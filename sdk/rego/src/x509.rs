@@ -376,11 +376,18 @@ mod tests {
     }
 
     #[test]
-    fn an_rsa_modulus_is_null_beyond_what_the_engine_holds() {
-        let cert = &parse_certificates(&[s(INTERMEDIATE)]).unwrap()[0];
-        assert_eq!(field(cert, &["PublicKey", "N"]), &Value::Null);
-        assert_eq!(field(cert, &["PublicKey", "E"]), &Value::from(65537u64));
-        assert!(crate::replacements::writable(cert));
+    fn an_rsa_modulus_is_exact_and_written_out() {
+        let certs = parse_certificates(&[s(INTERMEDIATE)]).unwrap();
+        let n = field(&certs[0], &["PublicKey", "N"]);
+        let digits = n.to_json_str().unwrap();
+        assert!(digits.len() > 600, "{digits}");
+        assert_eq!(&Value::from_numeric_string(&digits).unwrap(), n);
+        assert_eq!(
+            field(&certs[0], &["PublicKey", "E"]),
+            &Value::from(65537u64)
+        );
+        assert!(crate::replacements::writable(&certs));
+        assert!(certs.to_json_str().is_ok());
     }
 
     fn verified(chain: &str, options: Option<Value>) -> bool {

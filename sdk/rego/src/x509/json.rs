@@ -1,9 +1,6 @@
 //! Building the values OPA gets from Go's `encoding/json`: a nil slice is `null`, a `[]byte`
 //! is standard base64, a `*big.Int` is an integer of any size, an `asn1.ObjectIdentifier` is
 //! an array of numbers.
-//!
-//! One difference from OPA: an integer beyond 1023 bits (RSA moduli, DSA parameters) is `null`
-//! ([`number`]).
 
 use std::collections::BTreeMap;
 
@@ -71,12 +68,8 @@ pub(crate) fn unsigned_integer(bytes: &[u8]) -> Value {
     ))
 }
 
-/// The integer, or `null` past 1023 bits: Palisade's engines hold no number they cannot write
-/// out (`replacements::writable`), and without serde_json's `arbitrary_precision` regorus
-/// writes none beyond ±1.8e308 (a 2048-bit RSA modulus is about 1e616).
+/// The integer, exact: the `x509` feature turns on serde_json's `arbitrary_precision`, with
+/// which regorus writes integers of any size (`replacements::writable`).
 fn number(n: &num_bigint::BigInt) -> Value {
-    if n.bits() > 1023 {
-        return Value::Null;
-    }
     Value::from_numeric_string(&n.to_string()).unwrap_or(Value::Null)
 }

@@ -533,10 +533,7 @@ pub(crate) fn mailbox(text: &str) -> Option<()> {
                 }
             }
             let end = end?;
-            (
-                quoted.get(..end)?,
-                quoted.get(end + 1..)?.strip_prefix('@')?,
-            )
+            quoted.get(end + 1..)?.strip_prefix('@')?
         }
         None => {
             let at = text.find(|c: char| {

@@ -34,9 +34,14 @@ fn known(file: &str) -> BTreeMap<String, String> {
     .unwrap_or_default()
 }
 
-/// `known_differences.yaml`: builtin -> why it still differs.
+/// `known_differences.yaml` (and `known_differences_x509.yaml` in a build with the `x509`
+/// feature): builtin -> why it still differs.
 fn known_differences() -> BTreeMap<String, String> {
-    known("known_differences.yaml")
+    let mut known_differences = known("known_differences.yaml");
+    if cfg!(feature = "x509") {
+        known_differences.extend(known("known_differences_x509.yaml"));
+    }
+    known_differences
 }
 
 #[test]
