@@ -160,7 +160,7 @@ fn printable(b: u8) -> bool {
 
 /// UCS-2 without surrogates or non-characters, an optional trailing NUL dropped.
 fn bmp(bytes: &[u8]) -> Read<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(Malformed);
     }
     let bytes = match bytes {

@@ -41,6 +41,9 @@ pub(crate) struct Block {
 
 const START: &[u8] = b"\n-----BEGIN ";
 const END: &[u8] = b"\n-----END ";
+/// `START` and `END` without their line break, as they may open the text.
+const START_AT_TOP: &[u8] = b"-----BEGIN ";
+const END_AT_TOP: &[u8] = b"-----END ";
 const DASHES: &[u8] = b"-----";
 
 /// Go's `pem.Decode`: the first block in `data` and what follows it, or `None` (and the whole
@@ -48,7 +51,7 @@ const DASHES: &[u8] = b"-----";
 pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
     let mut rest = data;
     loop {
-        if let Some(after) = rest.strip_prefix(&START[1..]) {
+        if let Some(after) = rest.strip_prefix(START_AT_TOP) {
             rest = after;
         } else if let Some(at) = find(rest, START) {
             rest = rest.get(at + START.len()..).unwrap_or_default();
@@ -72,7 +75,7 @@ pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
             has_headers = true;
             rest = next;
         }
-        let (end_index, end_trailer_index) = if !has_headers && rest.starts_with(&END[1..]) {
+        let (end_index, end_trailer_index) = if !has_headers && rest.starts_with(END_AT_TOP) {
             (0, END.len() - 1)
         } else {
             match find(rest, END) {

@@ -216,7 +216,7 @@ fn dsa(parameters: &[u8], data: &[u8]) -> Result<PublicKey, Refusal> {
     };
     let (p, q, g) = read().map_err(|_| invalid)?;
     let positive = |n: &[u8]| n.first().is_some_and(|b| b & 0x80 == 0) && n.iter().any(|b| *b != 0);
-    if ![&y[..], &p, &q, &g].iter().all(|n| positive(n)) {
+    if ![y, &p, &q, &g].iter().all(|n| positive(n)) {
         return Err("x509: zero or negative DSA parameter");
     }
     Ok(PublicKey::Dsa {
