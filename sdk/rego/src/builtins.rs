@@ -49,7 +49,9 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "json.match_schema" | "json.verify_schema") if cfg!(not(feature = "jsonschema")) => {
             "in rego-authz built with `--features jsonschema`"
         }
-        (_, X509_PARSE | X509_VERIFY | X509_VERIFY_WITH_OPTIONS) if cfg!(not(feature = "x509")) => {
+        (_, X509_PARSE | X509_REQUEST | X509_VERIFY | X509_VERIFY_WITH_OPTIONS)
+            if cfg!(not(feature = "x509")) =>
+        {
             "in rego-authz built with `--features x509`"
         }
         (_, "net.lookup_ip_addr" | "providers.aws.sign_req") => {
@@ -66,6 +68,7 @@ pub fn why_unsupported(name: &str) -> &'static str {
 }
 
 const X509_PARSE: &str = "crypto.x509.parse_certificates";
+const X509_REQUEST: &str = "crypto.x509.parse_certificate_request";
 const X509_VERIFY: &str = "crypto.x509.parse_and_verify_certificates";
 const X509_VERIFY_WITH_OPTIONS: &str = "crypto.x509.parse_and_verify_certificates_with_options";
 
@@ -87,7 +90,6 @@ const DEPRECATED: &[&str] = &[
 /// OPA v1.20 builtins the filter does not have yet, with no reason beyond the work.
 const OPA_BUILTINS_NOT_YET: &[&str] = &[
     "crypto.parse_private_keys",
-    "crypto.x509.parse_certificate_request",
     "crypto.x509.parse_keypair",
     "crypto.x509.parse_rsa_private_key",
     "graphql.is_valid",

@@ -116,11 +116,14 @@ pub fn all() -> Vec<Extension> {
 
 /// `crypto.x509.*` (the `x509` feature).
 #[cfg(feature = "x509")]
-fn x509_extensions() -> [Extension; 3] {
+fn x509_extensions() -> [Extension; 4] {
     use super::x509;
     [
         extension("crypto.x509.parse_certificates", 1, |args| {
             x509::parse_certificates(&args)
+        }),
+        extension("crypto.x509.parse_certificate_request", 1, |args| {
+            x509::parse_certificate_request(&args)
         }),
         extension("crypto.x509.parse_and_verify_certificates", 1, |args| {
             x509::parse_and_verify_certificates(&args, now_ns())

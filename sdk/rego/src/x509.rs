@@ -12,6 +12,7 @@ mod json;
 mod name;
 mod pem;
 mod public_key;
+mod request;
 mod time;
 mod url;
 mod verify;
@@ -123,13 +124,7 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
         .with("KeyUsage", Value::from(cert.key_usage))
         .with(
             "Extensions",
-            json::list(&cert.extensions, |e| {
-                Fields::new()
-                    .with("Id", json::oid(&e.id))
-                    .with("Critical", e.critical)
-                    .with("Value", json::bytes(Some(&e.value)))
-                    .build()
-            }),
+            json::list(&cert.extensions, certificate::Extension::to_value),
         )
         .with("ExtraExtensions", Value::Null)
         .with(
@@ -237,6 +232,29 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
         fields = fields.with("URIStrings", json::strings(&strings));
     }
     Ok(fields.build())
+}
+
+/// `crypto.x509.parse_certificate_request(csr)`: PEM (`CERTIFICATE REQUEST`), or base64 of PEM
+/// or of DER, as OPA reads it.
+pub(crate) fn parse_certificate_request(args: &[Value]) -> anyhow::Result<Value> {
+    let name = "crypto.x509.parse_certificate_request";
+    let input = text(name, args, 0)?;
+    let mut bytes = input.as_bytes().to_vec();
+    if !input.starts_with("-----BEGIN CERTIFICATE REQUEST-----") {
+        bytes =
+            pem::decode_base64(input.as_bytes()).ok_or_else(|| anyhow!("illegal base64 data"))?;
+    }
+    if let (Some(block), _) = pem::decode(&bytes) {
+        if block.kind != "CERTIFICATE REQUEST" {
+            bail!("invalid PEM-encoded certificate signing request");
+        }
+        bytes = block.bytes;
+    }
+    let request = request::parse(&bytes).map_err(|refusal| anyhow!(refusal))?;
+    if !request.writable() {
+        bail!("json: error calling MarshalJSON for type time.Time");
+    }
+    Ok(request.to_value())
 }
 
 /// `crypto.x509.parse_and_verify_certificates(certs)`.
@@ -459,6 +477,25 @@ mod tests {
             &mesh,
             options(r#"{"DNSName": "other.prod.svc"}"#)
         ));
+    }
+
+    #[test]
+    fn a_certificate_request_reads_as_opa_reads_it() {
+        let request = include_str!("../tests/opa/x509/request.pem");
+        let csr = parse_certificate_request(&[s(request)]).unwrap();
+        assert_eq!(
+            field(&csr, &["Subject", "CommonName"]),
+            &s("frontend.default.svc")
+        );
+        assert_eq!(
+            field(&csr, &["DNSNames"]),
+            &Value::from(vec![s("frontend.default.svc")])
+        );
+        assert_eq!(field(&csr, &["URIs"])[0][&s("Scheme")], s("spiffe"));
+        assert_eq!(field(&csr, &["Version"]), &Value::from(0u64));
+        assert_eq!(field(&csr, &["SignatureAlgorithm"]), &Value::from(10u64));
+        // A certificate is no request.
+        assert!(parse_certificate_request(&[s(SPIFFE_LEAF)]).is_err());
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub(crate) struct Extension {
     pub(crate) value: Vec<u8>,
 }
 
+impl Extension {
+    /// Go's `pkix.Extension` as JSON.
+    pub(crate) fn to_value(&self) -> regorus::Value {
+        super::json::Fields::new()
+            .with("Id", super::json::oid(&self.id))
+            .with("Critical", self.critical)
+            .with("Value", super::json::bytes(Some(&self.value)))
+            .build()
+    }
+}
+
 /// An IP range of a name constraint (`*net.IPNet`).
 #[derive(Debug, Clone)]
 pub(crate) struct IpRange {
@@ -467,6 +478,14 @@ fn ia5(bytes: &[u8], refusal: Refusal) -> Result<String, Refusal> {
         true => Ok(String::from_utf8_lossy(bytes).into_owned()),
         false => Err(refusal),
     }
+}
+
+/// Go's `parseSANExtension` of an extension's value, into `cert`'s name fields.
+pub(crate) fn read_subject_alternative_names(
+    cert: &mut Certificate,
+    value: &[u8],
+) -> Result<(), Refusal> {
+    subject_alternative_names(cert, Der::new(value))
 }
 
 fn subject_alternative_names(cert: &mut Certificate, mut value: Der<'_>) -> Result<(), Refusal> {

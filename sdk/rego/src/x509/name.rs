@@ -31,7 +31,7 @@ pub(crate) enum AttributeValue {
 }
 
 impl AttributeValue {
-    fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         match self {
             Self::Text(text) => Value::from(text.as_str()),
             Self::Integer(n) => Value::from(*n),
@@ -59,7 +59,7 @@ impl AttributeValue {
     }
 
     /// Whether Go's JSON can write it (a time outside years 0-9999 cannot).
-    fn writable(&self) -> bool {
+    pub(crate) fn writable(&self) -> bool {
         match self {
             Self::Time(t) => t.writable(),
             _ => true,

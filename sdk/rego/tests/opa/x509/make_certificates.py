@@ -169,3 +169,30 @@ for uri in ["spiffe://a:1:2/x", "http://[::1]:80/p", "http://[1.2.3.4]/", "urn:x
         .public_key(mesh_key.public_key()).serial_number(1).not_valid_before(now_old).not_valid_after(far)
         .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), critical=False).sign(mesh_key, hashes.SHA256()))
     print("  - " + json.dumps([pem(c)]))
+
+# Certificate signing requests (printed for builtins.yaml).
+from cryptography.x509.oid import AttributeOID
+def csr_pem(builder, key, algo=hashes.SHA256()):
+    return builder.sign(key, algo).public_bytes(serialization.Encoding.PEM).decode()
+requests = [
+    out["csr"],
+    csr_pem(x509.CertificateSigningRequestBuilder().subject_name(name((NameOID.COMMON_NAME, "rsa request"), (NameOID.COUNTRY_NAME, "FR")))
+        .add_attribute(AttributeOID.CHALLENGE_PASSWORD, b"secret")
+        .add_attribute(AttributeOID.UNSTRUCTURED_NAME, b"unstructured")
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("a@example.com"), x509.IPAddress(ipaddress.ip_address("2001:db8::2"))]), critical=False),
+        inter2_key),
+    csr_pem(x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])), ed_key, None),
+    csr_pem(x509.CertificateSigningRequestBuilder().subject_name(name((NameOID.COMMON_NAME, "p384"))), root_key, hashes.SHA384()),
+]
+import base64 as _b64
+def _der(p):
+    return _b64.b64decode("".join(l for l in p.strip().splitlines() if not l.startswith("-----")))
+args = [[r] for r in requests]
+args += [[_b64.b64encode(requests[0].encode()).decode()], [_b64.b64encode(_der(requests[1])).decode()],
+         [out["leaf"]], [requests[0].replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")],
+         [_b64.b64encode(_der(requests[0]) + b"\x00").decode()], [_b64.b64encode(_der(requests[0])[:-5]).decode()], ["not base64"]]
+print("crypto.x509.parse_certificate_request:")
+for a in args:
+    print("  - " + json.dumps(a))
