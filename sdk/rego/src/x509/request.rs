@@ -14,6 +14,10 @@ use super::public_key::{self, PublicKey};
 use super::time;
 use super::url::Url;
 
+/// Go's `pkix.AttributeTypeAndValueSET`: an attribute's type and its values, a set of
+/// sequences of (type, value).
+type AttributeSet = (Vec<u64>, Vec<Vec<Attribute>>);
+
 /// The fields of Go's `x509.CertificateRequest` parsing fills.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Request {
@@ -27,9 +31,7 @@ pub(crate) struct Request {
     public_key_algorithm: u8,
     public_key: PublicKey,
     subject: Name,
-    /// `[]pkix.AttributeTypeAndValueSET`: each attribute's type and its values, a set of
-    /// sequences of (type, value).
-    attributes: Option<Vec<(Vec<u64>, Vec<Vec<Attribute>>)>>,
+    attributes: Option<Vec<AttributeSet>>,
     extensions: Option<Vec<certificate::Extension>>,
     names: certificate::Certificate,
 }
@@ -176,10 +178,10 @@ fn lossy_per_byte(mut bytes: &[u8]) -> String {
 
 /// Go's `parseRawAttributes`: the attributes that read as a
 /// `pkix.AttributeTypeAndValueSET`, the others left out.
-fn attribute_sets(attributes: &[Element<'_>]) -> Option<Vec<(Vec<u64>, Vec<Vec<Attribute>>)>> {
+fn attribute_sets(attributes: &[Element<'_>]) -> Option<Vec<AttributeSet>> {
     let mut out: Option<Vec<_>> = None;
     for attribute in attributes {
-        let read = || -> Option<(Vec<u64>, Vec<Vec<Attribute>>)> {
+        let read = || -> Option<AttributeSet> {
             if attribute.tag != tag::SEQUENCE {
                 return None;
             }
