@@ -49,6 +49,11 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "json.match_schema" | "json.verify_schema") if cfg!(not(feature = "jsonschema")) => {
             "in rego-authz built with `--features jsonschema`"
         }
+        (_, X509_PARSE | X509_REQUEST | X509_VERIFY | X509_VERIFY_WITH_OPTIONS)
+            if cfg!(not(feature = "x509")) =>
+        {
+            "in rego-authz built with `--features x509`"
+        }
         (_, "net.lookup_ip_addr" | "providers.aws.sign_req") => {
             "no network access or credentials inside the proxy's evaluation"
         }
@@ -61,6 +66,11 @@ pub fn why_unsupported(name: &str) -> &'static str {
         _ => "neither an OPA builtin the filter provides nor a function the policy defines",
     }
 }
+
+const X509_PARSE: &str = "crypto.x509.parse_certificates";
+const X509_REQUEST: &str = "crypto.x509.parse_certificate_request";
+const X509_VERIFY: &str = "crypto.x509.parse_and_verify_certificates";
+const X509_VERIFY_WITH_OPTIONS: &str = "crypto.x509.parse_and_verify_certificates_with_options";
 
 /// OPA builtins deprecated before 1.0, which rego.v1 refuses and the filter does not provide.
 const DEPRECATED: &[&str] = &[
@@ -80,10 +90,6 @@ const DEPRECATED: &[&str] = &[
 /// OPA v1.20 builtins the filter does not have yet, with no reason beyond the work.
 const OPA_BUILTINS_NOT_YET: &[&str] = &[
     "crypto.parse_private_keys",
-    "crypto.x509.parse_and_verify_certificates",
-    "crypto.x509.parse_and_verify_certificates_with_options",
-    "crypto.x509.parse_certificate_request",
-    "crypto.x509.parse_certificates",
     "crypto.x509.parse_keypair",
     "crypto.x509.parse_rsa_private_key",
     "graphql.is_valid",

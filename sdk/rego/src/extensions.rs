@@ -1,7 +1,8 @@
 //! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks:
 //! `io.jwt.*` (adapted from [`super::jwt`]'s JSON functions to regorus values), `crypto.*`
 //! ([`super::crypto`]), `net.cidr_merge` and `net.cidr_intersects` ([`super::net`]),
-//! `urlquery.*` ([`super::urlquery`]) and `array.flatten`.
+//! `urlquery.*` ([`super::urlquery`]), `array.flatten`, and with the `x509` feature
+//! `crypto.x509.*` (`super::x509`).
 
 use regorus::Value;
 
@@ -108,7 +109,31 @@ pub fn all() -> Vec<Extension> {
         }),
         extension("array.flatten", 1, |args| array_flatten(&args)),
     ]);
+    #[cfg(feature = "x509")]
+    all.extend(x509_extensions());
     all
+}
+
+/// `crypto.x509.*` (the `x509` feature).
+#[cfg(feature = "x509")]
+fn x509_extensions() -> [Extension; 4] {
+    use super::x509;
+    [
+        extension("crypto.x509.parse_certificates", 1, |args| {
+            x509::parse_certificates(&args)
+        }),
+        extension("crypto.x509.parse_certificate_request", 1, |args| {
+            x509::parse_certificate_request(&args)
+        }),
+        extension("crypto.x509.parse_and_verify_certificates", 1, |args| {
+            x509::parse_and_verify_certificates(&args, now_ns())
+        }),
+        extension(
+            "crypto.x509.parse_and_verify_certificates_with_options",
+            2,
+            |args| x509::parse_and_verify_certificates_with_options(&args, now_ns()),
+        ),
+    ]
 }
 
 fn extension(

@@ -422,7 +422,7 @@ fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, InputEr
         let value =
             Value::from_json_str(text).map_err(|e| InputError::BadJsonBody(e.to_string()))?;
         // A number regorus cannot write out would take the VM down in a builtin's error.
-        if !super::replacements::writable(&value) {
+        if !super::replacements::within_1e308(&value) {
             return Err(InputError::BadJsonBody(
                 "a number beyond ±1e308, which Palisade cannot represent".into(),
             ));

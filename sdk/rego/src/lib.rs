@@ -31,6 +31,8 @@ mod syntax;
 #[cfg(test)]
 mod test_support;
 mod urlquery;
+#[cfg(feature = "x509")]
+mod x509;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -324,7 +326,7 @@ fn compile(
             return Err(ConfigError::field("data", "expected a JSON object"));
         }
         let data = regorus::Value::from(data.clone());
-        if !replacements::writable(&data) {
+        if !replacements::within_1e308(&data) {
             return Err(ConfigError::field(
                 "data",
                 "holds a number beyond ±1e308, which Palisade cannot represent",

@@ -64,19 +64,43 @@ fn arg(args: &[Value], at: usize) -> &Value {
 /// Whether regorus can write `value` out. It writes a number as decimal digits and reads them
 /// back as JSON; past about ±1.8e308 that fails, and every message that prints such a value
 /// (most builtins' type errors do) panics. Numbers from ±1e308 up are refused to stay clear of
-/// that edge.
+/// that edge, except integers in a build with the `x509` feature: it turns on serde_json's
+/// arbitrary_precision, with which regorus writes integers of any size (certificates hold
+/// 2048-bit RSA moduli).
 pub(crate) fn writable(value: &Value) -> bool {
+    numbers_all(value, &|n| {
+        below_1e308(n)
+            || (cfg!(feature = "x509") && matches!(n, Value::Number(n) if n.as_big().is_some()))
+    })
+}
+
+/// Whether every number of an input or data document is within ±1e308: the numbers Palisade
+/// takes from outside, whatever the build.
+pub(crate) fn within_1e308(value: &Value) -> bool {
+    numbers_all(value, &below_1e308)
+}
+
+/// Whether a number (`Value::Number`) is within ±1e308.
+fn below_1e308(number: &Value) -> bool {
+    let Value::Number(n) = number else {
+        return true;
+    };
+    n.as_i64().is_some()
+        || n.as_u64().is_some()
+        || n.as_f64().is_some_and(|f| f.is_finite() && f.abs() < 1e308)
+        // An integer beyond 64 bits (`sum([2^64 - 1, 1])`), below 2^1023 < 1e308.
+        || n.as_big().is_some_and(|big| big.bits() <= 1023)
+}
+
+/// Whether `ok` holds for every number in `value`.
+fn numbers_all(value: &Value, ok: &dyn Fn(&Value) -> bool) -> bool {
     match value {
-        Value::Number(n) => {
-            n.as_i64().is_some()
-                || n.as_u64().is_some()
-                || n.as_f64().is_some_and(|f| f.is_finite() && f.abs() < 1e308)
-                // An integer beyond 64 bits (`sum([2^64 - 1, 1])`), below 2^1023 < 1e308.
-                || n.as_big().is_some_and(|big| big.bits() <= 1023)
-        }
-        Value::Array(items) => items.iter().all(writable),
-        Value::Set(items) => items.iter().all(writable),
-        Value::Object(fields) => fields.iter().all(|(k, v)| writable(k) && writable(v)),
+        Value::Number(_) => ok(value),
+        Value::Array(items) => items.iter().all(|v| numbers_all(v, ok)),
+        Value::Set(items) => items.iter().all(|v| numbers_all(v, ok)),
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(k, v)| numbers_all(k, ok) && numbers_all(v, ok)),
         _ => true,
     }
 }
