@@ -49,6 +49,12 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "json.match_schema" | "json.verify_schema") if cfg!(not(feature = "jsonschema")) => {
             "in rego-authz built with `--features jsonschema`"
         }
+        (_, "io.jwt.verify_es512") if cfg!(not(feature = "jwt-es512")) => {
+            "in rego-authz built with `--features jwt-es512`"
+        }
+        (_, "io.jwt.verify_eddsa") if cfg!(not(feature = "jwt-eddsa")) => {
+            "in rego-authz built with `--features jwt-eddsa`"
+        }
         (_, "net.lookup_ip_addr" | "providers.aws.sign_req") => {
             "no network access or credentials inside the proxy's evaluation"
         }
@@ -94,8 +100,6 @@ const OPA_BUILTINS_NOT_YET: &[&str] = &[
     "graphql.schema_is_valid",
     "io.jwt.encode_sign",
     "io.jwt.encode_sign_raw",
-    "io.jwt.verify_eddsa",
-    "io.jwt.verify_es512",
     "net.cidr_contains_matches",
     "regex.globs_match",
     "rego.metadata.chain",

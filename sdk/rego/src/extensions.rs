@@ -73,6 +73,10 @@ pub fn all() -> Vec<Extension> {
         "io.jwt.verify_es256" => jwt::verify_es256,
         "io.jwt.verify_es384" => jwt::verify_es384,
     ]);
+    #[cfg(feature = "jwt-es512")]
+    all.extend(verifiers!["io.jwt.verify_es512" => jwt::verify_es512]);
+    #[cfg(feature = "jwt-eddsa")]
+    all.extend(verifiers!["io.jwt.verify_eddsa" => jwt::verify_eddsa]);
     all.extend([
         extension("crypto.md5", 1, |args| {
             crypto::digest::<md5::Md5>("crypto.md5", &args)

@@ -87,7 +87,7 @@ impl Constraints {
         };
         let check = |key: &KeyMaterial| verify_signature(key, alg, signing_input, signature);
         match &self.keys {
-            Some(keys) => verify_with_keys(keys, jose, check),
+            Some(keys) => verify_with_keys(keys, jose, |key| check(&key.material)),
             None => check(&KeyMaterial::Secret(self.secret.as_bytes().to_vec())),
         }
     }

@@ -15,20 +15,101 @@ pub(super) const OID_RSA_ENCRYPTION: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub(super) const OID_EC_PUBLIC_KEY: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-pub(super) const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-pub(super) const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+pub(super) const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// Go's RSA verification has no practical upper bound; the `rsa` crate's default (4096) would
 /// reject 8192-bit keys that OPA accepts.
 pub(super) const RSA_MAX_BITS: usize = 16384;
 
+/// The NIST curves JWS uses (ES256, ES384, ES512), named as JWK `crv` and X.509 name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Curve {
+    P256,
+    P384,
+    P521,
+}
+
+impl Curve {
+    pub(super) fn from_jwk_name(name: &str) -> Option<Self> {
+        match name {
+            "P-256" => Some(Self::P256),
+            "P-384" => Some(Self::P384),
+            "P-521" => Some(Self::P521),
+            _ => None,
+        }
+    }
+
+    fn from_oid(oid: ObjectIdentifier) -> Option<Self> {
+        const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+        const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+        const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+        match oid {
+            P256 => Some(Self::P256),
+            P384 => Some(Self::P384),
+            P521 => Some(Self::P521),
+            _ => None,
+        }
+    }
+
+    /// Bytes of a coordinate, a private scalar, and each half of a JWS signature.
+    pub(super) fn width(self) -> usize {
+        match self {
+            Self::P256 => 32,
+            Self::P384 => 48,
+            Self::P521 => 66,
+        }
+    }
+}
+
+/// A public key read from a certificate, a PEM public key or a JWK.
 pub(super) enum KeyMaterial {
     Rsa(RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    #[cfg(feature = "jwt-es512")]
+    P521(p521::ecdsa::VerifyingKey),
+    #[cfg(feature = "jwt-eddsa")]
+    Ed25519(ed25519_dalek::VerifyingKey),
     Secret(Vec<u8>),
-    /// A key OPA can read but this module cannot use (Ed25519, P-521, ...): never verifies.
+    /// A key OPA can read but this build cannot use (P-521 without the `jwt-es512` feature,
+    /// Ed25519 without `jwt-eddsa`, X25519, an Ed25519 key that is not a curve point, ...):
+    /// it never verifies anything.
     Unsupported,
+}
+
+impl KeyMaterial {
+    /// An uncompressed SEC1 point (`04 || x || y`) on `curve`.
+    fn ec(curve: Curve, sec1: &[u8]) -> Result<Self, JwtError> {
+        let invalid = |_| JwtError::InvalidKey("invalid EC public key");
+        match curve {
+            Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
+                .map(Self::P256)
+                .map_err(invalid),
+            Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
+                .map(Self::P384)
+                .map_err(invalid),
+            #[cfg(feature = "jwt-es512")]
+            Curve::P521 => p521::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
+                .map(Self::P521)
+                .map_err(invalid),
+            #[cfg(not(feature = "jwt-es512"))]
+            Curve::P521 => Ok(Self::Unsupported),
+        }
+    }
+
+    /// An Ed25519 public key: Go requires 32 bytes, and only finds out at verification that
+    /// they are not a point on the curve (so neither is an error here).
+    fn ed25519(bytes: &[u8]) -> Result<Self, JwtError> {
+        let bytes: &[u8; 32] = bytes
+            .try_into()
+            .map_err(|_| JwtError::InvalidKey("invalid Ed25519 public key length"))?;
+        #[cfg(feature = "jwt-eddsa")]
+        if let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(bytes) {
+            return Ok(Self::Ed25519(key));
+        }
+        let _ = bytes;
+        Ok(Self::Unsupported)
+    }
 }
 
 pub(super) struct VerificationKey {
@@ -37,6 +118,9 @@ pub(super) struct VerificationKey {
     pub(super) alg: String,
     /// The JWK's `kid`, empty for PEM input.
     pub(super) kid: String,
+    /// A JWK that holds a private key (`d`): OPA's `io.jwt.verify_*` builtins never verify with
+    /// one (Go's type check wants a public key), `decode_verify` does.
+    pub(super) private: bool,
 }
 
 /// OPA's key selection: a key whose `kid` equals the token's is the only one tried; otherwise
@@ -44,16 +128,16 @@ pub(super) struct VerificationKey {
 pub(super) fn verify_with_keys(
     keys: &[VerificationKey],
     jose: &JoseHeader,
-    check: impl Fn(&KeyMaterial) -> bool,
+    check: impl Fn(&VerificationKey) -> bool,
 ) -> bool {
     if !jose.kid.is_empty() {
         if let Some(key) = keys.iter().find(|k| k.kid == jose.kid) {
-            return check(&key.material);
+            return check(key);
         }
     }
     keys.iter()
         .filter(|k| k.alg.is_empty() || k.alg == jose.alg)
-        .any(|k| check(&k.material))
+        .any(check)
 }
 
 /// Reads OPA's `cert` argument: a PEM `CERTIFICATE` or `PUBLIC KEY`, else a JWK or JWK set.
@@ -85,6 +169,7 @@ pub(super) fn parse_keys(text: &str) -> Result<Vec<VerificationKey>, JwtError> {
         material,
         alg: String::new(),
         kid: String::new(),
+        private: false,
     }])
 }
 
@@ -147,15 +232,13 @@ pub(super) fn key_from_spki(spki: SubjectPublicKeyInfoRef<'_>) -> Result<KeyMate
             .algorithm
             .parameters_oid()
             .map_err(|_| invalid.clone())?;
-        return match curve {
-            OID_P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
-                .map(KeyMaterial::P256)
-                .map_err(|_| invalid),
-            OID_P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
-                .map(KeyMaterial::P384)
-                .map_err(|_| invalid),
-            _ => Ok(KeyMaterial::Unsupported),
+        return match Curve::from_oid(curve) {
+            Some(curve) => KeyMaterial::ec(curve, bits).map_err(|_| invalid),
+            None => Ok(KeyMaterial::Unsupported),
         };
+    }
+    if spki.algorithm.oid == OID_ED25519 {
+        return KeyMaterial::ed25519(bits);
     }
     Ok(KeyMaterial::Unsupported)
 }
@@ -189,6 +272,7 @@ pub(super) fn parse_jwks(text: &str) -> Result<Vec<VerificationKey>, JwtError> {
             material: jwk_material(jwk)?,
             alg: alg.to_owned(),
             kid: jwk_string(jwk, "kid")?.unwrap_or_default().to_owned(),
+            private: jwk.contains_key("d") && jwk.get("kty") != Some(&Value::from("oct")),
         });
     }
     Ok(keys)
@@ -216,27 +300,26 @@ pub(super) fn jwk_material(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwtE
         Some("RSA") => rsa_key(&jwk_bytes(jwk, "n")?, &jwk_bytes(jwk, "e")?)
             .ok_or(JwtError::InvalidKey("invalid RSA JWK")),
         Some("EC") => {
-            let width: usize = match jwk_string(jwk, "crv")? {
-                Some("P-256") => 32,
-                Some("P-384") => 48,
-                _ => return Ok(KeyMaterial::Unsupported),
+            let Some(curve) = jwk_string(jwk, "crv")?.and_then(Curve::from_jwk_name) else {
+                return Ok(KeyMaterial::Unsupported);
             };
             let invalid = JwtError::InvalidKey("invalid EC JWK");
             let mut point = vec![0x04];
             for coordinate in [jwk_bytes(jwk, "x")?, jwk_bytes(jwk, "y")?] {
-                let pad = width.checked_sub(coordinate.len()).ok_or(invalid.clone())?;
+                let pad = curve
+                    .width()
+                    .checked_sub(coordinate.len())
+                    .ok_or(invalid.clone())?;
                 point.resize(point.len() + pad, 0);
                 point.extend_from_slice(&coordinate);
             }
-            let material = if width == 32 {
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map(KeyMaterial::P256)
-            } else {
-                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).map(KeyMaterial::P384)
-            };
-            material.map_err(|_| invalid)
+            KeyMaterial::ec(curve, &point).map_err(|_| invalid)
         }
         Some("oct") => Ok(KeyMaterial::Secret(jwk_bytes(jwk, "k")?)),
-        Some("OKP") => Ok(KeyMaterial::Unsupported),
+        Some("OKP") => match jwk_string(jwk, "crv")? {
+            Some("Ed25519") => KeyMaterial::ed25519(&jwk_bytes(jwk, "x")?),
+            _ => Ok(KeyMaterial::Unsupported),
+        },
         _ => Err(JwtError::InvalidKey("JWK has a missing or unknown kty")),
     }
 }

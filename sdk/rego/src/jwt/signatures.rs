@@ -5,30 +5,83 @@ use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::keys::KeyMaterial;
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+
+use super::keys::{Curve, KeyMaterial};
 use super::Algorithm;
 
+/// Whether `signature` is `alg`'s signature of `input` under `key`. The key decides what can
+/// succeed: an HMAC secret only verifies `HS*`, an RSA key `RS*`/`PS*`, an EC key `ES*` and an
+/// Ed25519 key `EdDSA` (no algorithm confusion).
 pub(super) fn verify_signature(
     key: &KeyMaterial,
     alg: Algorithm,
     input: &[u8],
     signature: &[u8],
 ) -> bool {
-    use p256::ecdsa::signature::Verifier;
     use Algorithm as A;
     match (alg, key) {
         (A::Hs256, KeyMaterial::Secret(k)) => hmac_ok::<Hmac<Sha256>>(k, input, signature),
         (A::Hs384, KeyMaterial::Secret(k)) => hmac_ok::<Hmac<Sha384>>(k, input, signature),
         (A::Hs512, KeyMaterial::Secret(k)) => hmac_ok::<Hmac<Sha512>>(k, input, signature),
         (_, KeyMaterial::Rsa(k)) => rsa_ok(k, alg, input, signature),
-        (A::Es256, KeyMaterial::P256(k)) => fixed_width_rs(signature, 32)
-            .and_then(|rs| p256::ecdsa::Signature::from_slice(&rs).ok())
-            .is_some_and(|sig| k.verify(input, &sig).is_ok()),
-        (A::Es384, KeyMaterial::P384(k)) => fixed_width_rs(signature, 48)
-            .and_then(|rs| p384::ecdsa::Signature::from_slice(&rs).ok())
-            .is_some_and(|sig| k.verify(input, &sig).is_ok()),
+        (A::Es256, _) => ecdsa_ok(key, &Sha256::digest(input), signature),
+        (A::Es384, _) => ecdsa_ok(key, &Sha384::digest(input), signature),
+        (A::Es512, _) => ecdsa_ok(key, &Sha512::digest(input), signature),
+        #[cfg(feature = "jwt-eddsa")]
+        (A::EdDsa, KeyMaterial::Ed25519(k)) => {
+            use ed25519_dalek::Verifier;
+            ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verify(input, &sig).is_ok())
+        }
         _ => false,
     }
+}
+
+/// ECDSA over `digest` with whatever curve the key is on, as Go's `ecdsa.Verify` does: an
+/// `ES256` signature made with a P-384 key verifies (OPA accepts it, and signs it).
+fn ecdsa_ok(key: &KeyMaterial, digest: &[u8], signature: &[u8]) -> bool {
+    match key {
+        KeyMaterial::P256(k) => {
+            prehash_ok::<p256::ecdsa::Signature>(k, Curve::P256, digest, signature)
+        }
+        KeyMaterial::P384(k) => {
+            prehash_ok::<p384::ecdsa::Signature>(k, Curve::P384, digest, signature)
+        }
+        #[cfg(feature = "jwt-es512")]
+        KeyMaterial::P521(k) => {
+            prehash_ok::<p521::ecdsa::Signature>(k, Curve::P521, digest, signature)
+        }
+        _ => false,
+    }
+}
+
+fn prehash_ok<S>(
+    key: &impl PrehashVerifier<S>,
+    curve: Curve,
+    digest: &[u8],
+    signature: &[u8],
+) -> bool
+where
+    S: for<'a> TryFrom<&'a [u8]>,
+{
+    let Some(rs) = fixed_width_rs(signature, curve.width()) else {
+        return false;
+    };
+    let Ok(signature) = S::try_from(&rs) else {
+        return false;
+    };
+    key.verify_prehash(&digest_as_field(digest, curve), &signature)
+        .is_ok()
+}
+
+/// The digest as the integer ECDSA signs, in the curve's width: Go reads a shorter digest
+/// (SHA-256 on P-521) as a number, where RustCrypto refuses digests under half the width; a
+/// longer one is truncated by both.
+pub(super) fn digest_as_field(digest: &[u8], curve: Curve) -> Vec<u8> {
+    let mut field = vec![0; curve.width().saturating_sub(digest.len())];
+    field.extend_from_slice(digest);
+    field
 }
 
 pub(super) fn rsa_ok(key: &RsaPublicKey, alg: Algorithm, input: &[u8], sig: &[u8]) -> bool {

@@ -23,126 +23,7 @@ use super::*;
 const NOW_S: i64 = 1_700_000_000;
 const NOW_NS: i64 = NOW_S * 1_000_000_000;
 
-// Test keys generated once with `openssl genpkey` / `openssl req -x509` (100-year validity).
-/// 2048-bit RSA private key (PKCS#8)
-const RSA_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCixDUcc+BLi/zz
-lDWzf8O+uCtlmj2mSUkJkorGMl0tJVv0Y5tob6GcJX5QSVTgctaW6Ne4Vr9VdzTt
-7bmt48IvSf5a4sBLKpK+vLkXD7LWwDi7FfaDJEhbDv+gAfVl7nWp99yoyS0GCtwp
-aW9bIV8CtPmxp88gZaxlschl8hHmx08D2/9hh6gvxBUn1VAydVHa9+JXbk/WT4lV
-ckd2Co5Ypn9nmMUnXCbpLAnllAy84BPqbfuFl4FOVi/rnnuMVeJUHLu9KyX5ccQj
-SUF0BtlyaDjhOCafBfIi/p/b5LF9S6KT6ArqfJpOprhWfuOy6LWpGu+kBpa5j5MZ
-uXQ8BDzdAgMBAAECggEAAg8TUOnSU4JQz8/3Ie8izb3MprtdvkW9C8bzxHAMp66K
-TDwaUibfV3dN8rwKu9AYEM6fM/C8+NrKK5xPNfjkku6PrhyiLBE8y/bdLIKBU6AY
-15z+gkgqNiSpbR+5N/HdQSome2gYDrSCdm+j/fYdGo6pferOfu1qUdr+2vNF8LJd
-h9cHFRi8K1I7wKdSDeJps1Q3qMBwaPTI2gRATtOQMqmBOW5pynxObIMJd0nRtRVZ
-7lGZkx/83ac+ialiDx2bU1D0hCBCV3EQNYDUbDCtQpeDFxpcMmu7X0z1N/6NGavZ
-PKo7xSaLuY3atEjmjKKcGEraHSz/80woSmCN/ai9TQKBgQDhmrZKtG9hRA0kmTN7
-trkXaPRVUFNfK64ft/GjJqKUUoDAbTvyEo4VCJ9+Zxgw2EWt6At8E8TKk+qqAJ6q
-CnBHRWtfqTaKEgh7WHqw2JmddspabfFHNVVtxbLXEYcOgLVVaT/2Lcb7DA14hj/3
-bGYHxHsyfbxlNMG1eWcwHjb1AwKBgQC4silvdxw1nDooy3G/HMmil7apcooPbM8s
-14a3vbCJ25/CZQMzxMtRjBpLKXljzDB5QdW3HVht9fxLRh8YEedSgwakUD3129xE
-mk/6Nmqf8/eFUwWfP7bBzoabGhvU8ctxwYRvGUDul6ZyuTUXps8Jo3t7rJXP2CYA
-qkA939CwnwKBgQC9VrTK+afIf+5v2sukdnPcu87jkuiFpQkbwargfFpSFPPNi1+W
-CBCKgpQo56kbxUalb2vEFGtCgOWfC6odl2knx5EX1dHaCsxniJhft0klKD8nqcGn
-O5GY8STo7uLkPwzww8ZUe5LVuwXLMxCYPLdcqX+jnnbwkVhJT7xUW+dPtQKBgDbW
-14y8Hgkg+PfR6FUpdAkt6NOJKcsIsL8Mw3hc/0T/jAEJQxkk7oWpBsmYZ+2k3CO0
-04MKWI5VwnKLQIJCFqAePWOeW7dbb5yDAQo3DBOwOadBjmLJZTdIXhlBeFAS9ygw
-oGToZ6owJwDbUxNRuRmQjAKdrOHIuQfrhSWaBfnbAoGACMQPJTzPKk7cAkmf9Boz
-Dl+YFcmtROu5LUTptE/25mFBBMtYWTX8o59WoLnVlH9qPZ+1MpeUmATl2JK0c5tD
-5q7BK+omhVcBpZwqKeiWgjg8QkNNEgHbVMs6mpC6bXeOedT8lsBuWbTLxBbWrHW8
-nhbE0fzKTIM0uKxHXYTtukk=
------END PRIVATE KEY-----
-";
-/// self-signed certificate for RSA_KEY
-const RSA_CERT: &str = "-----BEGIN CERTIFICATE-----
-MIIDGzCCAgOgAwIBAgIUR+EoLHeZHuLjcBAi2qIAB3r6/TwwDQYJKoZIhvcNAQEL
-BQAwHDEaMBgGA1UEAwwRcGFsaXNhZGUtdGVzdC1yc2EwIBcNMjYxMTIxMjIwNzUx
-WhgPMjEyNjEwMjgyMjA3NTFaMBwxGjAYBgNVBAMMEXBhbGlzYWRlLXRlc3QtcnNh
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAosQ1HHPgS4v885Q1s3/D
-vrgrZZo9pklJCZKKxjJdLSVb9GObaG+hnCV+UElU4HLWlujXuFa/VXc07e25rePC
-L0n+WuLASyqSvry5Fw+y1sA4uxX2gyRIWw7/oAH1Ze51qffcqMktBgrcKWlvWyFf
-ArT5safPIGWsZbHIZfIR5sdPA9v/YYeoL8QVJ9VQMnVR2vfiV25P1k+JVXJHdgqO
-WKZ/Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl+XHEI0lBdAbZ
-cmg44TgmnwXyIv6f2+SxfUuik+gK6nyaTqa4Vn7jsui1qRrvpAaWuY+TGbl0PAQ8
-3QIDAQABo1MwUTAdBgNVHQ4EFgQUSj6O9pLBE56+SUoAgZVigWi/nS8wHwYDVR0j
-BBgwFoAUSj6O9pLBE56+SUoAgZVigWi/nS8wDwYDVR0TAQH/BAUwAwEB/zANBgkq
-hkiG9w0BAQsFAAOCAQEAKNVurfmyeOgqGc5Z0kny6xciDGKbkiojxTUFUl+3wGiG
-x/ByeIo9waNQCb3n+2/sirtvi7+XxhxxT3aXfDlkW8dJkXJFCkM8DwxJ/TVqSyTf
-y5Ik1xpQ0DPXYle72wEaY22osTI1A3rqNZ01Bbz8k5Sw23PV+ARz/l2tBfe3A4pJ
-V1SHi1A79+0xrYwArIYz9ueb5iUs0wKJFGyS73jI1MDtylFpvoDlEbUi9PPOgjzD
-VeNAMBygzVSvalLR/8ToQvxsmzsh0FDJnNvITAhwQ+NKXeTvXkvsFeUfSVKn9ZIj
-kVj/mhhG02zci7ZqEwg7w1HBoe+tdfJ1aLWmZ/5UQw==
------END CERTIFICATE-----
-";
-/// public key of RSA_KEY
-const RSA_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAosQ1HHPgS4v885Q1s3/D
-vrgrZZo9pklJCZKKxjJdLSVb9GObaG+hnCV+UElU4HLWlujXuFa/VXc07e25rePC
-L0n+WuLASyqSvry5Fw+y1sA4uxX2gyRIWw7/oAH1Ze51qffcqMktBgrcKWlvWyFf
-ArT5safPIGWsZbHIZfIR5sdPA9v/YYeoL8QVJ9VQMnVR2vfiV25P1k+JVXJHdgqO
-WKZ/Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl+XHEI0lBdAbZ
-cmg44TgmnwXyIv6f2+SxfUuik+gK6nyaTqa4Vn7jsui1qRrvpAaWuY+TGbl0PAQ8
-3QIDAQAB
------END PUBLIC KEY-----
-";
-/// an unrelated RSA public key
-const OTHER_RSA_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtYUFFm+XDRO1/fCtQWVi
-SaGP1cGLjueALCNdYeM68HSATfcmmG9BjkSwefKyQagzuKa0bw5uojyIVnUIMfrW
-asr68Hbia8euhgNbObThD+UIBiiwIYwDLEIzEYtrkbXd7wbYB7syLhr2XYV3Rou+
-Imm5N8TN6gOEzTooq7Zx89ZwJuQva5GjNqTXBehMOCAflA0avhLD8WjlHWlmmhY/
-pjX09g4jL2ATJJnudtQNxWBKunJOborQrDOmVEDXvcWs0mMMRzmSKZdeQtjxE6lK
-1NiksiKiAvNn84EDF4Wx4b3l9mjMu1CtgYa2PhhAV05OZ5r0KHTPausfwhTiwPwV
-/wIDAQAB
------END PUBLIC KEY-----
-";
-/// P-256 private key (PKCS#8)
-const P256_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgsv5d8lpylOIx4H39
-cawdtQhvP+sIwMzVi0U1HQ7yZ4ChRANCAAQj6mUjjQm0k/K5a7EH+4dUk6wbifQk
-7xhS8XR5Mwl0BdtHh1qCoj1N124+q5yjnX711EyDiHpXUWX5vin9DKY/
------END PRIVATE KEY-----
-";
-/// self-signed certificate for P256_KEY
-const P256_CERT: &str = "-----BEGIN CERTIFICATE-----
-MIIBkjCCATegAwIBAgIUZuM/PJgRmTKSBMpWm1aUeOeW1jowCgYIKoZIzj0EAwIw
-HTEbMBkGA1UEAwwScGFsaXNhZGUtdGVzdC1wMjU2MCAXDTI2MTEyMTIyMDc1MloY
-DzIxMjYxMDI4MjIwNzUyWjAdMRswGQYDVQQDDBJwYWxpc2FkZS10ZXN0LXAyNTYw
-WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQj6mUjjQm0k/K5a7EH+4dUk6wbifQk
-7xhS8XR5Mwl0BdtHh1qCoj1N124+q5yjnX711EyDiHpXUWX5vin9DKY/o1MwUTAd
-BgNVHQ4EFgQUQIQPnV212cQ3JYrmCfhjH8Vg/5YwHwYDVR0jBBgwFoAUQIQPnV21
-2cQ3JYrmCfhjH8Vg/5YwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBG
-AiEAoLIVCMQ6s2FKJfXf1vq5RyJp9xaemxQE8sOg1xRJAX4CIQC+iuTtFHXe0INw
-Q3YSOTqPQUPIZNR9fQ9oRyE1ce16Pg==
------END CERTIFICATE-----
-";
-/// public key of P256_KEY
-const P256_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEI+plI40JtJPyuWuxB/uHVJOsG4n0
-JO8YUvF0eTMJdAXbR4dagqI9TdduPquco51+9dRMg4h6V1Fl+b4p/QymPw==
------END PUBLIC KEY-----
-";
-/// P-384 private key (PKCS#8)
-const P384_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDetY30OtJNfL98Kb7R
-eIl9V10VfEtCNTqOmdFzH0Wjvrkf3QsecLc2aLPZBiOeo7mhZANiAAQkSAZGnyDK
-FSFIFVXOV0sSoXR7zDFgw9vqmMpKzr0LFeUctBgE/9nJVne6KgMWceXTiqx+NERE
-U0F36cJqir2WGWm9SwB+RRuaD5v/gq8fJBDaHeDn8wsPptc06ehNHaY=
------END PRIVATE KEY-----
-";
-/// public key of P384_KEY
-const P384_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEJEgGRp8gyhUhSBVVzldLEqF0e8wxYMPb
-6pjKSs69CxXlHLQYBP/ZyVZ3uioDFnHl04qsfjRERFNBd+nCaoq9lhlpvUsAfkUb
-mg+b/4KvHyQQ2h3g5/MLD6bXNOnoTR2m
------END PUBLIC KEY-----
-";
-/// an Ed25519 public key (not supported here)
-const ED25519_PUB: &str = "-----BEGIN PUBLIC KEY-----
-MCowBQYDK2VwAyEAu3xJblB+V9MWzQqtb4bWPnrzO5f2Bht1ODCSBIPZlfw=
------END PUBLIC KEY-----
-";
+use super::test_keys::*;
 
 enum Signer {
     Hmac(&'static [u8]),
@@ -951,5 +832,151 @@ fn decode_verify_reports_malformed_tokens_as_errors() {
             part: "payload",
             ..
         })
+    ));
+}
+
+// ---- ES512, EdDSA, and ECDSA keys of another curve than the algorithm's ----
+
+fn verify_with(alg: Algorithm, token: &str, key: &str) -> Result<Value, JwtError> {
+    verify(alg, &json!(token), &json!(key))
+}
+
+#[test]
+fn ecdsa_verifies_with_the_key_curve_and_the_algorithm_hash_as_go_does() {
+    // OPA signs ES256 with a P-384 key (SHA-256, then P-384) and verifies it; so do we.
+    for key in [P384_PUB, P384_PUBLIC_JWK] {
+        assert_eq!(
+            verify_with(Algorithm::Es256, ES256_BY_P384_TOKEN, key),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            verify_with(Algorithm::Es384, ES256_BY_P384_TOKEN, key),
+            Ok(json!(false))
+        );
+    }
+    // ES512 over P-256 needs only SHA-512, with or without the P-521 feature.
+    assert_eq!(
+        verify_with(Algorithm::Es512, ES512_BY_P256_TOKEN, P256_PUB),
+        Ok(json!(true))
+    );
+    assert!(is_valid(&dv(
+        ES512_BY_P256_TOKEN,
+        json!({"cert": P256_CERT})
+    )));
+    assert!(is_valid(&dv(
+        ES256_BY_P384_TOKEN,
+        json!({"cert": P384_PUB})
+    )));
+}
+
+#[test]
+fn verify_builtins_never_verify_with_a_private_jwk_as_in_opa() {
+    // Go's type check wants a public key; decode_verify takes the private one.
+    let es = sign(&p256_signer(), json!({"alg": "ES256"}), json!({}));
+    assert_eq!(
+        verify_with(Algorithm::Es256, &es, P256_JWK),
+        Ok(json!(false))
+    );
+    assert_eq!(
+        verify_with(Algorithm::Es256, &es, P256_PUBLIC_JWK),
+        Ok(json!(true))
+    );
+    assert!(is_valid(&dv(&es, json!({"cert": P256_JWK}))));
+    let rs = sign(&rsa_signer(), json!({"alg": "RS256"}), json!({}));
+    assert_eq!(
+        verify_with(Algorithm::Rs256, &rs, RSA_JWK),
+        Ok(json!(false))
+    );
+    assert!(is_valid(&dv(&rs, json!({"cert": RSA_JWK}))));
+}
+
+#[cfg(feature = "jwt-es512")]
+#[test]
+fn es512_verifies_opa_tokens_with_pem_certificate_and_jwk() {
+    for key in [P521_PUB, P521_CERT, P521_PUBLIC_JWK] {
+        assert_eq!(
+            verify_es512(&json!(ES512_TOKEN), &json!(key)),
+            Ok(json!(true))
+        );
+        assert!(is_valid(&dv(ES512_TOKEN, json!({"cert": key}))), "{key}");
+        assert_eq!(
+            verify_es384(&json!(ES512_TOKEN), &json!(key)),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            verify_es384(&json!(ES384_BY_P521_TOKEN), &json!(key)),
+            Ok(json!(true))
+        );
+    }
+    let tampered = tamper_payload(ES512_TOKEN, json!({"sub": "mallory"}));
+    assert_eq!(
+        verify_es512(&json!(tampered), &json!(P521_PUB)),
+        Ok(json!(false))
+    );
+    assert!(!is_valid(&dv(&tampered, json!({"cert": P521_PUB}))));
+    assert_eq!(
+        verify_es512(&json!(ES512_TOKEN), &json!(P256_PUB)),
+        Ok(json!(false))
+    );
+    assert!(!is_valid(&dv(ES512_TOKEN, json!({"secret": "secret"}))));
+}
+
+#[cfg(feature = "jwt-eddsa")]
+#[test]
+fn eddsa_verifies_opa_tokens_with_pem_certificate_and_jwk() {
+    for key in [ED_PUB, ED_CERT, ED_PUBLIC_JWK] {
+        assert_eq!(
+            verify_eddsa(&json!(EDDSA_TOKEN), &json!(key)),
+            Ok(json!(true))
+        );
+        assert!(is_valid(&dv(EDDSA_TOKEN, json!({"cert": key}))), "{key}");
+    }
+    let jwks = format!(r#"{{"keys": [{ED_PUBLIC_JWK}]}}"#);
+    assert!(is_valid(&dv(
+        EDDSA_TOKEN,
+        json!({"cert": jwks, "alg": "EdDSA"})
+    )));
+    let tampered = tamper_payload(EDDSA_TOKEN, json!({"sub": "mallory"}));
+    assert_eq!(
+        verify_eddsa(&json!(tampered), &json!(ED_PUB)),
+        Ok(json!(false))
+    );
+    assert!(!is_valid(&dv(&tampered, json!({"cert": ED_PUB}))));
+    assert_eq!(
+        verify_eddsa(&json!(EDDSA_TOKEN), &json!(ED25519_PUB)),
+        Ok(json!(false))
+    );
+    assert_eq!(
+        verify_eddsa(&json!(EDDSA_TOKEN), &json!(ED_JWK)),
+        Ok(json!(false))
+    );
+    assert_eq!(
+        verify_eddsa(&json!(EDDSA_TOKEN), &json!(RSA_PUB)),
+        Ok(json!(false))
+    );
+    assert!(!is_valid(&dv(EDDSA_TOKEN, json!({"secret": "secret"}))));
+    // An Ed25519 key never verifies another algorithm's token.
+    let rs = sign(&rsa_signer(), json!({"alg": "RS256"}), json!({}));
+    assert_eq!(verify_eddsa(&json!(rs), &json!(ED_PUB)), Ok(json!(false)));
+}
+
+/// Without the features, such tokens are the safe answer: never valid.
+#[test]
+fn es512_and_eddsa_tokens_never_verify_without_their_feature() {
+    let es512 = is_valid(&dv(ES512_TOKEN, json!({"cert": P521_CERT})));
+    assert_eq!(es512, cfg!(feature = "jwt-es512"));
+    let eddsa = is_valid(&dv(EDDSA_TOKEN, json!({"cert": ED_CERT})));
+    assert_eq!(eddsa, cfg!(feature = "jwt-eddsa"));
+    // The keys still parse, as in OPA.
+    assert!(verify_es384(&json!(ES512_TOKEN), &json!(P521_PUB)).is_ok());
+    assert!(verify_rs256(&json!(EDDSA_TOKEN), &json!(ED_CERT)).is_ok());
+}
+
+#[test]
+fn ed25519_keys_of_the_wrong_length_are_errors() {
+    let short = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&[7; 31])}).to_string();
+    assert!(matches!(
+        verify_rs256(&json!(EDDSA_TOKEN), &json!(short)),
+        Err(JwtError::InvalidKey(_))
     ));
 }
