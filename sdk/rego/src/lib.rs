@@ -11,6 +11,7 @@ mod comprehensions;
 mod crypto;
 pub mod eval;
 pub mod extensions;
+mod globs_match;
 pub mod input;
 pub mod interpreter_only;
 pub mod jwt;

@@ -18,6 +18,37 @@ pub fn base64url_decode(encoded: &str) -> Result<Vec<u8>, JwtError> {
     base64_decode(padded.as_bytes(), Alphabet::Url).ok_or(JwtError::Base64Url)
 }
 
+/// A JWK member's bytes as the JWK library OPA uses (`jwx`) reads them: line breaks are
+/// skipped, either alphabet is accepted (standard when `+` or `/` appear), and padding is
+/// optional but, when present, must be complete.
+pub(super) fn jwk_base64_decode(encoded: &str) -> Option<Vec<u8>> {
+    let compact: String = encoded
+        .chars()
+        .filter(|c| *c != '\r' && *c != '\n')
+        .collect();
+    let alphabet = if compact.contains(['+', '/']) {
+        Alphabet::Standard
+    } else {
+        Alphabet::Url
+    };
+    let mut padded = compact;
+    if !padded.ends_with('=') {
+        match padded.len() % 4 {
+            0 => {}
+            2 => padded.push_str("=="),
+            3 => padded.push('='),
+            _ => return None,
+        }
+    }
+    base64_decode(padded.as_bytes(), alphabet)
+}
+
+/// Unpadded base64url, as a compact JWS writes each section.
+pub(super) fn base64url_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Alphabet {
     Standard,

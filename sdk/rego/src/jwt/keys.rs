@@ -7,7 +7,7 @@ use spki::der::asn1::AnyRef;
 use spki::der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
-use super::encoding::{base64_decode, base64url_decode, Alphabet};
+use super::encoding::{base64_decode, jwk_base64_decode, Alphabet};
 use super::token::JoseHeader;
 use super::{JwtError, OPA_ALGORITHMS};
 
@@ -79,7 +79,7 @@ pub(super) enum KeyMaterial {
 
 impl KeyMaterial {
     /// An uncompressed SEC1 point (`04 || x || y`) on `curve`.
-    fn ec(curve: Curve, sec1: &[u8]) -> Result<Self, JwtError> {
+    pub(super) fn ec(curve: Curve, sec1: &[u8]) -> Result<Self, JwtError> {
         let invalid = |_| JwtError::InvalidKey("invalid EC public key");
         match curve {
             Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1)
@@ -292,7 +292,7 @@ pub(super) fn jwk_string<'a>(
 pub(super) fn jwk_bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JwtError> {
     let text = jwk_string(jwk, name)?
         .ok_or(JwtError::InvalidKey("JWK is missing a required parameter"))?;
-    base64url_decode(text).map_err(|_| JwtError::InvalidKey("JWK parameter is not base64url"))
+    jwk_base64_decode(text).ok_or(JwtError::InvalidKey("JWK parameter is not base64"))
 }
 
 pub(super) fn jwk_material(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwtError> {

@@ -5,6 +5,8 @@
 //! check is a plain `false` (or `[false, {}, {}]` for `decode_verify`). Where OPA panics or where
 //! this module is deliberately narrower, the item's documentation says so.
 //!
+//! `encode_sign` and `encode_sign_raw` sign with a JWK, with the same algorithms.
+//!
 //! Supported algorithms: HS256/384/512, RS256/384/512, PS256/384/512 (salt length = hash length),
 //! ES256/384/512 and EdDSA (Ed25519). P-521 keys need the `jwt-es512` feature and Ed25519 keys
 //! `jwt-eddsa`: without it such a key parses (as in OPA) but verifies nothing, so a token signed
@@ -12,8 +14,12 @@
 
 mod constraints;
 mod encoding;
+mod go_json;
 mod keys;
+mod seeded_rng;
+mod sign;
 mod signatures;
+mod signing_keys;
 #[cfg(test)]
 mod test_keys;
 #[cfg(test)]
@@ -26,6 +32,7 @@ use constraints::Constraints;
 pub use encoding::base64url_decode;
 use encoding::hex_lower;
 use keys::{parse_keys, verify_with_keys, KeyMaterial};
+pub use sign::{encode_sign, encode_sign_raw};
 use signatures::verify_signature;
 use token::{
     audience_matches, decode_header, decode_part, json_object, operand_str, split_token,
@@ -87,6 +94,24 @@ pub enum JwtError {
     /// The certificate, public key or JWK (set) could not be read.
     #[error("invalid verification key: {0}")]
     InvalidKey(&'static str),
+    /// `encode_sign`'s JWK (set) is malformed, or cannot sign with the header's algorithm.
+    #[error("invalid signing key: {0}")]
+    SigningKey(&'static str),
+    /// `encode_sign`'s header is not a JSON object with a string `alg`.
+    #[error("JWS header: {0}")]
+    SigningHeader(&'static str),
+    /// `encode_sign`'s header names an algorithm OPA does not know.
+    #[error("unknown JWS algorithm: {0}")]
+    UnknownAlgorithm(String),
+    /// The header's `typ` is `JWT` (or absent) and the payload is not JSON.
+    #[error("type is JWT but payload is not JSON")]
+    PayloadNotJson,
+    /// The system gave no randomness for a signature that needs it (RSA).
+    #[error("no system randomness to sign with")]
+    NoRandomness,
+    /// The signature could not be computed (a key the crypto library refuses).
+    #[error("signing failed")]
+    SigningFailed,
 }
 
 /// A JWS algorithm this module can verify.

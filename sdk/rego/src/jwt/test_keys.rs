@@ -121,17 +121,7 @@ MCowBQYDK2VwAyEAu3xJblB+V9MWzQqtb4bWPnrzO5f2Bht1ODCSBIPZlfw=
 -----END PUBLIC KEY-----
 ";
 
-/// P-521 private key (PKCS#8)
-pub(super) const P521_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIAxckMtfCU6gJwclcA
-FhiuHG3q0+uh/BpnPTF9NGMgNhIIWQi4n7IaDrFJQQQwwSPKeybIw7v+hAHf7xRf
-SXHGU4KhgYkDgYYABADlevkeNqbT7aEp3jm7hkHxACowg/Usb28N+SVVkEr8ASY4
-whO3b6M8H1+bHbpxzBEXlz4fEv9ls4rlx1K/63xeiAFgZJL1V/1opJT7055WYkd1
-3VdVDCA9rWBd81YOHkutSDR6VsenHPE0/07rFMiIA4pVnigrXlJYAR78HhuG7eW+
-ig==
------END PRIVATE KEY-----
-";
-/// public key of P521_KEY
+/// a P-521 public key (its private key is P521_JWK)
 pub(super) const P521_PUB: &str = "-----BEGIN PUBLIC KEY-----
 MIGbMBAGByqGSM49AgEGBSuBBAAjA4GGAAQA5Xr5Hjam0+2hKd45u4ZB8QAqMIP1
 LG9vDfklVZBK/AEmOMITt2+jPB9fmx26ccwRF5c+HxL/ZbOK5cdSv+t8XogBYGSS
@@ -139,7 +129,7 @@ LG9vDfklVZBK/AEmOMITt2+jPB9fmx26ccwRF5c+HxL/ZbOK5cdSv+t8XogBYGSS
 K15SWAEe/B4bhu3lvoo=
 -----END PUBLIC KEY-----
 ";
-/// self-signed certificate for P521_KEY
+/// self-signed certificate for P521_PUB
 pub(super) const P521_CERT: &str = "-----BEGIN CERTIFICATE-----
 MIICGDCCAXqgAwIBAgIUL1BWdsKjoKEV23E8MfEM4qs3eJEwCgYIKoZIzj0EAwIw
 HTEbMBkGA1UEAwwScGFsaXNhZGUtdGVzdC1wNTIxMCAXDTI2MTIwNzAwMzcwMVoY
@@ -155,17 +145,12 @@ vijEbFXMfdB7GtsnuheOwF0t4EN0f3IuryL0boRjZgcoLw9G/lf70JUiIRwqakWr
 RDWiE3bUVm8vyR4m
 -----END CERTIFICATE-----
 ";
-/// Ed25519 private key (PKCS#8)
-pub(super) const ED_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MC4CAQAwBQYDK2VwBCIEIBWtflxXBE2Swq/hWtC34ahRBYlhBgqeZmXESQm7LB7q
------END PRIVATE KEY-----
-";
-/// public key of ED_KEY
+/// an Ed25519 public key (its private key is ED_JWK)
 pub(super) const ED_PUB: &str = "-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAlTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6A=
 -----END PUBLIC KEY-----
 ";
-/// self-signed certificate for ED_KEY
+/// self-signed certificate for ED_PUB
 pub(super) const ED_CERT: &str = "-----BEGIN CERTIFICATE-----
 MIIBVzCCAQmgAwIBAgIUV/udRAeP4nIykPTvR/mszHA+1GUwBQYDK2VwMCAxHjAc
 BgNVBAMMFXBhbGlzYWRlLXRlc3QtZWQyNTUxOTAgFw0yNjEyMDcwMDM3MDFaGA8y
@@ -192,8 +177,8 @@ pub(super) const ED_PUBLIC_JWK: &str =
     r#"{"kty":"OKP","crv":"Ed25519","x":"lTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6A"}"#;
 
 // Tokens OPA v1.20.2 signed (`io.jwt.encode_sign`, payload `{"sub":"alice"}`) with the keys
-// above: ES512 with P521_KEY, EdDSA with ED_KEY, and ES256 / ES384 / ES512 with a key of another
-// curve (P384_KEY, P521_KEY, P256_KEY), which OPA signs and verifies.
+// above: ES512 with P521_JWK, EdDSA with ED_JWK, and ES256 / ES384 / ES512 with a key of another
+// curve (P384_KEY, P521_JWK, P256_KEY), which OPA signs and verifies.
 pub(super) const ES512_TOKEN: &str = "eyJhbGciOiJFUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.AZXlxW4acw-43mKAeVPgdOr4pbo4JKFh20TbesFqaD04EDpt48T1MzqBuMOfFKz5AVqYHsoyGyICZgibGLffpxGcALTnqyqZZ0-rSPFTj3ATZAlIfcPcS-D28rQdbd85IpeKav8249QI2ss6dHxi6nhbzUKbXcXfVp_3rJOE_vQzgxLy";
 pub(super) const EDDSA_TOKEN: &str = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.sgKRvBQ8UaQAYWo5vPLY2fNaLdDxfKRSF0dJyklwN4KYoRks_LCrAwjrdP_3vCZ5DNBS5jJ1RCVc4ouu5_6_Bw";
 pub(super) const ES256_BY_P384_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.tRJyL4sbJeZHHCDM4Z7iSFbG6sp4PfCWQtiUonQiJOXOHjzBC7xrKpxZyLtIDSWYaElx4amx8SM1rK8ajhwPeewvQBfDNa1g2sfx6-WtLvHPkT1PMSD8Exx-6yiSmuI3";

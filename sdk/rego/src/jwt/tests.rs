@@ -967,9 +967,12 @@ fn es512_and_eddsa_tokens_never_verify_without_their_feature() {
     assert_eq!(es512, cfg!(feature = "jwt-es512"));
     let eddsa = is_valid(&dv(EDDSA_TOKEN, json!({"cert": ED_CERT})));
     assert_eq!(eddsa, cfg!(feature = "jwt-eddsa"));
+    let es384_by_p521 = verify_es384(&json!(ES384_BY_P521_TOKEN), &json!(P521_PUBLIC_JWK));
+    assert_eq!(es384_by_p521, Ok(json!(cfg!(feature = "jwt-es512"))));
     // The keys still parse, as in OPA.
     assert!(verify_es384(&json!(ES512_TOKEN), &json!(P521_PUB)).is_ok());
     assert!(verify_rs256(&json!(EDDSA_TOKEN), &json!(ED_CERT)).is_ok());
+    assert!(verify_rs256(&json!(EDDSA_TOKEN), &json!(ED_PUB)).is_ok());
 }
 
 #[test]
