@@ -17,7 +17,7 @@ use super::JwtError;
 pub(super) enum SigningKey {
     Secret(Vec<u8>),
     Rsa(Box<RsaPrivateKey>),
-    Ec(EcSigningKey),
+    Ec(Box<EcSigningKey>),
     #[cfg(feature = "jwt-eddsa")]
     Ed25519(Box<ed25519_dalek::SigningKey>),
     CannotSign(&'static str),
@@ -180,7 +180,7 @@ fn ec_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
             ))
         }
     };
-    Ok(SigningKey::Ec(key))
+    Ok(SigningKey::Ec(Box::new(key)))
 }
 
 fn okp_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {

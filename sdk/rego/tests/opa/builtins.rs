@@ -251,11 +251,29 @@ fn show_args(args: &[Value]) -> String {
         .join(", ")
 }
 
-/// The families' good arguments, from `builtins.yaml`: builtin name -> argument lists.
+/// The families' good arguments, from `builtins.yaml` and, for each opt-in feature the tests
+/// are built with, `builtins.<feature>.yaml`: builtin name -> argument lists.
 pub fn good_arguments() -> BTreeMap<String, Vec<Vec<Value>>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa/builtins.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let mut files = vec!["builtins.yaml"];
+    if cfg!(feature = "jwt-es512") {
+        files.push("builtins.jwt-es512.yaml");
+    }
+    if cfg!(feature = "jwt-eddsa") {
+        files.push("builtins.jwt-eddsa.yaml");
+    }
+    let mut good: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
+    for file in files {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/opa")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let calls: BTreeMap<String, Vec<Vec<Value>>> =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (name, calls) in calls {
+            good.entry(name).or_default().extend(calls);
+        }
+    }
+    good
 }
 
 pub fn sweep() -> Tally {

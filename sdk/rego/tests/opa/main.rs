@@ -16,6 +16,7 @@ mod compare;
 mod compatibility;
 mod engine;
 mod generate;
+mod jwt_signing;
 mod language;
 mod non_strict;
 mod oracle;
