@@ -16,6 +16,9 @@ mod constraints;
 mod encoding;
 mod go_json;
 mod keys;
+#[cfg(feature = "jwt-sign")]
+mod private_keys;
+#[cfg(feature = "jwt-sign")]
 mod seeded_rng;
 mod sign;
 mod signatures;

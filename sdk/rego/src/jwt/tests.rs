@@ -867,6 +867,10 @@ fn ecdsa_verifies_with_the_key_curve_and_the_algorithm_hash_as_go_does() {
         ES256_BY_P384_TOKEN,
         json!({"cert": P384_PUB})
     )));
+    assert!(is_valid(&dv(
+        ES256_BY_P384_TOKEN,
+        json!({"cert": P384_JWK})
+    )));
 }
 
 #[test]
@@ -964,6 +968,8 @@ fn eddsa_verifies_opa_tokens_with_pem_certificate_and_jwk() {
 #[test]
 fn es512_and_eddsa_tokens_never_verify_without_their_feature() {
     let es512 = is_valid(&dv(ES512_TOKEN, json!({"cert": P521_CERT})));
+    assert_eq!(es512, cfg!(feature = "jwt-es512"));
+    let es512 = is_valid(&dv(ES512_TOKEN, json!({"cert": P521_JWK})));
     assert_eq!(es512, cfg!(feature = "jwt-es512"));
     let eddsa = is_valid(&dv(EDDSA_TOKEN, json!({"cert": ED_CERT})));
     assert_eq!(eddsa, cfg!(feature = "jwt-eddsa"));
