@@ -15,6 +15,7 @@
 mod constraints;
 mod encoding;
 mod go_json;
+mod jwk_members;
 mod keys;
 #[cfg(feature = "jwt-sign")]
 mod private_keys;

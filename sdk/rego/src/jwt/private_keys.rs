@@ -11,10 +11,10 @@ use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
+use super::jwk_members::{bytes, invalid};
 use super::keys::{Curve, KeyMaterial};
 use super::seeded_rng::SeededRng;
 use super::signatures::digest_as_field;
-use super::signing_keys::{bytes, invalid, SigningKey};
 use super::{Algorithm, JwtError};
 
 /// A private key that signs.
@@ -56,8 +56,9 @@ impl PrivateKey {
     }
 }
 
-/// The signing key of an `RSA`, `EC` or `OKP` JWK.
-pub(super) fn read(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
+/// The private key of an `RSA`, `EC` or `OKP` JWK, `Ok(Err(why))` when the JWK is well formed
+/// but cannot sign (a public key, a curve this build lacks).
+pub(super) fn read(jwk: &Map<String, Value>) -> Result<Readable, JwtError> {
     match jwk.get("kty").and_then(Value::as_str) {
         Some("RSA") => rsa_signing_key(jwk),
         Some("EC") => ec_signing_key(jwk),
@@ -69,18 +70,17 @@ fn required(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, JwtError> {
     bytes(jwk, name)?.ok_or(invalid("a required JWK member is missing"))
 }
 
-fn private(key: PrivateKey) -> SigningKey {
-    SigningKey::Private(Box::new(key))
-}
+/// A key that signs, or why this (well-formed) JWK cannot.
+type Readable = Result<PrivateKey, &'static str>;
 
-fn rsa_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
+fn rsa_signing_key(jwk: &Map<String, Value>) -> Result<Readable, JwtError> {
     let n = BigUint::from_bytes_be(&required(jwk, "n")?);
     let e = BigUint::from_bytes_be(&required(jwk, "e")?);
     if e == BigUint::from(0u8) {
         return Err(invalid("missing \"e\""));
     }
     let Some(d) = bytes(jwk, "d")? else {
-        return Ok(SigningKey::CannotSign("an RSA public key cannot sign"));
+        return Ok(Err("an RSA public key cannot sign"));
     };
     let (Some(p), Some(q)) = (bytes(jwk, "p")?, bytes(jwk, "q")?) else {
         return Err(invalid("an RSA private key needs \"p\" and \"q\""));
@@ -98,14 +98,12 @@ fn rsa_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
     }
     if key.n().bits() < 1024 {
         // Go 1.24+ (current OPA) refuses RSA keys under 1024 bits.
-        return Ok(SigningKey::CannotSign(
-            "RSA keys under 1024 bits cannot sign",
-        ));
+        return Ok(Err("RSA keys under 1024 bits cannot sign"));
     }
-    Ok(private(PrivateKey::Rsa(key)))
+    Ok(Ok(PrivateKey::Rsa(key)))
 }
 
-fn ec_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
+fn ec_signing_key(jwk: &Map<String, Value>) -> Result<Readable, JwtError> {
     let curve = jwk
         .get("crv")
         .and_then(Value::as_str)
@@ -119,7 +117,7 @@ fn ec_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
     let point = [&[0x04][..], &x, &y].concat();
     KeyMaterial::ec(curve, &point).map_err(|_| invalid("EC public key not on the curve"))?;
     let Some(d) = bytes(jwk, "d")? else {
-        return Ok(SigningKey::CannotSign("an EC public key cannot sign"));
+        return Ok(Err("an EC public key cannot sign"));
     };
     if d.len() != width {
         return Err(invalid("EC private key of the wrong length for the curve"));
@@ -139,15 +137,15 @@ fn ec_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
         }
         #[cfg(not(feature = "jwt-es512"))]
         Curve::P521 => {
-            return Ok(SigningKey::CannotSign(
+            return Ok(Err(
                 "P-521 keys need rego-authz built with `--features jwt-es512`",
             ))
         }
     };
-    Ok(private(PrivateKey::Ec(key)))
+    Ok(Ok(PrivateKey::Ec(key)))
 }
 
-fn okp_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
+fn okp_signing_key(jwk: &Map<String, Value>) -> Result<Readable, JwtError> {
     let curve = jwk
         .get("crv")
         .and_then(Value::as_str)
@@ -155,10 +153,10 @@ fn okp_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
     let x = required(jwk, "x")?;
     let d = bytes(jwk, "d")?;
     if curve != "Ed25519" {
-        return Ok(SigningKey::CannotSign("only Ed25519 OKP keys can sign"));
+        return Ok(Err("only Ed25519 OKP keys can sign"));
     }
     let Some(d) = d else {
-        return Ok(SigningKey::CannotSign("an Ed25519 public key cannot sign"));
+        return Ok(Err("an Ed25519 public key cannot sign"));
     };
     let (Ok(x), Ok(seed)) = (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(d)) else {
         return Err(invalid("Ed25519 key of the wrong length"));
@@ -167,17 +165,17 @@ fn okp_signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
 }
 
 #[cfg(feature = "jwt-eddsa")]
-fn ed25519_signing_key(x: [u8; 32], seed: [u8; 32]) -> Result<SigningKey, JwtError> {
+fn ed25519_signing_key(x: [u8; 32], seed: [u8; 32]) -> Result<Readable, JwtError> {
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     if key.verifying_key().as_bytes() != &x {
         return Err(invalid("Ed25519 \"x\" does not match \"d\""));
     }
-    Ok(private(PrivateKey::Ed25519(key)))
+    Ok(Ok(PrivateKey::Ed25519(key)))
 }
 
 #[cfg(not(feature = "jwt-eddsa"))]
-fn ed25519_signing_key(_x: [u8; 32], _seed: [u8; 32]) -> Result<SigningKey, JwtError> {
-    Ok(SigningKey::CannotSign(
+fn ed25519_signing_key(_x: [u8; 32], _seed: [u8; 32]) -> Result<Readable, JwtError> {
+    Ok(Err(
         "Ed25519 keys need rego-authz built with `--features jwt-eddsa`",
     ))
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::encoding::jwk_base64_decode;
+use super::jwk_members::{bytes, check_common_members, invalid};
 #[cfg(feature = "jwt-sign")]
 use super::private_keys::PrivateKey;
 use super::JwtError;
@@ -19,10 +19,6 @@ pub(super) enum SigningKey {
     #[cfg(feature = "jwt-sign")]
     Private(Box<PrivateKey>),
     CannotSign(&'static str),
-}
-
-pub(super) fn invalid(why: &'static str) -> JwtError {
-    JwtError::SigningKey(why)
 }
 
 /// The signing key of a JWK or JWK set (`{"keys": [...]}`): every key in a set must be valid,
@@ -63,39 +59,12 @@ fn signing_key(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
     }
 }
 
-/// The registered members every key type has, typed as RFC 7517 says (`jwx` refuses a
-/// number where a string belongs).
-fn check_common_members(jwk: &Map<String, Value>) -> Result<(), JwtError> {
-    for name in ["kid", "alg", "use", "x5u", "x5t", "x5t#S256"] {
-        if jwk.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(invalid("a JWK member that must be a string is not"));
-        }
-    }
-    for name in ["key_ops", "x5c"] {
-        let is_strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
-        if jwk.get(name).is_some_and(|v| !is_strings(v)) {
-            return Err(invalid(
-                "a JWK member that must be a list of strings is not",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A base64 member's bytes, `None` when absent.
-pub(super) fn bytes(jwk: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, JwtError> {
-    match jwk.get(name) {
-        None => Ok(None),
-        Some(Value::String(text)) => jwk_base64_decode(text)
-            .map(Some)
-            .ok_or(invalid("a JWK member is not base64")),
-        Some(_) => Err(invalid("a JWK member is not a string")),
-    }
-}
-
 #[cfg(feature = "jwt-sign")]
 fn asymmetric(jwk: &Map<String, Value>) -> Result<SigningKey, JwtError> {
-    super::private_keys::read(jwk)
+    Ok(match super::private_keys::read(jwk)? {
+        Ok(key) => SigningKey::Private(Box::new(key)),
+        Err(why) => SigningKey::CannotSign(why),
+    })
 }
 
 #[cfg(not(feature = "jwt-sign"))]
