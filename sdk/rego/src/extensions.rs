@@ -1,13 +1,14 @@
 //! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks:
 //! `io.jwt.*` (adapted from [`super::jwt`]'s JSON functions to regorus values), `crypto.*`
-//! ([`super::crypto`]), `net.cidr_merge` and `net.cidr_intersects` ([`super::net`]),
-//! `urlquery.*` ([`super::urlquery`]), `array.flatten`, and with the `x509` feature
-//! `crypto.x509.*` (`super::x509`).
+//! ([`super::crypto`]), `net.cidr_merge`, `net.cidr_intersects` and
+//! `net.cidr_contains_matches` ([`super::net`]), `regex.globs_match`, `urlquery.*`
+//! ([`super::urlquery`]), `array.flatten`, and with the `x509` feature `crypto.x509.*`
+//! (`super::x509`).
 
 use regorus::Value;
 
 use super::eval::Extension;
-use super::{crypto, jwt, net, urlquery};
+use super::{crypto, globs_match, jwt, net, urlquery};
 
 type JsonResult = Result<serde_json::Value, jwt::JwtError>;
 
@@ -28,6 +29,17 @@ fn call2(
     f: fn(&serde_json::Value, &serde_json::Value) -> JsonResult,
 ) -> anyhow::Result<Value> {
     Ok(Value::from(f(&arg(&args, 0)?, &arg(&args, 1)?)?))
+}
+
+fn call3(
+    args: Vec<Value>,
+    f: fn(&serde_json::Value, &serde_json::Value, &serde_json::Value) -> JsonResult,
+) -> anyhow::Result<Value> {
+    Ok(Value::from(f(
+        &arg(&args, 0)?,
+        &arg(&args, 1)?,
+        &arg(&args, 2)?,
+    )?))
 }
 
 /// Nanoseconds since the epoch on the proxy's clock (WASI inside the proxy).
@@ -74,7 +86,17 @@ pub fn all() -> Vec<Extension> {
         "io.jwt.verify_es256" => jwt::verify_es256,
         "io.jwt.verify_es384" => jwt::verify_es384,
     ]);
+    #[cfg(feature = "jwt-es512")]
+    all.extend(verifiers!["io.jwt.verify_es512" => jwt::verify_es512]);
+    #[cfg(feature = "jwt-eddsa")]
+    all.extend(verifiers!["io.jwt.verify_eddsa" => jwt::verify_eddsa]);
     all.extend([
+        extension("io.jwt.encode_sign", 3, |args| {
+            call3(args, jwt::encode_sign)
+        }),
+        extension("io.jwt.encode_sign_raw", 3, |args| {
+            call3(args, jwt::encode_sign_raw)
+        }),
         extension("crypto.md5", 1, |args| {
             crypto::digest::<md5::Md5>("crypto.md5", &args)
         }),
@@ -99,6 +121,12 @@ pub fn all() -> Vec<Extension> {
         extension("crypto.hmac.equal", 2, |args| crypto::hmac_equal(&args)),
         extension("net.cidr_merge", 1, |args| net::cidr_merge(&args)),
         extension("net.cidr_intersects", 2, |args| net::cidr_intersects(&args)),
+        extension("net.cidr_contains_matches", 2, |args| {
+            net::cidr_contains_matches(&args)
+        }),
+        extension("regex.globs_match", 2, |args| {
+            globs_match::globs_match(&args)
+        }),
         extension("urlquery.encode", 1, |args| urlquery::encode(&args)),
         extension("urlquery.decode", 1, |args| urlquery::decode(&args)),
         extension("urlquery.encode_object", 1, |args| {

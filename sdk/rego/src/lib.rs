@@ -12,6 +12,7 @@ mod crypto;
 pub mod eval;
 pub mod extensions;
 mod head_values;
+mod globs_match;
 pub mod input;
 pub mod interpreter_only;
 pub mod jwt;

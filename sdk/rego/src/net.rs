@@ -1,7 +1,8 @@
-//! OPA's `net.cidr_merge` and `net.cidr_intersects`, which regorus lacks, with the answers OPA
-//! gives (Go's `net` package): a bare IPv4 address in `cidr_merge` takes its classful mask (/8,
-//! /16 or /24) and, when nothing merges with it, keeps its host bits (`10.0.0.1/8`); a bare
-//! IPv6 address is an error there, as is a bare address of either kind in `cidr_intersects`.
+//! OPA's `net.cidr_merge`, `net.cidr_intersects` and `net.cidr_contains_matches`, which regorus
+//! lacks, with the answers OPA gives (Go's `net` package): a bare IPv4 address in `cidr_merge`
+//! takes its classful mask (/8, /16 or /24) and, when nothing merges with it, keeps its host
+//! bits (`10.0.0.1/8`); a bare IPv6 address is an error there, as is a bare address of either
+//! kind in `cidr_intersects` or as the containing side of `cidr_contains_matches`.
 
 use std::net::IpAddr;
 
@@ -85,6 +86,90 @@ pub(crate) fn cidr_intersects(args: &[Value]) -> anyhow::Result<Value> {
     Ok(Value::from(a.contains(&b) || b.contains(&a)))
 }
 
+/// `net.cidr_contains(cidr, cidr_or_ip)` as Go answers it: whether `cidr` holds the address,
+/// or every address of the network. Like Go, an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`)
+/// is its IPv4 address, and so is a mapped network of at least 96 bits of prefix.
+fn cidr_contains(name: &str, cidr: &Value, other: &Value) -> anyhow::Result<bool> {
+    let net = unmapped_net(self::cidr(name, Some(cidr))?.trunc());
+    let Value::String(text) = other else {
+        bail!("{name}: operands must be strings");
+    };
+    if let Ok(address) = text.parse::<IpAddr>() {
+        return Ok(net.contains(&address.to_canonical()));
+    }
+    let inner = text.parse::<IpNet>().with_context(|| {
+        format!("{name}: not a valid textual representation of an IP address or CIDR: {text}")
+    })?;
+    Ok(net.contains(&unmapped_net(inner.trunc())))
+}
+
+fn unmapped_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
+            None => net,
+        },
+        _ => net,
+    }
+}
+
+/// The `(cidr, key)` pairs of one `cidr_contains_matches` operand: a string is its own key; an
+/// array's elements are keyed by index, a set's by the element, an object's by the member name;
+/// an element is a CIDR (or address) string, or an array whose first element is one. Any other
+/// operand has no pairs (OPA's type checker refuses it in a policy; from input it matches
+/// nothing).
+fn match_operand<'v>(name: &str, operand: &'v Value) -> anyhow::Result<Vec<(&'v Value, Value)>> {
+    let cidr_of = |element: &'v Value| match element {
+        Value::String(_) => Ok(element),
+        Value::Array(items) => items
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("{name}: element must be string or non-empty array")),
+        _ => bail!("{name}: element must be string or non-empty array"),
+    };
+    Ok(match operand {
+        Value::String(_) => vec![(operand, operand.clone())],
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| Ok((cidr_of(item)?, Value::from(i))))
+            .collect::<anyhow::Result<_>>()?,
+        Value::Set(items) => items
+            .iter()
+            .map(|item| Ok((cidr_of(item)?, item.clone())))
+            .collect::<anyhow::Result<_>>()?,
+        Value::Object(members) => members
+            .iter()
+            .map(|(key, item)| Ok((cidr_of(item)?, key.clone())))
+            .collect::<anyhow::Result<_>>()?,
+        _ => Vec::new(),
+    })
+}
+
+/// `net.cidr_contains_matches(cidrs, cidrs_or_ips)`: the set of `[key1, key2]` pairs whose
+/// first CIDR contains the second CIDR or address.
+pub(crate) fn cidr_contains_matches(args: &[Value]) -> anyhow::Result<Value> {
+    let name = "net.cidr_contains_matches";
+    let (Some(first), Some(second)) = (args.first(), args.get(1)) else {
+        bail!("{name}: expects 2 operands");
+    };
+    let mut matches = std::collections::BTreeSet::new();
+    let outer = match_operand(name, first)?;
+    // As in OPA, the second operand is only read when the first has an element.
+    let inner = if outer.is_empty() {
+        Vec::new()
+    } else {
+        match_operand(name, second)?
+    };
+    for (cidr, key) in &outer {
+        for (other, other_key) in &inner {
+            if cidr_contains(name, cidr, other)? {
+                matches.insert(Value::from(vec![key.clone(), other_key.clone()]));
+            }
+        }
+    }
+    Ok(Value::from(matches))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +236,98 @@ mod tests {
         );
         assert_eq!(check("::1/128", "10.0.0.0/8").unwrap(), Value::from(false));
         assert!(check("10.0.0.1", "10.0.0.0/8").is_err());
+    }
+
+    fn json(text: &str) -> Value {
+        Value::from_json_str(text).unwrap()
+    }
+
+    #[test]
+    fn contains_matches_as_opa_does() {
+        // Each answer is real OPA's (v1.20.2); None is an error there.
+        for (cidrs, others, want) in [
+            (
+                r#""10.0.0.0/8""#,
+                r#""10.1.2.3""#,
+                Some(r#"[["10.0.0.0/8", "10.1.2.3"]]"#),
+            ),
+            (
+                r#"["10.0.0.0/8", "192.168.0.0/16"]"#,
+                r#"["10.1.2.3", "192.168.1.1", "8.8.8.8"]"#,
+                Some("[[0, 0], [1, 1]]"),
+            ),
+            (
+                r#"{"a": "10.0.0.0/8", "b": ["192.168.0.0/16", "x"]}"#,
+                r#"{"k": "192.168.1.0/24", "j": ["10.9.9.9", 1]}"#,
+                Some(r#"[["a", "j"], ["b", "k"]]"#),
+            ),
+            (r#""10.0.0.0/8""#, "[]", Some("[]")),
+            ("[]", r#"["bad"]"#, Some("[]")),
+            ("1", r#""x""#, Some("[]")),
+            (r#""10.0.0.0/8""#, "1", Some("[]")),
+            (r#""bad""#, r#"["10.0.0.1"]"#, None),
+            (r#""10.0.0.0/8""#, r#"["bad"]"#, None),
+            (r#""10.0.0.1""#, r#"["10.0.0.1"]"#, None),
+            (r#"["10.0.0.0/8", 1]"#, "[]", None),
+            (r#"["10.0.0.0/8"]"#, "[1]", None),
+            ("[[]]", r#"["10.0.0.1"]"#, None),
+            ("[[1]]", r#"["10.0.0.1"]"#, None),
+            (
+                r#""10.0.0.0/8""#,
+                r#""::ffff:10.0.0.1""#,
+                Some(r#"[["10.0.0.0/8", "::ffff:10.0.0.1"]]"#),
+            ),
+            (
+                r#""::ffff:10.0.0.0/104""#,
+                r#""10.0.0.1""#,
+                Some(r#"[["::ffff:10.0.0.0/104", "10.0.0.1"]]"#),
+            ),
+            (
+                r#""2001:db8::/32""#,
+                r#"["2001:db8::1", "2001:db8:1::/48", "10.0.0.1"]"#,
+                Some(r#"[["2001:db8::/32", 0], ["2001:db8::/32", 1]]"#),
+            ),
+            (
+                r#""10.0.0.1/8""#,
+                r#""10.0.0.0/8""#,
+                Some(r#"[["10.0.0.1/8", "10.0.0.0/8"]]"#),
+            ),
+        ] {
+            let got = cidr_contains_matches(&[json(cidrs), json(others)]).ok();
+            let want = want.map(|w| match json(w) {
+                Value::Array(pairs) => Value::from(
+                    pairs
+                        .iter()
+                        .cloned()
+                        .collect::<std::collections::BTreeSet<_>>(),
+                ),
+                other => other,
+            });
+            assert_eq!(got, want, "{cidrs} {others}");
+        }
+    }
+
+    #[test]
+    fn contains_matches_keys_set_elements_by_themselves() {
+        let cidrs = Value::from(
+            [json(r#"["10.0.0.0/8", "tag"]"#), json(r#""1.0.0.0/8""#)]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>(),
+        );
+        let others = Value::from(
+            [json(r#""10.0.0.1""#), json(r#"["1.2.3.4", 5]"#)]
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>(),
+        );
+        let want = [
+            json(r#"["1.0.0.0/8", ["1.2.3.4", 5]]"#),
+            json(r#"[["10.0.0.0/8", "tag"], "10.0.0.1"]"#),
+        ];
+        assert_eq!(
+            cidr_contains_matches(&[cidrs, others]).ok(),
+            Some(Value::from(
+                want.into_iter().collect::<std::collections::BTreeSet<_>>()
+            ))
+        );
     }
 }

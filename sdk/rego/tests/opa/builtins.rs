@@ -251,11 +251,34 @@ fn show_args(args: &[Value]) -> String {
         .join(", ")
 }
 
-/// The families' good arguments, from `builtins.yaml`: builtin name -> argument lists.
+/// The families' good arguments: `builtins.yaml`, and each `builtins.<features>.yaml` whose
+/// opt-in features (joined by `+`) the tests are built with: builtin name -> argument lists.
 pub fn good_arguments() -> BTreeMap<String, Vec<Vec<Value>>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa/builtins.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/opa");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            name.strip_prefix("builtins.")
+                .and_then(|n| n.strip_suffix(".yaml"))
+                .is_some_and(|features| features.split('+').all(crate::feature_enabled))
+        })
+        .collect();
+    files.push(dir.join("builtins.yaml"));
+    let mut good: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let calls: BTreeMap<String, Vec<Vec<Value>>> =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (name, calls) in calls {
+            good.entry(name).or_default().extend(calls);
+        }
+    }
+    good
 }
 
 pub fn sweep() -> Tally {

@@ -16,6 +16,8 @@ mod compare;
 mod compatibility;
 mod engine;
 mod generate;
+#[cfg(feature = "jwt-sign")]
+mod jwt_signing;
 mod language;
 mod non_strict;
 mod oracle;
@@ -32,6 +34,20 @@ fn known(file: &str) -> BTreeMap<String, String> {
     )
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     .unwrap_or_default()
+}
+
+/// Whether the tests (so palisade-rego) are built with the opt-in cargo feature `name`.
+fn feature_enabled(name: &str) -> bool {
+    match name {
+        "yaml" => cfg!(feature = "yaml"),
+        "jsonpatch" => cfg!(feature = "jsonpatch"),
+        "jsonschema" => cfg!(feature = "jsonschema"),
+        "jwt-es512" => cfg!(feature = "jwt-es512"),
+        "jwt-eddsa" => cfg!(feature = "jwt-eddsa"),
+        "jwt-sign" => cfg!(feature = "jwt-sign"),
+        "x509" => cfg!(feature = "x509"),
+        _ => false,
+    }
 }
 
 /// `known_differences.yaml` (and `known_differences_x509.yaml` in a build with the `x509`

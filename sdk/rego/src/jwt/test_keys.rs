@@ -1,0 +1,186 @@
+//! Keys, certificates and OPA-signed tokens the JWT tests share, generated once with
+//! `openssl genpkey` / `openssl req -x509` (100-year validity).
+
+/// 2048-bit RSA private key (PKCS#8)
+pub(super) const RSA_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCixDUcc+BLi/zz
+lDWzf8O+uCtlmj2mSUkJkorGMl0tJVv0Y5tob6GcJX5QSVTgctaW6Ne4Vr9VdzTt
+7bmt48IvSf5a4sBLKpK+vLkXD7LWwDi7FfaDJEhbDv+gAfVl7nWp99yoyS0GCtwp
+aW9bIV8CtPmxp88gZaxlschl8hHmx08D2/9hh6gvxBUn1VAydVHa9+JXbk/WT4lV
+ckd2Co5Ypn9nmMUnXCbpLAnllAy84BPqbfuFl4FOVi/rnnuMVeJUHLu9KyX5ccQj
+SUF0BtlyaDjhOCafBfIi/p/b5LF9S6KT6ArqfJpOprhWfuOy6LWpGu+kBpa5j5MZ
+uXQ8BDzdAgMBAAECggEAAg8TUOnSU4JQz8/3Ie8izb3MprtdvkW9C8bzxHAMp66K
+TDwaUibfV3dN8rwKu9AYEM6fM/C8+NrKK5xPNfjkku6PrhyiLBE8y/bdLIKBU6AY
+15z+gkgqNiSpbR+5N/HdQSome2gYDrSCdm+j/fYdGo6pferOfu1qUdr+2vNF8LJd
+h9cHFRi8K1I7wKdSDeJps1Q3qMBwaPTI2gRATtOQMqmBOW5pynxObIMJd0nRtRVZ
+7lGZkx/83ac+ialiDx2bU1D0hCBCV3EQNYDUbDCtQpeDFxpcMmu7X0z1N/6NGavZ
+PKo7xSaLuY3atEjmjKKcGEraHSz/80woSmCN/ai9TQKBgQDhmrZKtG9hRA0kmTN7
+trkXaPRVUFNfK64ft/GjJqKUUoDAbTvyEo4VCJ9+Zxgw2EWt6At8E8TKk+qqAJ6q
+CnBHRWtfqTaKEgh7WHqw2JmddspabfFHNVVtxbLXEYcOgLVVaT/2Lcb7DA14hj/3
+bGYHxHsyfbxlNMG1eWcwHjb1AwKBgQC4silvdxw1nDooy3G/HMmil7apcooPbM8s
+14a3vbCJ25/CZQMzxMtRjBpLKXljzDB5QdW3HVht9fxLRh8YEedSgwakUD3129xE
+mk/6Nmqf8/eFUwWfP7bBzoabGhvU8ctxwYRvGUDul6ZyuTUXps8Jo3t7rJXP2CYA
+qkA939CwnwKBgQC9VrTK+afIf+5v2sukdnPcu87jkuiFpQkbwargfFpSFPPNi1+W
+CBCKgpQo56kbxUalb2vEFGtCgOWfC6odl2knx5EX1dHaCsxniJhft0klKD8nqcGn
+O5GY8STo7uLkPwzww8ZUe5LVuwXLMxCYPLdcqX+jnnbwkVhJT7xUW+dPtQKBgDbW
+14y8Hgkg+PfR6FUpdAkt6NOJKcsIsL8Mw3hc/0T/jAEJQxkk7oWpBsmYZ+2k3CO0
+04MKWI5VwnKLQIJCFqAePWOeW7dbb5yDAQo3DBOwOadBjmLJZTdIXhlBeFAS9ygw
+oGToZ6owJwDbUxNRuRmQjAKdrOHIuQfrhSWaBfnbAoGACMQPJTzPKk7cAkmf9Boz
+Dl+YFcmtROu5LUTptE/25mFBBMtYWTX8o59WoLnVlH9qPZ+1MpeUmATl2JK0c5tD
+5q7BK+omhVcBpZwqKeiWgjg8QkNNEgHbVMs6mpC6bXeOedT8lsBuWbTLxBbWrHW8
+nhbE0fzKTIM0uKxHXYTtukk=
+-----END PRIVATE KEY-----
+";
+/// self-signed certificate for RSA_KEY
+pub(super) const RSA_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIDGzCCAgOgAwIBAgIUR+EoLHeZHuLjcBAi2qIAB3r6/TwwDQYJKoZIhvcNAQEL
+BQAwHDEaMBgGA1UEAwwRcGFsaXNhZGUtdGVzdC1yc2EwIBcNMjYxMTIxMjIwNzUx
+WhgPMjEyNjEwMjgyMjA3NTFaMBwxGjAYBgNVBAMMEXBhbGlzYWRlLXRlc3QtcnNh
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAosQ1HHPgS4v885Q1s3/D
+vrgrZZo9pklJCZKKxjJdLSVb9GObaG+hnCV+UElU4HLWlujXuFa/VXc07e25rePC
+L0n+WuLASyqSvry5Fw+y1sA4uxX2gyRIWw7/oAH1Ze51qffcqMktBgrcKWlvWyFf
+ArT5safPIGWsZbHIZfIR5sdPA9v/YYeoL8QVJ9VQMnVR2vfiV25P1k+JVXJHdgqO
+WKZ/Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl+XHEI0lBdAbZ
+cmg44TgmnwXyIv6f2+SxfUuik+gK6nyaTqa4Vn7jsui1qRrvpAaWuY+TGbl0PAQ8
+3QIDAQABo1MwUTAdBgNVHQ4EFgQUSj6O9pLBE56+SUoAgZVigWi/nS8wHwYDVR0j
+BBgwFoAUSj6O9pLBE56+SUoAgZVigWi/nS8wDwYDVR0TAQH/BAUwAwEB/zANBgkq
+hkiG9w0BAQsFAAOCAQEAKNVurfmyeOgqGc5Z0kny6xciDGKbkiojxTUFUl+3wGiG
+x/ByeIo9waNQCb3n+2/sirtvi7+XxhxxT3aXfDlkW8dJkXJFCkM8DwxJ/TVqSyTf
+y5Ik1xpQ0DPXYle72wEaY22osTI1A3rqNZ01Bbz8k5Sw23PV+ARz/l2tBfe3A4pJ
+V1SHi1A79+0xrYwArIYz9ueb5iUs0wKJFGyS73jI1MDtylFpvoDlEbUi9PPOgjzD
+VeNAMBygzVSvalLR/8ToQvxsmzsh0FDJnNvITAhwQ+NKXeTvXkvsFeUfSVKn9ZIj
+kVj/mhhG02zci7ZqEwg7w1HBoe+tdfJ1aLWmZ/5UQw==
+-----END CERTIFICATE-----
+";
+/// public key of RSA_KEY
+pub(super) const RSA_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAosQ1HHPgS4v885Q1s3/D
+vrgrZZo9pklJCZKKxjJdLSVb9GObaG+hnCV+UElU4HLWlujXuFa/VXc07e25rePC
+L0n+WuLASyqSvry5Fw+y1sA4uxX2gyRIWw7/oAH1Ze51qffcqMktBgrcKWlvWyFf
+ArT5safPIGWsZbHIZfIR5sdPA9v/YYeoL8QVJ9VQMnVR2vfiV25P1k+JVXJHdgqO
+WKZ/Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl+XHEI0lBdAbZ
+cmg44TgmnwXyIv6f2+SxfUuik+gK6nyaTqa4Vn7jsui1qRrvpAaWuY+TGbl0PAQ8
+3QIDAQAB
+-----END PUBLIC KEY-----
+";
+/// an unrelated RSA public key
+pub(super) const OTHER_RSA_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtYUFFm+XDRO1/fCtQWVi
+SaGP1cGLjueALCNdYeM68HSATfcmmG9BjkSwefKyQagzuKa0bw5uojyIVnUIMfrW
+asr68Hbia8euhgNbObThD+UIBiiwIYwDLEIzEYtrkbXd7wbYB7syLhr2XYV3Rou+
+Imm5N8TN6gOEzTooq7Zx89ZwJuQva5GjNqTXBehMOCAflA0avhLD8WjlHWlmmhY/
+pjX09g4jL2ATJJnudtQNxWBKunJOborQrDOmVEDXvcWs0mMMRzmSKZdeQtjxE6lK
+1NiksiKiAvNn84EDF4Wx4b3l9mjMu1CtgYa2PhhAV05OZ5r0KHTPausfwhTiwPwV
+/wIDAQAB
+-----END PUBLIC KEY-----
+";
+/// P-256 private key (PKCS#8)
+pub(super) const P256_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgsv5d8lpylOIx4H39
+cawdtQhvP+sIwMzVi0U1HQ7yZ4ChRANCAAQj6mUjjQm0k/K5a7EH+4dUk6wbifQk
+7xhS8XR5Mwl0BdtHh1qCoj1N124+q5yjnX711EyDiHpXUWX5vin9DKY/
+-----END PRIVATE KEY-----
+";
+/// self-signed certificate for P256_KEY
+pub(super) const P256_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBkjCCATegAwIBAgIUZuM/PJgRmTKSBMpWm1aUeOeW1jowCgYIKoZIzj0EAwIw
+HTEbMBkGA1UEAwwScGFsaXNhZGUtdGVzdC1wMjU2MCAXDTI2MTEyMTIyMDc1MloY
+DzIxMjYxMDI4MjIwNzUyWjAdMRswGQYDVQQDDBJwYWxpc2FkZS10ZXN0LXAyNTYw
+WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQj6mUjjQm0k/K5a7EH+4dUk6wbifQk
+7xhS8XR5Mwl0BdtHh1qCoj1N124+q5yjnX711EyDiHpXUWX5vin9DKY/o1MwUTAd
+BgNVHQ4EFgQUQIQPnV212cQ3JYrmCfhjH8Vg/5YwHwYDVR0jBBgwFoAUQIQPnV21
+2cQ3JYrmCfhjH8Vg/5YwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBG
+AiEAoLIVCMQ6s2FKJfXf1vq5RyJp9xaemxQE8sOg1xRJAX4CIQC+iuTtFHXe0INw
+Q3YSOTqPQUPIZNR9fQ9oRyE1ce16Pg==
+-----END CERTIFICATE-----
+";
+/// public key of P256_KEY
+pub(super) const P256_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEI+plI40JtJPyuWuxB/uHVJOsG4n0
+JO8YUvF0eTMJdAXbR4dagqI9TdduPquco51+9dRMg4h6V1Fl+b4p/QymPw==
+-----END PUBLIC KEY-----
+";
+/// P-384 private key (PKCS#8)
+pub(super) const P384_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDetY30OtJNfL98Kb7R
+eIl9V10VfEtCNTqOmdFzH0Wjvrkf3QsecLc2aLPZBiOeo7mhZANiAAQkSAZGnyDK
+FSFIFVXOV0sSoXR7zDFgw9vqmMpKzr0LFeUctBgE/9nJVne6KgMWceXTiqx+NERE
+U0F36cJqir2WGWm9SwB+RRuaD5v/gq8fJBDaHeDn8wsPptc06ehNHaY=
+-----END PRIVATE KEY-----
+";
+/// public key of P384_KEY
+pub(super) const P384_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEJEgGRp8gyhUhSBVVzldLEqF0e8wxYMPb
+6pjKSs69CxXlHLQYBP/ZyVZ3uioDFnHl04qsfjRERFNBd+nCaoq9lhlpvUsAfkUb
+mg+b/4KvHyQQ2h3g5/MLD6bXNOnoTR2m
+-----END PUBLIC KEY-----
+";
+/// an Ed25519 public key (not supported here)
+pub(super) const ED25519_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAu3xJblB+V9MWzQqtb4bWPnrzO5f2Bht1ODCSBIPZlfw=
+-----END PUBLIC KEY-----
+";
+
+/// a P-521 public key (its private key is P521_JWK)
+pub(super) const P521_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MIGbMBAGByqGSM49AgEGBSuBBAAjA4GGAAQA5Xr5Hjam0+2hKd45u4ZB8QAqMIP1
+LG9vDfklVZBK/AEmOMITt2+jPB9fmx26ccwRF5c+HxL/ZbOK5cdSv+t8XogBYGSS
+9Vf9aKSU+9OeVmJHdd1XVQwgPa1gXfNWDh5LrUg0elbHpxzxNP9O6xTIiAOKVZ4o
+K15SWAEe/B4bhu3lvoo=
+-----END PUBLIC KEY-----
+";
+/// self-signed certificate for P521_PUB
+pub(super) const P521_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIICGDCCAXqgAwIBAgIUL1BWdsKjoKEV23E8MfEM4qs3eJEwCgYIKoZIzj0EAwIw
+HTEbMBkGA1UEAwwScGFsaXNhZGUtdGVzdC1wNTIxMCAXDTI2MTIwNzAwMzcwMVoY
+DzIxMjYxMTEzMDAzNzAxWjAdMRswGQYDVQQDDBJwYWxpc2FkZS10ZXN0LXA1MjEw
+gZswEAYHKoZIzj0CAQYFK4EEACMDgYYABADlevkeNqbT7aEp3jm7hkHxACowg/Us
+b28N+SVVkEr8ASY4whO3b6M8H1+bHbpxzBEXlz4fEv9ls4rlx1K/63xeiAFgZJL1
+V/1opJT7055WYkd13VdVDCA9rWBd81YOHkutSDR6VsenHPE0/07rFMiIA4pVnigr
+XlJYAR78HhuG7eW+iqNTMFEwHQYDVR0OBBYEFH5/29fQcQ0L2a4/4sP/7jKL8rza
+MB8GA1UdIwQYMBaAFH5/29fQcQ0L2a4/4sP/7jKL8rzaMA8GA1UdEwEB/wQFMAMB
+Af8wCgYIKoZIzj0EAwIDgYsAMIGHAkEzLXP8d0RK0LyUWtJ/caX+/jEaXCTLMxaa
+rce6d4f0xlnZysV6G4b4Q9NxR/n7+zqNvSVOJafu+u2opIE2C9PLIwJCAVsNZEQG
+vijEbFXMfdB7GtsnuheOwF0t4EN0f3IuryL0boRjZgcoLw9G/lf70JUiIRwqakWr
+RDWiE3bUVm8vyR4m
+-----END CERTIFICATE-----
+";
+/// an Ed25519 public key (its private key is ED_JWK)
+pub(super) const ED_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAlTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6A=
+-----END PUBLIC KEY-----
+";
+/// self-signed certificate for ED_PUB
+pub(super) const ED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBVzCCAQmgAwIBAgIUV/udRAeP4nIykPTvR/mszHA+1GUwBQYDK2VwMCAxHjAc
+BgNVBAMMFXBhbGlzYWRlLXRlc3QtZWQyNTUxOTAgFw0yNjEyMDcwMDM3MDFaGA8y
+MTI2MTExMzAwMzcwMVowIDEeMBwGA1UEAwwVcGFsaXNhZGUtdGVzdC1lZDI1NTE5
+MCowBQYDK2VwAyEAlTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6CjUzBR
+MB0GA1UdDgQWBBQc9+2sJ+He6gNB/oiJ9pw8MCANOzAfBgNVHSMEGDAWgBQc9+2s
+J+He6gNB/oiJ9pw8MCANOzAPBgNVHRMBAf8EBTADAQH/MAUGAytlcANBAIN07sP6
+wyQeaifZ8lrvqNPSjgbVjHFtUfgNEwyLvPWJjiNP7KMt5se+6zJBoQd9mFGCFfqY
+JzQ7+6PNgkZEHQk=
+-----END CERTIFICATE-----
+";
+
+// The same keys as JWKs (private, then public), as `io.jwt.encode_sign` takes them.
+pub(super) const RSA_JWK: &str = r#"{"kty":"RSA","n":"osQ1HHPgS4v885Q1s3_DvrgrZZo9pklJCZKKxjJdLSVb9GObaG-hnCV-UElU4HLWlujXuFa_VXc07e25rePCL0n-WuLASyqSvry5Fw-y1sA4uxX2gyRIWw7_oAH1Ze51qffcqMktBgrcKWlvWyFfArT5safPIGWsZbHIZfIR5sdPA9v_YYeoL8QVJ9VQMnVR2vfiV25P1k-JVXJHdgqOWKZ_Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl-XHEI0lBdAbZcmg44TgmnwXyIv6f2-SxfUuik-gK6nyaTqa4Vn7jsui1qRrvpAaWuY-TGbl0PAQ83Q","e":"AQAB","d":"Ag8TUOnSU4JQz8_3Ie8izb3MprtdvkW9C8bzxHAMp66KTDwaUibfV3dN8rwKu9AYEM6fM_C8-NrKK5xPNfjkku6PrhyiLBE8y_bdLIKBU6AY15z-gkgqNiSpbR-5N_HdQSome2gYDrSCdm-j_fYdGo6pferOfu1qUdr-2vNF8LJdh9cHFRi8K1I7wKdSDeJps1Q3qMBwaPTI2gRATtOQMqmBOW5pynxObIMJd0nRtRVZ7lGZkx_83ac-ialiDx2bU1D0hCBCV3EQNYDUbDCtQpeDFxpcMmu7X0z1N_6NGavZPKo7xSaLuY3atEjmjKKcGEraHSz_80woSmCN_ai9TQ","p":"4Zq2SrRvYUQNJJkze7a5F2j0VVBTXyuuH7fxoyailFKAwG078hKOFQiffmcYMNhFregLfBPEypPqqgCeqgpwR0VrX6k2ihIIe1h6sNiZnXbKWm3xRzVVbcWy1xGHDoC1VWk_9i3G-wwNeIY_92xmB8R7Mn28ZTTBtXlnMB429QM","q":"uLIpb3ccNZw6KMtxvxzJope2qXKKD2zPLNeGt72widufwmUDM8TLUYwaSyl5Y8wweUHVtx1YbfX8S0YfGBHnUoMGpFA99dvcRJpP-jZqn_P3hVMFnz-2wc6Gmxob1PHLccGEbxlA7pemcrk1F6bPCaN7e6yVz9gmAKpAPd_QsJ8","dp":"vVa0yvmnyH_ub9rLpHZz3LvO45LohaUJG8Gq4HxaUhTzzYtflggQioKUKOepG8VGpW9rxBRrQoDlnwuqHZdpJ8eRF9XR2grMZ4iYX7dJJSg_J6nBpzuRmPEk6O7i5D8M8MPGVHuS1bsFyzMQmDy3XKl_o5528JFYSU-8VFvnT7U","dq":"NtbXjLweCSD499HoVSl0CS3o04kpywiwvwzDeFz_RP-MAQlDGSTuhakGyZhn7aTcI7TTgwpYjlXCcotAgkIWoB49Y55bt1tvnIMBCjcME7A5p0GOYsllN0heGUF4UBL3KDCgZOhnqjAnANtTE1G5GZCMAp2s4ci5B-uFJZoF-ds","qi":"CMQPJTzPKk7cAkmf9BozDl-YFcmtROu5LUTptE_25mFBBMtYWTX8o59WoLnVlH9qPZ-1MpeUmATl2JK0c5tD5q7BK-omhVcBpZwqKeiWgjg8QkNNEgHbVMs6mpC6bXeOedT8lsBuWbTLxBbWrHW8nhbE0fzKTIM0uKxHXYTtukk"}"#;
+pub(super) const RSA_PUBLIC_JWK: &str = r#"{"kty":"RSA","n":"osQ1HHPgS4v885Q1s3_DvrgrZZo9pklJCZKKxjJdLSVb9GObaG-hnCV-UElU4HLWlujXuFa_VXc07e25rePCL0n-WuLASyqSvry5Fw-y1sA4uxX2gyRIWw7_oAH1Ze51qffcqMktBgrcKWlvWyFfArT5safPIGWsZbHIZfIR5sdPA9v_YYeoL8QVJ9VQMnVR2vfiV25P1k-JVXJHdgqOWKZ_Z5jFJ1wm6SwJ5ZQMvOAT6m37hZeBTlYv6557jFXiVBy7vSsl-XHEI0lBdAbZcmg44TgmnwXyIv6f2-SxfUuik-gK6nyaTqa4Vn7jsui1qRrvpAaWuY-TGbl0PAQ83Q","e":"AQAB"}"#;
+pub(super) const P256_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"I-plI40JtJPyuWuxB_uHVJOsG4n0JO8YUvF0eTMJdAU","y":"20eHWoKiPU3Xbj6rnKOdfvXUTIOIeldRZfm-Kf0Mpj8","d":"sv5d8lpylOIx4H39cawdtQhvP-sIwMzVi0U1HQ7yZ4A"}"#;
+pub(super) const P256_PUBLIC_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"I-plI40JtJPyuWuxB_uHVJOsG4n0JO8YUvF0eTMJdAU","y":"20eHWoKiPU3Xbj6rnKOdfvXUTIOIeldRZfm-Kf0Mpj8"}"#;
+pub(super) const P384_JWK: &str = r#"{"kty":"EC","crv":"P-384","x":"JEgGRp8gyhUhSBVVzldLEqF0e8wxYMPb6pjKSs69CxXlHLQYBP_ZyVZ3uioDFnHl","y":"04qsfjRERFNBd-nCaoq9lhlpvUsAfkUbmg-b_4KvHyQQ2h3g5_MLD6bXNOnoTR2m","d":"3rWN9DrSTXy_fCm-0XiJfVddFXxLQjU6jpnRcx9Fo765H90LHnC3Nmiz2QYjnqO5"}"#;
+pub(super) const P384_PUBLIC_JWK: &str = r#"{"kty":"EC","crv":"P-384","x":"JEgGRp8gyhUhSBVVzldLEqF0e8wxYMPb6pjKSs69CxXlHLQYBP_ZyVZ3uioDFnHl","y":"04qsfjRERFNBd-nCaoq9lhlpvUsAfkUbmg-b_4KvHyQQ2h3g5_MLD6bXNOnoTR2m"}"#;
+pub(super) const P521_JWK: &str = r#"{"kty":"EC","crv":"P-521","x":"AOV6-R42ptPtoSneObuGQfEAKjCD9Sxvbw35JVWQSvwBJjjCE7dvozwfX5sdunHMEReXPh8S_2WziuXHUr_rfF6I","y":"AWBkkvVX_WiklPvTnlZiR3XdV1UMID2tYF3zVg4eS61INHpWx6cc8TT_TusUyIgDilWeKCteUlgBHvweG4bt5b6K","d":"AMXJDLXwlOoCcHJXABYYrhxt6tProfwaZz0xfTRjIDYSCFkIuJ-yGg6xSUEEMMEjynsmyMO7_oQB3-8UX0lxxlOC"}"#;
+pub(super) const P521_PUBLIC_JWK: &str = r#"{"kty":"EC","crv":"P-521","x":"AOV6-R42ptPtoSneObuGQfEAKjCD9Sxvbw35JVWQSvwBJjjCE7dvozwfX5sdunHMEReXPh8S_2WziuXHUr_rfF6I","y":"AWBkkvVX_WiklPvTnlZiR3XdV1UMID2tYF3zVg4eS61INHpWx6cc8TT_TusUyIgDilWeKCteUlgBHvweG4bt5b6K"}"#;
+pub(super) const ED_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"lTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6A","d":"Fa1-XFcETZLCr-Fa0LfhqFEFiWEGCp5mZcRJCbssHuo"}"#;
+pub(super) const ED_PUBLIC_JWK: &str =
+    r#"{"kty":"OKP","crv":"Ed25519","x":"lTzrc3Trz3lNLfpqu48WTJpIQ8VCRIyEeCysiyJJg6A"}"#;
+
+// Tokens OPA v1.20.2 signed (`io.jwt.encode_sign`, payload `{"sub":"alice"}`) with the keys
+// above: ES512 with P521_JWK, EdDSA with ED_JWK, and ES256 / ES384 / ES512 with a key of another
+// curve (P384_KEY, P521_JWK, P256_KEY), which OPA signs and verifies.
+pub(super) const ES512_TOKEN: &str = "eyJhbGciOiJFUzUxMiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.AZXlxW4acw-43mKAeVPgdOr4pbo4JKFh20TbesFqaD04EDpt48T1MzqBuMOfFKz5AVqYHsoyGyICZgibGLffpxGcALTnqyqZZ0-rSPFTj3ATZAlIfcPcS-D28rQdbd85IpeKav8249QI2ss6dHxi6nhbzUKbXcXfVp_3rJOE_vQzgxLy";
+pub(super) const EDDSA_TOKEN: &str = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.sgKRvBQ8UaQAYWo5vPLY2fNaLdDxfKRSF0dJyklwN4KYoRks_LCrAwjrdP_3vCZ5DNBS5jJ1RCVc4ouu5_6_Bw";
+pub(super) const ES256_BY_P384_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.tRJyL4sbJeZHHCDM4Z7iSFbG6sp4PfCWQtiUonQiJOXOHjzBC7xrKpxZyLtIDSWYaElx4amx8SM1rK8ajhwPeewvQBfDNa1g2sfx6-WtLvHPkT1PMSD8Exx-6yiSmuI3";
+pub(super) const ES384_BY_P521_TOKEN: &str = "eyJhbGciOiJFUzM4NCJ9.eyJzdWIiOiJhbGljZSJ9.AEkyrhO3GqgqUFR_Vt9SGGnB59HpD0qWHJ1ctttG9IMkEVJLpVaZ-2asFTGcjCnMM9-nA-Mnjcpp4amAEf7Rs9tUAO7oyVebvV6GNi2XNqk-Q8BFRFrQWDNQhyRDhaUmRB8RLsn2IFBgjTs_sA9j12y_Gqs7lfp8Kvq2utKRU5c1dMLO";
+pub(super) const ES512_BY_P256_TOKEN: &str = "eyJhbGciOiJFUzUxMiJ9.eyJzdWIiOiJhbGljZSJ9.l5wK9FZUJSnBPQ0T3zXr7LPoMOcUU_lUWN-McNWJsStwl4e25bidO-8C4G4JkJr2S9UZjpl1AM-H4z-SfJ-jYA";
