@@ -10,7 +10,8 @@
 //! - answers `hello_path` itself: 200, `x-sdk-hello: world`, body `Hello, World!\n`;
 //! - logs the response headers the same way (`<- name: value`) and adds
 //!   `x-sdk-powered-by: proxy-wasm-rust-sdk`;
-//! - logs `completed <method> <path> with <status>` from `on_log`;
+//! - logs `completed <method> <path> with <status> (<n> request headers)` from `on_log`, where
+//!   Envoy hands it the stream's request and response headers (its access-log phase);
 //! - counts requests and local replies (`sdk_headers_requests`, `sdk_headers_local_replies`).
 //!
 //! Configuration (JSON, every field optional):
@@ -21,7 +22,7 @@
 use log::{error, info, warn};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 use serde::Deserialize;
 
 proxy_wasm::main! {{
@@ -169,18 +170,25 @@ impl HttpContext for HeadersFilter {
     }
 
     fn on_log(&mut self) {
-        // The SDK's `get_http_*_header` panic on a status other than Ok or NotFound; the raw
-        // calls report it, so a host that hands out no headers here shows in the log.
-        let read = |map: MapType, name: &str| match hostcalls::get_map_value(map, name) {
-            Ok(value) => value.unwrap_or_default(),
-            Err(status) => format!("<{status:?}>"),
+        // Read from the pairs: `get_http_request_header` makes the SDK panic on any status but Ok
+        // and NotFound, so a host that refuses the map here would trap the VM instead of showing
+        // in the log line.
+        let request = self.get_http_request_headers();
+        let response = self.get_http_response_headers();
+        let find = |pairs: &[(String, String)], name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
         };
-        let method = read(MapType::HttpRequestHeaders, ":method");
-        let path = read(MapType::HttpRequestHeaders, ":path");
-        let status = read(MapType::HttpResponseHeaders, ":status");
         info!(
-            "#{} completed {method} {path} with {status}",
-            self.context_id
+            "#{} completed {} {} with {} ({} request headers)",
+            self.context_id,
+            find(&request, ":method"),
+            find(&request, ":path"),
+            find(&response, ":status"),
+            request.len()
         );
     }
 }
