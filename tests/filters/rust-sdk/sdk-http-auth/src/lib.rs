@@ -9,10 +9,10 @@
 //! - asks `cluster` (or the cluster a request header `cluster_header` names) with
 //!   `GET <path>`, `:authority` `authority`, the request's path in `x-sdk-original-path` and the
 //!   request headers `forward_headers` names, and pauses the request;
-//! - on the answer, logs its status, header count and body size; on a 200 it copies the status
-//!   and the answer's body into the request headers `x-sdk-auth-status` and `x-sdk-auth-echo`,
-//!   resumes the request and later marks the response `x-sdk-auth: granted`; on any other status
-//!   it answers 403 `Access forbidden.` with `x-sdk-auth-status`;
+//! - on the answer, logs its status, header count, body size and header names; on a 200 it
+//!   copies the status and the answer's body into the request headers `x-sdk-auth-status` and
+//!   `x-sdk-auth-echo`, resumes the request and later marks the response `x-sdk-auth: granted`;
+//!   on any other status it answers 403 `Access forbidden.` with `x-sdk-auth-status`;
 //! - answers 503 with `x-sdk-auth-error: <status>` when the callout cannot be dispatched.
 //!
 //! Configuration (JSON, every field optional):
@@ -146,6 +146,14 @@ impl Context for AuthFilter {
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
         info!("callout #{token} answered {status}: {headers} headers, {body_size} body bytes");
+        if headers > 0 {
+            let names: Vec<String> = self
+                .get_http_call_response_headers()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            info!("callout #{token} answer headers: {}", names.join(" "));
+        }
         if status == "200" {
             info!("access granted");
             self.granted = true;
