@@ -149,15 +149,20 @@ fn metric(host: &Host, name: &str) -> Option<u64> {
 }
 
 /// The echo server (`palisade_testkit::echo`) as the route's upstream: a 200 with the request as
-/// JSON (with the status it asks for), and tiny_http's headers.
+/// JSON (with the status it asks for), and tiny_http's headers. To a HEAD request it sends the
+/// same headers, `content-length` included, and no body, as tiny_http does.
 fn echo_upstream(request: &ReceivedRequest) -> UpstreamResponse {
     let request = echoed(&request.headers, &request.body);
     let json = serde_json::to_string(&request).unwrap_or_default();
-    UpstreamResponse::new(echo_status(&request))
+    let response = UpstreamResponse::new(echo_status(&request))
         .header("server", "tiny-http (Rust)")
         .header("date", "Mon, 01 Jan 2024 00:00:00 GMT")
-        .header("content-type", "application/json")
-        .body(json)
+        .header("content-type", "application/json");
+    if request.method.eq_ignore_ascii_case("HEAD") {
+        response.header("content-length", &json.len().to_string())
+    } else {
+        response.body(json)
+    }
 }
 
 /// The echo server as the `auth_cluster` callout cluster.

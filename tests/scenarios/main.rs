@@ -248,6 +248,11 @@ scenario_files!(
     abi_callbacks,
     as_headers,
     as_callout,
+    rust_sdk_http_headers,
+    rust_sdk_http_auth,
+    rust_sdk_http_body,
+    rust_sdk_http_config,
+    rust_sdk_http_config_empty,
 );
 
 /// A new scenario file must be listed above, or it would silently never run.
