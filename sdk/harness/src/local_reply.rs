@@ -3,7 +3,8 @@
 //!
 //! - A gRPC request (`content-type: application/grpc...`) gets a trailers-only response: `:status`
 //!   200, `content-type: application/grpc`, `grpc-status` (the plugin's, else mapped from the HTTP
-//!   status), `grpc-message` (the body, percent-encoded), no `content-length`, no body.
+//!   status), `grpc-message` (the body, percent-encoded, a trailing newline too), no
+//!   `content-length`, no body.
 //! - A HEAD request gets the headers of the reply, `content-length` included, and no body.
 //! - Otherwise a body comes with `content-length` and (unless the plugin set one)
 //!   `content-type: text/plain`; a reply without a body has neither.
@@ -57,7 +58,7 @@ pub(crate) fn shape(
         };
         if !body.is_empty() && !kind.head {
             let text = String::from_utf8_lossy(&body);
-            headers.replace("grpc-message", &percent_encode(text.trim_end_matches('\n')));
+            headers.replace("grpc-message", &percent_encode(&text));
         }
         headers.remove("content-length");
         return LocalReply {
@@ -133,7 +134,8 @@ mod tests {
         assert!(reply.body.is_empty());
         assert_eq!(reply.grpc_status, Some(7));
         assert_eq!(reply.headers.get("grpc-status"), Some("7"));
-        assert_eq!(reply.headers.get("grpc-message"), Some("no 100%25"));
+        // As Envoy 1.40 writes it: the trailing newline percent-encoded too.
+        assert_eq!(reply.headers.get("grpc-message"), Some("no 100%25%0A"));
         assert_eq!(reply.headers.get("content-type"), Some("application/grpc"));
         assert_eq!(reply.headers.get("content-length"), None);
         assert_eq!(reply.headers.get("x-a"), Some("1"));

@@ -115,6 +115,8 @@ pub struct HttpStream {
     pub(crate) request_end_held: bool,
     pub(crate) request_trailers_held: bool,
     pub(crate) done_pending: bool,
+    /// True during `proxy_on_log`, where the request headers are readable again.
+    pub(crate) access_log_phase: bool,
     /// What a local reply to this request looks like (gRPC, HEAD), from its request headers.
     pub(crate) request_kind: crate::local_reply::RequestKind,
     pub(crate) properties: Vec<(Vec<String>, crate::properties::PropertyValue)>,

@@ -92,13 +92,14 @@ fn map_type(kind: i32) -> Result<MapType, Status> {
 }
 
 /// True for the request headers once they went on: Envoy keeps no handle on them for the plugin (reading
-/// the pairs gives an empty map, any other call `BAD_ARGUMENT`).
+/// the pairs gives an empty map, any other call `BAD_ARGUMENT`), until `proxy_on_log`, which gets
+/// them again (with what the router added).
 fn request_headers_gone(state: &HostState, kind: MapType) -> bool {
     kind == MapType::HttpRequestHeaders
         && state
             .streams
             .get(&state.effective_context)
-            .is_some_and(|s| s.request_headers_sent)
+            .is_some_and(|s| s.request_headers_sent && !s.access_log_phase)
 }
 
 /// The map, or `BAD_ARGUMENT` when it is not available in this context (as Envoy answers).

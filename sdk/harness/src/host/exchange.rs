@@ -76,10 +76,24 @@ impl Host {
             None => None,
         };
         if let (Some(received), false) = (&upstream, self.stream(s)?.ended()) {
-            let response = match self.config().upstream.clone() {
+            let mut response = match self.config().upstream.clone() {
                 Some(upstream) => upstream(received),
                 None => UpstreamResponse::new(200),
             };
+            // The response to a HEAD request has no body, whatever the upstream sends (its
+            // length stays in `content-length`): Envoy's HTTP/1 codec ends the message with its
+            // headers.
+            if request.method.eq_ignore_ascii_case("HEAD") {
+                let length: usize = response.body.iter().map(Vec::len).sum();
+                if !response
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                {
+                    response = response.header("content-length", &length.to_string());
+                }
+                response.body.clear();
+            }
             self.respond(s, &response)?;
         }
         let response = self.client_response(s)?;
@@ -135,13 +149,17 @@ impl Host {
     }
 
     /// The request as the upstream gets it: the headers as they left the filter, with what
-    /// Envoy's router adds, and the body and trailers that went on.
+    /// Envoy's router adds (to the stream's own map too, where `proxy_on_log` sees it), and the
+    /// body and trailers that went on.
     fn received(
-        &self,
+        &mut self,
         s: StreamId,
         mut headers: HeaderMap,
     ) -> Result<ReceivedRequest, HarnessError> {
         headers.add("x-envoy-expected-rq-timeout-ms", ROUTE_TIMEOUT_MS);
+        self.stream_mut(s)?
+            .request_headers
+            .add("x-envoy-expected-rq-timeout-ms", ROUTE_TIMEOUT_MS);
         let stream = self.stream(s)?;
         Ok(ReceivedRequest {
             headers,

@@ -82,6 +82,7 @@ impl Host {
                 local_reply: None,
                 request_kind: RequestKind::default(),
                 route_cache_cleared: 0,
+                access_log_phase: false,
                 request_paused: false,
                 response_paused: false,
                 request_resumed: 0,
@@ -117,7 +118,7 @@ impl Host {
         Ok(StreamId(context_id))
     }
 
-    fn stream_mut(&mut self, id: StreamId) -> Result<&mut HttpStream, HarnessError> {
+    pub(super) fn stream_mut(&mut self, id: StreamId) -> Result<&mut HttpStream, HarnessError> {
         self.vm
             .state_mut()
             .streams

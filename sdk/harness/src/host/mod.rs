@@ -382,6 +382,14 @@ impl Host {
         }
     }
 
+    /// Marks `proxy_on_log` of an HTTP stream: Envoy hands the plugin the stream's request
+    /// headers again there (its access-log phase), also after they went on upstream.
+    fn set_access_log_phase(&mut self, context_id: u32, on: bool) {
+        if let Some(stream) = self.vm.state_mut().streams.get_mut(&context_id) {
+            stream.access_log_phase = on;
+        }
+    }
+
     fn context_generation(&self, context_id: u32) -> Option<u32> {
         let state = self.vm.state();
         match state.contexts.get(&context_id)? {
@@ -402,8 +410,10 @@ impl Host {
             return;
         }
         if self.vm.state().streams.contains_key(&context_id) {
+            self.set_access_log_phase(context_id, true);
             let on_log = self.vm.callbacks.on_log.clone();
             let _ = self.vm.call(on_log, context_id, context_id as i32);
+            self.set_access_log_phase(context_id, false);
             self.run_deferred();
             if self.vm.failed {
                 self.finalize(context_id);
