@@ -1,0 +1,160 @@
+//! Where regorus' builtins would take the filter down, or answer otherwise than OPA: Palisade's
+//! replacements of some builtins, and checks of the arguments and results of all of them.
+//!
+//! The filter is built with `panic = "abort"`: a panic in a builtin traps the VM, and every later
+//! request on that worker gets a 503 until the VM is replaced. The cases here were found by the
+//! `builtins` fuzz target and a review of regorus 0.14.1 (`docs/RELIABILITY.md` lists them).
+//! A check that fails is an error, which the engines treat as OPA's non-strict mode does: the
+//! call is undefined. Error messages never print argument values: formatting a number regorus
+//! cannot write out is itself one of the panics.
+
+mod checks;
+mod duration;
+mod objects;
+mod regex_template;
+mod strings;
+#[cfg(test)]
+mod testing;
+
+use anyhow::bail;
+use regorus::unstable::{Expr, Ref, Span};
+use regorus::Value;
+
+/// A regorus builtin: `(span, argument expressions, argument values, strict) -> value`.
+pub(crate) type Builtin = fn(&Span, &[Ref<Expr>], &[Value], bool) -> anyhow::Result<Value>;
+
+/// Palisade's own implementation of `name`, where regorus' panics on some arguments or answers
+/// otherwise than OPA.
+pub(crate) fn replacement(name: &str) -> Option<Builtin> {
+    match name {
+        "strings.count" => Some(strings::strings_count),
+        "object.subset" => Some(objects::object_subset),
+        "regex.template_match" => Some(regex_template::regex_template_match),
+        "time.parse_duration_ns" => Some(duration::parse_duration_ns),
+        _ => None,
+    }
+}
+
+/// Checks the arguments of a call of `name` before it runs.
+pub(crate) fn check_arguments(name: &str, args: &[Value]) -> anyhow::Result<()> {
+    if !args.iter().all(writable) {
+        bail!("{name}: an argument holds a number beyond ±1e308, which Palisade cannot represent");
+    }
+    match name {
+        "glob.match" => checks::check_glob(arg(args, 0)),
+        "sprintf" => checks::check_format(arg(args, 0)),
+        "numbers.range_step" => checks::check_step(arg(args, 2)),
+        "json.filter" | "json.remove" => checks::check_json_paths(name, arg(args, 1)),
+        "time.parse_ns" => checks::check_layout(name, arg(args, 0)),
+        "time.format" => match arg(args, 0) {
+            Value::Array(parts) => {
+                checks::check_layout(name, parts.get(2).unwrap_or(&Value::Undefined))
+            }
+            _ => Ok(()),
+        },
+        "units.parse" | "units.parse_bytes" => checks::check_units(name, arg(args, 0)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks what a call of `name` returned: no number the engines cannot write out leaves it.
+pub(crate) fn check_result(name: &str, result: &Value) -> anyhow::Result<()> {
+    if !writable(result) {
+        bail!("{name}: the result holds a number beyond ±1e308, which Palisade cannot represent");
+    }
+    Ok(())
+}
+
+pub(super) fn arg(args: &[Value], at: usize) -> &Value {
+    args.get(at).unwrap_or(&Value::Undefined)
+}
+
+/// Whether regorus can write `value` out. It writes a number as decimal digits and reads them
+/// back as JSON; past about ±1.8e308 that fails, and every message that prints such a value
+/// (most builtins' type errors do) panics. Numbers from ±1e308 up are refused to stay clear of
+/// that edge.
+pub(crate) fn writable(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => {
+            n.as_i64().is_some()
+                || n.as_u64().is_some()
+                || n.as_f64().is_some_and(|f| f.is_finite() && f.abs() < 1e308)
+                // An integer beyond 64 bits (`sum([2^64 - 1, 1])`), below 2^1023 < 1e308.
+                || n.as_big().is_some_and(|big| big.bits() <= 1023)
+        }
+        Value::Array(items) => items.iter().all(writable),
+        Value::Set(items) => items.iter().all(writable),
+        Value::Object(fields) => fields.iter().all(|(k, v)| writable(k) && writable(v)),
+        _ => true,
+    }
+}
+
+pub(super) fn string_arg<'v>(name: &str, args: &'v [Value], at: usize) -> anyhow::Result<&'v str> {
+    match arg(args, at) {
+        Value::String(s) => Ok(s),
+        _ => bail!("{name}: operand {} must be a string", at + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(json: serde_json::Value) -> Value {
+        Value::from(json)
+    }
+
+    #[test]
+    fn arguments_that_would_panic_are_refused() {
+        let refused = |name: &str, args: &[serde_json::Value]| {
+            let args: Vec<Value> = args.iter().cloned().map(v).collect();
+            check_arguments(name, &args).is_err()
+        };
+        assert!(refused("upper", &[json!(1.7976931348623157e308)]));
+        assert!(refused("startswith", &[json!({"k": [1e308]}), json!("a")]));
+        assert!(!refused("upper", &[json!(1e307)]));
+        assert!(refused(
+            "glob.match",
+            &[json!("{".repeat(300)), json!(null), json!("a")]
+        ));
+        assert!(refused(
+            "glob.match",
+            &[json!("?".repeat(200_000)), json!(null), json!("a")]
+        ));
+        assert!(!refused(
+            "glob.match",
+            &[json!("{a,{b,c}}"), json!(null), json!("a")]
+        ));
+        assert!(refused("sprintf", &[json!("%²d"), json!([1])]));
+        assert!(!refused("sprintf", &[json!("x² %d %5.2f"), json!([1, 2])]));
+        assert!(refused(
+            "numbers.range_step",
+            &[json!(1), json!(5), json!(0)]
+        ));
+        assert!(refused(
+            "numbers.range_step",
+            &[json!(0), json!(-9), json!(-1)]
+        ));
+        assert!(!refused(
+            "numbers.range_step",
+            &[json!(0), json!(9), json!(2)]
+        ));
+        let deep = vec!["a"; 5000].join("/");
+        assert!(refused("json.filter", &[json!({"a": 1}), json!([deep])]));
+        assert!(refused("time.parse_ns", &[json!("é"), json!("é")]));
+        assert!(refused("time.format", &[json!([0, "UTC", "é"])]));
+        assert!(refused("units.parse", &[json!("1e100000000")]));
+        assert!(!refused("units.parse", &[json!("1.5Ki")]));
+        assert!(check_result("units.parse", &v(json!(1e308))).is_err());
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_arguments_and_results_like_any_number() {
+        use crate::test_support::both;
+        let policy = "package t\nimport rego.v1\n\
+                      x := [sum(input.xs) - input.xs[0], abs(0 - 340282366920938463463374607431768211456) - 340282366920938463463374607431768211455]\n";
+        let xs = json!({"xs": [18446744073709551615u64, 1]});
+        assert_eq!(both(policy, xs), Ok(json!([1, 1])));
+    }
+}
