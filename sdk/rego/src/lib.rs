@@ -11,6 +11,7 @@ mod comprehensions;
 mod crypto;
 pub mod eval;
 pub mod extensions;
+mod go_bytes;
 pub mod input;
 pub mod interpreter_only;
 pub mod jwt;

@@ -127,3 +127,12 @@ pub(super) fn check_units(name: &str, text: &Value) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// OPA: `indexof` and `indexof_n` fail on an empty search string. (regorus answers 0, or
+/// every position.)
+pub(super) fn check_search(name: &str, search: &Value) -> anyhow::Result<()> {
+    match search {
+        Value::String(search) if search.is_empty() => bail!("{name}: empty search character"),
+        _ => Ok(()),
+    }
+}

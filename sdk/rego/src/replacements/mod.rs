@@ -10,11 +10,13 @@
 
 mod checks;
 mod duration;
+mod encoding;
 mod objects;
 mod regex_template;
 mod strings;
 #[cfg(test)]
 mod testing;
+mod validity;
 
 use anyhow::bail;
 use regorus::unstable::{Expr, Ref, Span};
@@ -31,7 +33,23 @@ pub(crate) fn replacement(name: &str) -> Option<Builtin> {
         "object.subset" => Some(objects::object_subset),
         "regex.template_match" => Some(regex_template::regex_template_match),
         "time.parse_duration_ns" => Some(duration::parse_duration_ns),
+        "trace" => Some(strings::trace),
+        "glob.quote_meta" => Some(strings::glob_quote_meta),
+        "json.is_valid" => Some(validity::json_is_valid),
+        "net.cidr_is_valid" => Some(validity::net_cidr_is_valid),
+        "base64.decode" => Some(encoding::base64_decode),
+        "base64.is_valid" => Some(encoding::base64_is_valid),
+        "base64url.decode" => Some(encoding::base64url_decode),
+        "hex.decode" => Some(encoding::hex_decode),
         _ => None,
+    }
+}
+
+/// regorus' own `name`, for a replacement that leaves some arguments to it.
+fn original(name: &str) -> anyhow::Result<Builtin> {
+    match regorus::unstable::BUILTINS.get(name) {
+        Some((builtin, _)) => Ok(*builtin),
+        None => bail!("{name}: not a regorus builtin"),
     }
 }
 
@@ -53,6 +71,7 @@ pub(crate) fn check_arguments(name: &str, args: &[Value]) -> anyhow::Result<()> 
             _ => Ok(()),
         },
         "units.parse" | "units.parse_bytes" => checks::check_units(name, arg(args, 0)),
+        "indexof" | "indexof_n" => checks::check_search(name, arg(args, 1)),
         _ => Ok(()),
     }
 }
@@ -147,6 +166,9 @@ mod tests {
         assert!(refused("units.parse", &[json!("1e100000000")]));
         assert!(!refused("units.parse", &[json!("1.5Ki")]));
         assert!(check_result("units.parse", &v(json!(1e308))).is_err());
+        assert!(refused("indexof", &[json!("abc"), json!("")]));
+        assert!(refused("indexof_n", &[json!("abc"), json!("")]));
+        assert!(!refused("indexof", &[json!("abc"), json!("b")]));
     }
 
     #[test]

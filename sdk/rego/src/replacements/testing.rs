@@ -15,6 +15,17 @@ pub(crate) fn call(f: Builtin, args: &[serde_json::Value]) -> Option<serde_json:
         start: 0,
         end: 0,
     };
-    let result = f(&span, &[], &args, false).ok()?;
+    // regorus' builtins read their arguments' spans from these.
+    let params: Vec<regorus::unstable::Ref<regorus::unstable::Expr>> = args
+        .iter()
+        .map(|_| {
+            regorus::unstable::Ref::new(regorus::unstable::Expr::Null {
+                span: span.clone(),
+                value: Value::Null,
+                eidx: 0,
+            })
+        })
+        .collect();
+    let result = f(&span, &params, &args, false).ok()?;
     serde_json::from_str(&result.to_json_str().unwrap()).ok()
 }
