@@ -8,14 +8,18 @@
 //! call is undefined. Error messages never print argument values: formatting a number regorus
 //! cannot write out is itself one of the panics.
 
+mod bits;
 mod checks;
 mod duration;
 mod encoding;
 mod objects;
 mod regex_template;
+mod semver;
 mod strings;
 #[cfg(test)]
 mod testing;
+mod time_format;
+mod units;
 mod validity;
 
 use anyhow::bail;
@@ -41,6 +45,16 @@ pub(crate) fn replacement(name: &str) -> Option<Builtin> {
         "base64.is_valid" => Some(encoding::base64_is_valid),
         "base64url.decode" => Some(encoding::base64url_decode),
         "hex.decode" => Some(encoding::hex_decode),
+        "semver.is_valid" => Some(semver::semver_is_valid),
+        "semver.compare" => Some(semver::semver_compare),
+        "units.parse_bytes" => Some(units::parse_bytes),
+        "time.format" => Some(time_format::time_format),
+        "bits.and" => Some(bits::bits_and),
+        "bits.or" => Some(bits::bits_or),
+        "bits.xor" => Some(bits::bits_xor),
+        "bits.negate" => Some(bits::bits_negate),
+        "bits.lsh" => Some(bits::bits_lsh),
+        "bits.rsh" => Some(bits::bits_rsh),
         _ => None,
     }
 }
