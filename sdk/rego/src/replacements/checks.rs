@@ -35,27 +35,6 @@ pub(super) fn check_glob(pattern: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// regorus reads a verb's width and precision as any Unicode digits, and panics converting one
-/// that is not ASCII (`%²d`).
-pub(super) fn check_format(format: &Value) -> anyhow::Result<()> {
-    let Value::String(format) = format else {
-        return Ok(());
-    };
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            continue;
-        }
-        while chars.next_if(|c| "+-# 0".contains(*c)).is_some() {}
-        while let Some(c) = chars.next_if(|c| c.is_numeric() || *c == '.') {
-            if c != '.' && !c.is_ascii_digit() {
-                bail!("sprintf: a verb's width or precision is not ASCII digits");
-            }
-        }
-    }
-    Ok(())
-}
-
 /// OPA: the step must be a positive integer. regorus (non-strict) divides by it first.
 pub(super) fn check_step(step: &Value) -> anyhow::Result<()> {
     match step {
