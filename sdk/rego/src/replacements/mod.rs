@@ -67,6 +67,11 @@ pub(crate) fn replacement(name: &str) -> Option<Builtin> {
     }
 }
 
+/// Whether Go reads the regular expression `pattern` but this build cannot run it.
+pub(crate) fn regex_cannot_run(pattern: &str) -> bool {
+    regex::cannot_run(pattern)
+}
+
 /// regorus' own `name`, for a replacement that leaves some arguments to it.
 fn original(name: &str) -> anyhow::Result<Builtin> {
     match regorus::unstable::BUILTINS.get(name) {

@@ -18,6 +18,17 @@ use compiled::{compile, CompileError};
 
 pub(super) use template::regex_template_match;
 
+/// Whether Go reads `pattern` but this build cannot run it (a Unicode class, `\pL`; a
+/// case-insensitive letter beyond ASCII; nesting Rust refuses): a call with it is undefined
+/// here, where OPA answers.
+pub(crate) fn cannot_run(pattern: &str) -> bool {
+    match go_syntax::translate(pattern) {
+        Err(go_syntax::GoSyntaxError::Unsupported) => true,
+        Err(go_syntax::GoSyntaxError::Refused(_)) => false,
+        Ok(_) => matches!(compile(pattern), Err(CompileError::Invalid)),
+    }
+}
+
 /// `regex.match(pattern, value)`.
 pub(super) fn regex_match(
     _: &Span,
@@ -167,6 +178,16 @@ mod tests {
         assert_eq!(valid(json!("{\"a\":1}")), Some(json!(true)));
         assert_eq!(valid(json!("a{2}{3}")), Some(json!(false)));
         assert_eq!(valid(json!(1)), Some(json!(false)));
+    }
+
+    #[test]
+    fn what_this_build_cannot_run_is_told_apart() {
+        assert!(cannot_run("\\pL"));
+        assert!(cannot_run("(?i)é"));
+        assert!(!cannot_run("(?i)e"));
+        assert!(!cannot_run("{a,b}"));
+        // Go refuses it too: the same answer (undefined) either way.
+        assert!(!cannot_run("a**"));
     }
 
     #[test]
