@@ -55,11 +55,39 @@ pub enum Evaluator {
     /// regorus' bytecode VM, and the evaluation's byte budget.
     Vm(Box<regorus::rvm::RegoVM>, usize),
     /// regorus' interpreter, with extensions, and the evaluation's byte budget.
-    Interpreter(Box<regorus::Engine>, usize),
+    Interpreter(Box<Interpreter>, usize),
     /// The bytecode VM, whose undefined answers the interpreter evaluates again: the VM answers
     /// undefined where the rule has two values, and OPA (and the interpreter) fails with a
     /// conflict error ([`super::interpreter_only::decision_may_conflict`]).
     Confirmed(Box<Evaluator>, Box<Evaluator>),
+}
+
+/// regorus' interpreter as the filter runs it: the engine requests are evaluated on, and a copy
+/// of it as compiled, which replaces it after an evaluation that failed.
+///
+/// An evaluation that fails part-way through a loop (a conflict between two values of a rule,
+/// a budget that ran out) leaves the interpreter's values for the loop's variables behind, and
+/// the next evaluation reads them: after `x := walk(input)` fails on an object of two members,
+/// `walk({})` fails too (`item cannot be indexed`), or answers a value of the earlier input.
+/// One request must never decide the next one's answer.
+pub struct Interpreter {
+    current: regorus::Engine,
+    as_compiled: regorus::Engine,
+}
+
+impl std::fmt::Debug for Interpreter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interpreter")
+    }
+}
+
+impl Interpreter {
+    fn new(engine: regorus::Engine) -> Box<Self> {
+        Box::new(Self {
+            current: engine.clone(),
+            as_compiled: engine,
+        })
+    }
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -131,25 +159,18 @@ impl Evaluator {
         // An unknown rule path is a configuration error, not a per-request one. Other errors of
         // this trial evaluation (with no input) say nothing about real requests. (Extensions are
         // registered first: the rule may call one before reading the input.)
-        // The trial runs with the builtins capped too (on a copy for the bytecode VM, whose
-        // compiler must see the plain builtins): a bomb that does not read the input goes off
-        // here.
-        let mut trial = match on_interpreter {
-            true => None,
-            false => {
-                let mut copy = engine.clone();
-                super::overrides::install_in_interpreter(&mut copy)
-                    .map_err(|e| CompileError::Policy(one_line(&e)))?;
-                Some(copy)
-            }
-        };
+        // The trial runs with the builtins capped too, on a copy (the bytecode VM's compiler
+        // must see the plain builtins, and an evaluation that fails leaves state behind in the
+        // interpreter, see [`Interpreter`]): a bomb that does not read the input goes off here.
+        let mut trial = engine.clone();
+        if !on_interpreter {
+            super::overrides::install_in_interpreter(&mut trial)
+                .map_err(|e| CompileError::Policy(one_line(&e)))?;
+        }
         super::limits::begin(budget.bytes);
-        if let Err(err) = trial
-            .as_mut()
-            .unwrap_or(&mut engine)
-            .eval_rule(rule.to_string())
-        {
-            let message = one_line(&err);
+        let trial_result = trial.eval_rule(rule.to_string());
+        if let Err(err) = &trial_result {
+            let message = one_line(err);
             if message.contains("not a valid rule path") {
                 return Err(CompileError::Rule(format!(
                     "rule {rule}: {message} (the path must name a rule; one whose head is a path \
@@ -162,8 +183,15 @@ impl Evaluator {
                 return Err(CompileError::Policy(message));
             }
         }
+        // Should the policy run on the interpreter, the trial's engine is the one to keep when
+        // the trial went through: regorus analyses a policy on its first evaluation, and an
+        // evaluation without error leaves nothing behind.
+        let prepared = trial_result.is_ok().then_some(trial);
         if on_interpreter {
-            return Ok(Self::Interpreter(Box::new(engine), budget.bytes));
+            return Ok(Self::Interpreter(
+                Interpreter::new(prepared.unwrap_or(engine)),
+                budget.bytes,
+            ));
         }
         let data = engine.get_data();
         let compiled = engine
@@ -216,10 +244,15 @@ impl Evaluator {
                     }
                 })
             }
-            Self::Interpreter(engine, bytes) => {
+            Self::Interpreter(interpreter, bytes) => {
                 super::limits::begin(*bytes);
+                let engine = &mut interpreter.current;
                 engine.set_input(input);
-                engine.eval_rule(rule.to_string()).map_err(|err| {
+                let result = engine.eval_rule(rule.to_string());
+                if result.is_err() {
+                    interpreter.current = interpreter.as_compiled.clone();
+                }
+                result.map_err(|err| {
                     let message = one_line(&err);
                     if err.downcast_ref::<regorus::LimitError>().is_some()
                         || message.contains("exceeded time limit")
@@ -338,6 +371,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_evaluation_that_fails_leaves_nothing_behind_for_the_next() {
+        // `x := walk(v)` conflicts for an object of two members (two [path, value] pairs), part
+        // way through the loop; regorus' interpreter kept the loop's value, and the next
+        // evaluations failed (or answered the earlier input's pair).
+        let policy = "package p\nimport rego.v1\nallow := walk(input.v)\n";
+        let mut evaluator = evaluator(policy, true);
+        let mut answer = |v: serde_json::Value| {
+            evaluator.evaluate("data.p.allow", Value::from(serde_json::json!({ "v": v })))
+        };
+        let empty = Ok(Value::from(serde_json::json!([[], {}])));
+        assert_eq!(answer(serde_json::json!({})), empty);
+        assert!(answer(serde_json::json!({"a": 1, "b": 2})).is_err());
+        assert_eq!(answer(serde_json::json!({})), empty);
+        assert!(answer(serde_json::json!(1)).is_ok());
+        assert_eq!(answer(serde_json::json!({})), empty);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod crypto;
 pub mod eval;
 pub mod extensions;
 mod globs_match;
+mod go_bytes;
 mod head_values;
 pub mod input;
 pub mod interpreter_only;
@@ -25,6 +26,7 @@ pub mod object_patterns;
 mod operator_calls;
 pub mod overrides;
 pub mod recursion;
+mod regex_literals;
 pub mod replacements;
 pub mod result;
 mod source_rewrites;
@@ -368,6 +370,20 @@ fn compile(
             ),
         ));
     }
+    if let Some((name, pattern)) = sources
+        .iter()
+        .find_map(|source| regex_literals::find(source))
+    {
+        return Err(ConfigError::field(
+            policy_field,
+            format!(
+                "{name} with the pattern `{pattern}`: a Unicode class (\\p...) or a \
+                 case-insensitive letter beyond ASCII, which OPA matches and this build of \
+                 Palisade cannot (it leaves Unicode's tables out); spell the characters out \
+                 (`[\\x{{391}}-\\x{{3C9}}]`, `(?i)` on ASCII letters only)"
+            ),
+        ));
+    }
     if let Some(cycle) = recursion::find_cycle(&sources) {
         return Err(ConfigError::field(
             policy_field,
@@ -560,6 +576,18 @@ mod tests {
                       allow if { [_, p, _] := io.jwt.decode(\"a.b.c\"); p.admin }\n";
         let authz = RegoAuthz::from_config(config(policy)).unwrap();
         assert_eq!(authz.engine_name(), "interpreter");
+    }
+
+    #[test]
+    fn a_pattern_this_build_cannot_run_is_refused_naming_it() {
+        let policy = "package envoy.authz\nimport rego.v1\n\
+                      default allow := true\n\
+                      allow := false if regex.match(`\\p{Cyrillic}`, input.host)\n";
+        let err = RegoAuthz::from_config(config(policy)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("policy"));
+        assert!(err.message.contains("`\\p{Cyrillic}`"), "{err}");
+        let ascii = policy.replace("\\p{Cyrillic}", "(?i)^xn--");
+        assert!(RegoAuthz::from_config(config(&ascii)).is_ok());
     }
 
     #[test]

@@ -169,21 +169,60 @@ fn array_concat_bytes(args: &[Value]) -> usize {
         .saturating_mul(ELEMENT_BYTES)
 }
 
-/// The format, its arguments written out, and the width and precision of every verb in the
-/// format (`%0300000000d` pads its output to that many characters). Digits outside a verb are
-/// literal text, already counted in the format's length.
+/// The format; the width and precision of every verb in the format (`%0300000000d` pads its
+/// output to that many characters), and of every `*` (up to Go's 10^6, taken from the largest
+/// integer argument); for every verb, the most any one argument can print; and the arguments
+/// once more for `%!(EXTRA ...)`. Digits outside a verb are literal text, already counted in
+/// the format's length.
 fn sprintf_bytes(args: &[Value], cap: usize) -> usize {
     let format = match arg(args, 0) {
         Value::String(s) => s.as_ref(),
         _ => "",
     };
+    let values: &[Value] = match arg(args, 1) {
+        Value::Array(values) => values.as_slice(),
+        _ => &[],
+    };
+    let printed: Vec<usize> = values.iter().map(|v| printed_size(v, cap)).collect();
+    let largest = printed.iter().copied().max().unwrap_or(0);
+    let largest_int = values
+        .iter()
+        .filter_map(integer)
+        .map(|n| usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX))
+        .max()
+        .unwrap_or(0)
+        .min(1_000_000);
+    let verbs = format.matches('%').count();
+    let stars = format.matches('*').count();
     format
         .len()
         .saturating_add(verb_padding(format))
-        .saturating_add(written_size(arg(args, 1), cap))
+        .saturating_add(stars.saturating_mul(largest_int))
+        .saturating_add(verbs.saturating_mul(largest))
+        .saturating_add(printed.iter().fold(0usize, |sum, p| sum.saturating_add(*p)))
 }
 
-/// The widths and precisions of the `%` verbs of a Go-style format, summed.
+/// The most one `sprintf` verb can print of `value`, besides width and precision: a string
+/// five times over (`% #x` writes `0xNN ` for each byte; `%+q` at most `\U0001f600` for four
+/// bytes), a number's longest digits (`%b`), anything else its Rego text, that again five times.
+fn printed_size(value: &Value, cap: usize) -> usize {
+    match value {
+        Value::String(s) => s.len().saturating_mul(5).saturating_add(2),
+        Value::Number(n) => match (n.as_i64(), n.as_big(), n.as_f64()) {
+            (Some(_), _, _) => 72,
+            (None, Some(big), _) => usize::try_from(big.bits())
+                .unwrap_or(usize::MAX)
+                .saturating_add(8),
+            // `%f` of 1e308 writes 309 digits (its precision is counted with the format).
+            (None, None, Some(f)) => (f.abs().max(1.0).log10() as usize).saturating_add(40),
+            (None, None, None) => 72,
+        },
+        other => written_size(other, cap).saturating_mul(10),
+    }
+}
+
+/// The widths and precisions of the `%` verbs of a Go-style format, summed (an operand index,
+/// `%[2]5.1f` or `%.[1]5d`, and `*` are stepped over).
 fn verb_padding(format: &str) -> usize {
     let mut padding = 0usize;
     let mut chars = format.chars().peekable();
@@ -203,9 +242,13 @@ fn verb_padding(format: &str) -> usize {
                     number = number.saturating_mul(10).saturating_add(d as usize);
                     chars.next();
                 }
-                None if c == '.' => {
+                None if c == '.' || c == '*' => {
                     padding = padding.saturating_add(number);
                     number = 0;
+                    chars.next();
+                }
+                None if c == '[' => {
+                    while chars.next_if(|c| *c != ']').is_some() {}
                     chars.next();
                 }
                 None => break,
@@ -363,6 +406,16 @@ mod tests {
         // Only verbs pad: a number in the text is text, `%%` is no verb.
         assert_eq!(verb_padding("user %s has id 123456789, 100%% sure"), 0);
         assert_eq!(verb_padding("%-8s|%08.3f|%5d"), 8 + 8 + 3 + 5);
+        assert_eq!(verb_padding("%.[1]99d|%[2]7.3[1]f|%*.*d"), 99 + 7 + 3);
+        assert!(
+            sprintf_bytes(
+                &[
+                    v("%[1]s".repeat(1000).into()),
+                    v(serde_json::json!(["x".repeat(1000)]))
+                ],
+                1 << 30
+            ) > 1000 * 1000
+        );
         assert_eq!(replaced_len(10, 0, 10), 10 + 11 * 10);
         assert!(
             replace_n_bytes(&[v(serde_json::json!({"": "0123456789"})), v("abc".into())]) >= 43

@@ -60,7 +60,7 @@ fn unescape(name: &str, escaped: &str) -> anyhow::Result<String> {
             }
         }
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(super::go_bytes::lossy_text(&out))
 }
 
 /// `urlquery.encode(x)`.
