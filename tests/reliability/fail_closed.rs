@@ -75,15 +75,16 @@ const SPRINTF_BOMB: &str = r#"allow if sprintf("%0999999999d", [1]) == "1""#;
 fn cases() -> Vec<Case> {
     let upstream = RequestOutcome::Upstream;
     vec![
-        // OPA raises eval_conflict_error; the bytecode VM gives two values of the rule the
+        // OPA raises eval_conflict_error. The bytecode VM gives two values of the rule the
         // filter evaluates as an undefined result (the policy stays on the VM: no rule reads
-        // `allow`). Either way a failure, even with a default: never a silent allow or deny.
+        // `allow`), and the interpreter, evaluating again, the conflict error: a failure, even
+        // with a default, counted as an evaluation error; never a silent allow or deny.
         Case::new(
             "runtime error: conflicting values for a complete rule",
             r#"default allow := false
 allow := true if input.attributes.request.http.method == "POST"
 allow := false if input.attributes.request.http.headers["x-user"] == "alice""#,
-            Expect::Failure("undefined"),
+            Expect::Failure("evaluation"),
             upstream.clone(),
         ),
         // As in OPA (non-strict), a builtin error makes the expression undefined: the rule

@@ -13,28 +13,7 @@
 //! `proxy_on_response_headers` gets end of stream and no `proxy_on_response_body` follows.
 
 use crate::headers::HeaderMap;
-use crate::stream::LocalReply;
-
-/// What Envoy looks at in the request to shape a local reply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RequestKind {
-    /// The request's `content-type` starts with `application/grpc`.
-    pub(crate) grpc: bool,
-    /// The request's method is HEAD.
-    pub(crate) head: bool,
-}
-
-impl RequestKind {
-    /// The kind of a request with these headers.
-    pub(crate) fn of(headers: &HeaderMap) -> Self {
-        Self {
-            grpc: headers
-                .get("content-type")
-                .is_some_and(|t| t.starts_with("application/grpc")),
-            head: headers.get(":method") == Some("HEAD"),
-        }
-    }
-}
+use crate::stream::{LocalReply, RequestKind};
 
 /// The reply the client gets when the plugin (or the host) sends `status`, `body`, `headers` and
 /// `grpc_status` in answer to a request of `kind`.

@@ -118,7 +118,7 @@ pub struct HttpStream {
     /// True during `proxy_on_log`, where the request headers are readable again.
     pub(crate) access_log_phase: bool,
     /// What a local reply to this request looks like (gRPC, HEAD), from its request headers.
-    pub(crate) request_kind: crate::local_reply::RequestKind,
+    pub(crate) request_kind: RequestKind,
     pub(crate) properties: Vec<(Vec<String>, crate::properties::PropertyValue)>,
 }
 
@@ -172,4 +172,25 @@ pub struct TcpConnection {
     /// Which VM instance the connection was created on.
     pub vm_generation: u32,
     pub(crate) done_pending: bool,
+}
+
+/// What Envoy looks at in the request to shape a local reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RequestKind {
+    /// The request's `content-type` starts with `application/grpc`.
+    pub(crate) grpc: bool,
+    /// The request's method is HEAD.
+    pub(crate) head: bool,
+}
+
+impl RequestKind {
+    /// The kind of a request with these headers.
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        Self {
+            grpc: headers
+                .get("content-type")
+                .is_some_and(|t| t.starts_with("application/grpc")),
+            head: headers.get(":method") == Some("HEAD"),
+        }
+    }
 }

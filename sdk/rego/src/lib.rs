@@ -270,6 +270,23 @@ fn compile(
             format!("the policies hold {total} bytes; at most {MAX_POLICY_BYTES} are accepted"),
         ));
     }
+    // Before anything parses the modules (the routing below does): a hostile nesting depth
+    // would take the parser's stack or time.
+    for (name, source) in &modules {
+        if let Some((line, column)) = nesting::too_deep(source) {
+            let field = match config.policy {
+                Some(_) => "policy".to_string(),
+                None => format!("policies.{name}"),
+            };
+            return Err(ConfigError::field(
+                field,
+                format!(
+                    "{name}:{line}:{column}: brackets nested deeper than {} levels",
+                    nesting::MAX_DEPTH
+                ),
+            ));
+        }
+    }
     let sources: Vec<&str> = modules.iter().map(|(_, s)| *s).collect();
     let mut extensions = extensions::all();
     let extension_names: Vec<&str> = extensions.iter().map(|e| e.name).collect();
@@ -306,15 +323,6 @@ fn compile(
             Some(_) => "policy".to_string(),
             None => format!("policies.{name}"),
         };
-        if let Some((line, column)) = nesting::too_deep(source) {
-            return Err(ConfigError::field(
-                field,
-                format!(
-                    "{name}:{line}:{column}: brackets nested deeper than {} levels",
-                    nesting::MAX_DEPTH
-                ),
-            ));
-        }
         let mut source = source_rewrites::rewrite(source, &extension_arities, rego_v0);
         if on_interpreter {
             source = head_values::rewrite(name, &source, rego_v0);

@@ -3,10 +3,9 @@
 
 use crate::error::HarnessError;
 use crate::headers::HeaderMap;
-use crate::local_reply::RequestKind;
 use crate::properties::{parse_dotted_path, PropertyValue};
 use crate::state::ContextKind;
-use crate::stream::{Action, HttpStream, StreamId};
+use crate::stream::{Action, HttpStream, RequestKind, StreamId};
 use crate::vm::{Trapped, Vm};
 
 use super::Host;

@@ -7,9 +7,9 @@ use crate::callout::CalloutState;
 use crate::config::{FailurePolicy, HostConfig};
 use crate::error::HarnessError;
 use crate::headers::HeaderMap;
-use crate::local_reply::{self, RequestKind};
+use crate::local_reply;
 use crate::state::{ContextKind, Deferred, HostState};
-use crate::stream::LocalReply;
+use crate::stream::{LocalReply, RequestKind};
 use crate::vm::Vm;
 
 mod builder;
