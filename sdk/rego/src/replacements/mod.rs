@@ -19,7 +19,7 @@ mod checks;
 mod duration;
 mod encoding;
 mod objects;
-mod regex;
+pub(crate) mod regex;
 mod semver;
 mod sprintf;
 mod strings;
