@@ -118,9 +118,9 @@ fn build(name: &str) -> anyhow::Result<PathBuf> {
 fn tool_version(tool: &str) -> anyhow::Result<String> {
     let missing = || {
         format!(
-            "the AssemblyScript test filters need Node.js (20 or later) and npm, and `{tool}` \
-             could not be run: install them (Debian: `apt-get install nodejs npm`; scripts/setup \
-             checks for them) and put them on PATH"
+            "the AssemblyScript test filters need Node.js and npm, and `{tool}` could not be \
+             run: install them (Debian: `apt-get install nodejs npm`, which scripts/setup runs \
+             when they are missing) and put them on PATH"
         )
     };
     let output = Command::new(tool)
