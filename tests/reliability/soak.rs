@@ -143,7 +143,7 @@ fn linear_memory_stays_flat_over_a_harness_soak() -> anyhow::Result<()> {
         .metrics()
         .into_iter()
         .filter(|(name, _)| name.starts_with("palisade.rego_authz.events.dropped."))
-        .map(|(name, _)| counter(&host, name))
+        .map(|(name, _)| counter(&host, &name))
         .sum();
     eprintln!("harness soak: events delivered {delivered}, dropped {dropped}");
     assert_eq!((delivered, dropped), (total as u64, 0));

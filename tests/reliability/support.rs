@@ -142,7 +142,7 @@ pub fn finish(host: &mut Host, stream: StreamId) -> anyhow::Result<u32> {
 /// A counter's value (0 when the filter has not defined it).
 pub fn counter(host: &Host, name: &str) -> u64 {
     match host.metric(name) {
-        Some(palisade_harness::MetricValue::Counter(n)) => *n,
+        Some(palisade_harness::MetricValue::Counter(n)) => n,
         Some(other) => panic!("{name} is not a counter: {other:?}"),
         None => 0,
     }

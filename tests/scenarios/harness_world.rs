@@ -1,7 +1,9 @@
 //! The harness world: the filter in `palisade-harness`, driven through its front door
 //! (`Host::client_request`) the way Envoy drives it for the scenario bootstrap (`envoy.yaml`):
 //! clusters that answer callouts as the bootstrap's do, and the echo upstream's response (the same
-//! `EchoedRequest` JSON the real echo server sends).
+//! `EchoedRequest` JSON the real echo server sends). The filter runs as Envoy runs it at
+//! `--concurrency 1` (the Envoy world's): the module's two main-thread instances and the worker's,
+//! which takes the requests; a step's logs are every instance's.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,8 +11,8 @@ use std::time::Duration;
 use anyhow::bail;
 use palisade_harness::{
     ClientRequest, Cluster, FailurePolicy as HarnessPolicy, HeaderMap, Host, HostBuilder,
-    HttpCallout, HttpResponse, LogLevel, MetricValue, PluginConfig, ReceivedRequest,
-    UpstreamResponse,
+    HttpCallout, HttpResponse, LogLevel, MetricValue, PluginConfig, Process, ReceivedRequest,
+    Thread, UpstreamResponse,
 };
 use palisade_testkit::echo::{self, EchoedRequest};
 
@@ -20,8 +22,11 @@ use crate::outcome::{Observed, SeenCallout, Waited, Wants};
 /// Virtual time per step of a `wait_for`.
 const WAIT_STEP: Duration = Duration::from_millis(10);
 
+/// The Envoy world's `--concurrency`.
+const CONCURRENCY: u32 = 1;
+
 pub struct HarnessWorld {
-    host: Host,
+    process: Process,
 }
 
 impl HarnessWorld {
@@ -32,7 +37,7 @@ impl HarnessWorld {
             FailurePolicy::Open => HarnessPolicy::FailOpen,
             FailurePolicy::Reload => HarnessPolicy::Reload,
         };
-        let mut host = HostBuilder::from_file(wasm)
+        let mut process = HostBuilder::from_file(wasm)
             .vm_id(&plugin.vm_id)
             .plugin(
                 PluginConfig::new(&plugin.root_id)
@@ -53,17 +58,44 @@ impl HarnessWorld {
             .upstream(echo_upstream)
             // Envoy runs with `--component-log-level wasm:info`.
             .log_level(LogLevel::Info)
-            .build()?;
-        let started = host.start()?;
+            .build_process(CONCURRENCY)?;
+        let started = process.start()?;
         if !started.ok() {
             bail!("the plugin refused to start: {started:?}");
         }
-        Ok(Self { host })
+        Ok(Self { process })
+    }
+
+    /// The instance that takes the requests.
+    fn worker(&self) -> &Host {
+        self.process
+            .instances()
+            .find(|(thread, _)| *thread == Thread::Worker(0))
+            .map(|(_, host)| host)
+            .expect("the process has a worker")
+    }
+
+    /// How many lines each instance has logged so far.
+    fn log_marks(&self) -> Vec<usize> {
+        self.process
+            .instances()
+            .map(|(_, host)| host.logs().len())
+            .collect()
+    }
+
+    /// The lines every instance logged since `marks`, instance by instance.
+    fn logs_since(&self, marks: &[usize]) -> Vec<String> {
+        self.process
+            .instances()
+            .zip(marks)
+            .flat_map(|((_, host), mark)| host.logs().iter().skip(*mark))
+            .map(|l| l.message.clone())
+            .collect()
     }
 
     pub fn request(&mut self, request: &Request, wants: &Wants) -> anyhow::Result<Observed> {
-        let log_mark = self.host.logs().len();
-        let callout_mark = self.host.http_callouts().len();
+        let log_marks = self.log_marks();
+        let callout_mark = self.worker().http_callouts().len();
         let mut client =
             ClientRequest::new(&request.method, &request.path).authority(&request.authority);
         for (name, value) in &request.headers {
@@ -75,9 +107,9 @@ impl HarnessWorld {
         for (name, value) in &request.trailers {
             client = client.trailer(name, value);
         }
-        let exchange = self.host.client_request(&client)?;
+        let exchange = self.process.client_request(0, &client)?;
         let callouts = self
-            .host
+            .worker()
             .http_callouts()
             .into_iter()
             .skip(callout_mark)
@@ -97,27 +129,28 @@ impl HarnessWorld {
                 .map(|r| echoed(&r.headers, &r.body)),
             callouts,
             metrics: self.metrics(wants),
-            logs: self.logs_since(log_mark),
+            logs: self.logs_since(&log_marks),
         })
     }
 
     pub fn wait_for(&mut self, wait: &WaitFor, wants: &Wants) -> anyhow::Result<Waited> {
-        let log_mark = self.host.logs().len();
-        let deadline = self.host.elapsed() + Duration::from_millis(wait.timeout_ms);
-        let value = |host: &Host| metric(host, &wait.metric);
-        while value(&self.host).is_none_or(|v| v < wait.at_least) && self.host.elapsed() < deadline
+        let log_marks = self.log_marks();
+        let deadline = self.process.elapsed() + Duration::from_millis(wait.timeout_ms);
+        let value = |process: &Process| metric(process, &wait.metric);
+        while value(&self.process).is_none_or(|v| v < wait.at_least)
+            && self.process.elapsed() < deadline
         {
-            self.host.advance_time(WAIT_STEP)?;
+            self.process.advance_time(WAIT_STEP)?;
         }
         let _ = wants;
         Ok(Waited {
-            value: value(&self.host),
-            logs: self.logs_since(log_mark),
+            value: value(&self.process),
+            logs: self.logs_since(&log_marks),
         })
     }
 
     pub fn sleep(&mut self, ms: u64) -> anyhow::Result<()> {
-        self.host.advance_time(Duration::from_millis(ms))?;
+        self.process.advance_time(Duration::from_millis(ms))?;
         Ok(())
     }
 
@@ -125,25 +158,16 @@ impl HarnessWorld {
         wants
             .metrics
             .iter()
-            .filter_map(|name| Some((name.clone(), metric(&self.host, name)?)))
-            .collect()
-    }
-
-    fn logs_since(&self, mark: usize) -> Vec<String> {
-        self.host
-            .logs()
-            .iter()
-            .skip(mark)
-            .map(|l| l.message.clone())
+            .filter_map(|name| Some((name.clone(), metric(&self.process, name)?)))
             .collect()
     }
 }
 
 /// Counters and gauges as Envoy's `/stats` shows them; histograms are not shown there.
-fn metric(host: &Host, name: &str) -> Option<u64> {
-    match host.metric(name)? {
-        MetricValue::Counter(c) => Some(*c),
-        MetricValue::Gauge(g) => u64::try_from(*g).ok(),
+fn metric(process: &Process, name: &str) -> Option<u64> {
+    match process.metric(name)? {
+        MetricValue::Counter(c) => Some(c),
+        MetricValue::Gauge(g) => u64::try_from(g).ok(),
         MetricValue::Histogram(_) => None,
     }
 }

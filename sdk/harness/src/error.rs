@@ -74,6 +74,9 @@ pub enum HarnessError {
     /// No shared queue with this name was registered.
     #[error("no shared queue named `{0}`")]
     UnknownQueue(String),
+    /// The process has no worker of this index (`--concurrency` is lower).
+    #[error("the process has no worker {0}")]
+    NoSuchWorker(u32),
     /// A failed VM could not be recreated.
     #[error("cannot reload the VM: {0}")]
     Reload(Box<HarnessError>),

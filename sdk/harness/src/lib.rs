@@ -6,7 +6,8 @@
 //! replies, body buffering, failure policies). Tests drive callbacks and then look at state: the current
 //! headers and body, the local reply, callouts (and answer them), metrics, logs, shared data, queues.
 //! Time is virtual. Each `Host` owns its state, so tests run in parallel; only compiled modules are cached
-//! process-wide.
+//! process-wide. A `Host` is one instance of the module, a worker's; [`Process`] is what Envoy runs at
+//! `--concurrency N`: N + 2 instances (two on the main thread) sharing shared data, queues and metrics.
 //!
 //! A whole request through the front door ([`Host::client_request`]), with the cluster the
 //! filter's callout goes to and the upstream played by the harness:
@@ -81,7 +82,7 @@ pub use envoy_functions::FILTER_STATE_OBJECTS;
 pub use error::HarnessError;
 pub use faults::{Fault, HostCall};
 pub use headers::{deserialize_pairs, serialize_pairs, HeaderMap, MapFormatError};
-pub use host::{Host, HostBuilder, StartOutcome};
+pub use host::{Host, HostBuilder, Process, StartOutcome, Thread};
 pub use memory::MemoryError;
 pub use metrics::MetricValue;
 pub use properties::PropertyValue;

@@ -1,8 +1,50 @@
-//! Shared key-value data (with compare-and-swap) and shared queues, kept by the host across VM reloads.
+//! What every module instance of one Envoy process shares: shared key-value data (with
+//! compare-and-swap), shared queues, and the stats store (metrics). It outlives a VM reload.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::metrics::Metrics;
 use crate::types::Status;
+
+/// The process-wide state, shared by the instances of a [`crate::Process`] (a lone
+/// [`crate::Host`] has its own).
+#[derive(Debug, Default)]
+pub(crate) struct ProcessState {
+    pub(crate) shared_data: SharedData,
+    pub(crate) queues: SharedQueues,
+    pub(crate) metrics: Metrics,
+    /// `proxy_on_queue_ready` calls owed to an instance other than the one that enqueued:
+    /// Envoy posts them to the owner's thread.
+    pub(crate) notifications: Vec<QueueNotification>,
+}
+
+/// A handle on the process-wide state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedProcess(Arc<Mutex<ProcessState>>);
+
+impl SharedProcess {
+    /// The state; a test that panicked while holding it leaves it as it was.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ProcessState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The root context that registered a queue, in the instance it lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueOwner {
+    pub(crate) instance: u32,
+    pub(crate) context_id: u32,
+}
+
+/// A queue's owner is to be told that `queue_id` has items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueNotification {
+    pub(crate) owner: QueueOwner,
+    pub(crate) queue_id: u32,
+}
 
 /// The shared key-value store of one VM id.
 #[derive(Debug, Default, Clone)]
@@ -38,8 +80,8 @@ impl SharedData {
 pub(crate) struct SharedQueue {
     pub(crate) vm_id: String,
     pub(crate) name: String,
-    /// The root context to notify with `proxy_on_queue_ready`.
-    pub(crate) owner_context_id: u32,
+    /// The root context to notify with `proxy_on_queue_ready`: the last to register it.
+    pub(crate) owner: QueueOwner,
     pub(crate) items: VecDeque<Vec<u8>>,
 }
 
@@ -51,17 +93,17 @@ pub(crate) struct SharedQueues {
 
 impl SharedQueues {
     /// Registers (or re-opens) `name` under `vm_id`; the registering root context becomes its owner.
-    pub(crate) fn register(&mut self, vm_id: &str, name: &str, owner_context_id: u32) -> u32 {
+    pub(crate) fn register(&mut self, vm_id: &str, name: &str, owner: QueueOwner) -> u32 {
         if let Some(id) = self.resolve(vm_id, name) {
             if let Some(q) = self.get_mut(id) {
-                q.owner_context_id = owner_context_id;
+                q.owner = owner;
             }
             return id;
         }
         self.queues.push(SharedQueue {
             vm_id: vm_id.to_string(),
             name: name.to_string(),
-            owner_context_id,
+            owner,
             items: VecDeque::new(),
         });
         self.queues.len() as u32
@@ -72,6 +114,16 @@ impl SharedQueues {
             .iter()
             .position(|q| q.vm_id == vm_id && q.name == name)
             .map(|i| i as u32 + 1)
+    }
+
+    /// Appends `item` to queue `id` and says whom to notify.
+    pub(crate) fn push(&mut self, id: u32, item: Vec<u8>) -> Option<QueueNotification> {
+        let queue = self.get_mut(id)?;
+        queue.items.push_back(item);
+        Some(QueueNotification {
+            owner: queue.owner,
+            queue_id: id,
+        })
     }
 
     pub(crate) fn get(&self, id: u32) -> Option<&SharedQueue> {
@@ -105,11 +157,15 @@ mod tests {
     #[test]
     fn queues_register_and_resolve() {
         let mut queues = SharedQueues::default();
-        let id = queues.register("vm", "q", 1);
-        assert_eq!(queues.register("vm", "q", 2), id);
+        let owner = |context_id| QueueOwner {
+            instance: 0,
+            context_id,
+        };
+        let id = queues.register("vm", "q", owner(1));
+        assert_eq!(queues.register("vm", "q", owner(2)), id);
         assert_eq!(queues.resolve("vm", "q"), Some(id));
         assert_eq!(queues.resolve("other", "q"), None);
-        assert_eq!(queues.get(id).unwrap().owner_context_id, 2);
+        assert_eq!(queues.get(id).unwrap().owner, owner(2));
         assert!(queues.get(0).is_none());
     }
 }

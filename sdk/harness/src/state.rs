@@ -11,8 +11,7 @@ use crate::clock::VirtualClock;
 use crate::config::{HostConfig, PluginConfig};
 use crate::faults::FaultState;
 use crate::headers::HeaderMap;
-use crate::metrics::Metrics;
-use crate::shared::{SharedData, SharedQueues};
+use crate::shared::{QueueNotification, SharedProcess};
 use crate::stream::{HttpStream, TcpConnection};
 use crate::types::LogLevel;
 
@@ -90,9 +89,10 @@ pub(crate) struct HostState {
     pub(crate) host_logs: Vec<LogEntry>,
     /// Properties the plugin declared with Envoy's `declare_property`.
     pub(crate) declared_properties: Vec<String>,
-    pub(crate) metrics: Metrics,
-    pub(crate) shared_data: SharedData,
-    pub(crate) queues: SharedQueues,
+    /// Shared data, queues and metrics, shared with the process's other instances.
+    pub(crate) process: SharedProcess,
+    /// This instance's number in its process (0 for a lone host).
+    pub(crate) instance: u32,
     pub(crate) contexts: BTreeMap<u32, ContextKind>,
     pub(crate) streams: BTreeMap<u32, HttpStream>,
     pub(crate) connections: BTreeMap<u32, TcpConnection>,
@@ -120,7 +120,7 @@ impl std::fmt::Debug for HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(config: Arc<HostConfig>) -> Self {
+    pub(crate) fn new(config: Arc<HostConfig>, process: SharedProcess, instance: u32) -> Self {
         let clock = VirtualClock::new(config.start_time);
         let random_state = config.random_seed;
         let mut faults = FaultState::default();
@@ -137,9 +137,8 @@ impl HostState {
             logs: Vec::new(),
             host_logs: Vec::new(),
             declared_properties: Vec::new(),
-            metrics: Metrics::default(),
-            shared_data: SharedData::default(),
-            queues: SharedQueues::default(),
+            process,
+            instance,
             contexts: BTreeMap::new(),
             streams: BTreeMap::new(),
             connections: BTreeMap::new(),
@@ -190,6 +189,19 @@ impl HostState {
     /// The TCP connection of the effective context.
     pub(crate) fn effective_connection(&mut self) -> Option<&mut TcpConnection> {
         self.connections.get_mut(&self.effective_context)
+    }
+
+    /// Tells a queue's owner it has items: after this callback when it lives in this instance,
+    /// else through the process (Envoy posts the call to the owner's thread).
+    pub(crate) fn notify(&mut self, notification: QueueNotification) {
+        if notification.owner.instance == self.instance {
+            self.deferred.push(Deferred::QueueReady {
+                context_id: notification.owner.context_id,
+                queue_id: notification.queue_id,
+            });
+        } else {
+            self.process.lock().notifications.push(notification);
+        }
     }
 
     pub(crate) fn next_token(&mut self) -> u32 {

@@ -20,8 +20,13 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         linker,
         "env",
         "proxy_record_metric",
-        |mut caller: Caller<'_, HostState>, id: i32, value: i64| {
-            let result = caller.data_mut().metrics.record(id as u32, value as u64);
+        |caller: Caller<'_, HostState>, id: i32, value: i64| {
+            let result = caller
+                .data()
+                .process
+                .lock()
+                .metrics
+                .record(id as u32, value as u64);
             status_code(result.map_err(Into::into))
         },
     )?;
@@ -29,8 +34,13 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         linker,
         "env",
         "proxy_increment_metric",
-        |mut caller: Caller<'_, HostState>, id: i32, delta: i64| {
-            let result = caller.data_mut().metrics.increment(id as u32, delta);
+        |caller: Caller<'_, HostState>, id: i32, delta: i64| {
+            let result = caller
+                .data()
+                .process
+                .lock()
+                .metrics
+                .increment(id as u32, delta);
             status_code(result.map_err(Into::into))
         },
     )?;
@@ -55,13 +65,13 @@ fn define(
     let kind = MetricType::from_code(kind as u32).ok_or(Status::BadArgument)?;
     let name = read_string(caller, name_ptr, name_len)?;
     check_writable(caller, ret, 4)?;
-    let id = caller.data_mut().metrics.define(kind, &name);
+    let id = caller.data().process.lock().metrics.define(kind, &name);
     write_u32(caller, ret, id)?;
     Ok(())
 }
 
 fn get(caller: &mut Caller<'_, HostState>, id: u32, ret: i32) -> HostResult {
-    let value = caller.data_mut().metrics.get(id)?;
+    let value = caller.data().process.lock().metrics.get(id)?;
     write_u64(caller, ret, value)?;
     Ok(())
 }

@@ -7,7 +7,8 @@ use crate::gate::host_fn;
 use crate::memory::{
     check_writable, read_bytes, read_string, return_bytes, status_code, write_u32, HostResult,
 };
-use crate::state::{Deferred, HostState};
+use crate::shared::QueueOwner;
+use crate::state::HostState;
 use crate::types::Status;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -78,6 +79,8 @@ fn get_data(
     let key = read_string(caller, key_ptr, key_len)?;
     let (value, cas) = caller
         .data()
+        .process
+        .lock()
         .shared_data
         .get(&key)
         .map(|(v, cas)| (v.to_vec(), cas))
@@ -98,7 +101,12 @@ fn set_data(
 ) -> HostResult {
     let key = read_string(caller, key_ptr, key_len)?;
     let value = read_bytes(caller, value_ptr, value_len)?;
-    caller.data_mut().shared_data.set(&key, value, cas)?;
+    caller
+        .data()
+        .process
+        .lock()
+        .shared_data
+        .set(&key, value, cas)?;
     Ok(())
 }
 
@@ -111,9 +119,12 @@ fn register(
     let name = read_string(caller, name_ptr, name_len)?;
     check_writable(caller, ret, 4)?;
     let state = caller.data_mut();
-    let owner = state.root_of(state.effective_context).unwrap_or(0);
+    let owner = QueueOwner {
+        instance: state.instance,
+        context_id: state.root_of(state.effective_context).unwrap_or(0),
+    };
     let vm_id = state.config.vm_id.clone();
-    let id = state.queues.register(&vm_id, &name, owner);
+    let id = state.process.lock().queues.register(&vm_id, &name, owner);
     write_u32(caller, ret, id)?;
     Ok(())
 }
@@ -137,6 +148,8 @@ fn resolve(
         vm_id
     };
     let id = state
+        .process
+        .lock()
         .queues
         .resolve(&vm_id, &name)
         .ok_or(Status::NotFound)?;
@@ -147,27 +160,32 @@ fn resolve(
 fn enqueue(caller: &mut Caller<'_, HostState>, id: u32, ptr: i32, len: i32) -> HostResult {
     let value = read_bytes(caller, ptr, len)?;
     let state = caller.data_mut();
-    let queue = state.queues.get_mut(id).ok_or(Status::NotFound)?;
-    queue.items.push_back(value);
-    let context_id = queue.owner_context_id;
+    let notification = state
+        .process
+        .lock()
+        .queues
+        .push(id, value)
+        .ok_or(Status::NotFound)?;
     // Envoy posts the notification; it runs after the current callback.
-    state.deferred.push(Deferred::QueueReady {
-        context_id,
-        queue_id: id,
-    });
+    state.notify(notification);
     Ok(())
 }
 
 fn dequeue(caller: &mut Caller<'_, HostState>, id: u32, ptr_ptr: i32, size_ptr: i32) -> HostResult {
-    let queue = caller
-        .data_mut()
+    let item = caller
+        .data()
+        .process
+        .lock()
         .queues
-        .get_mut(id)
-        .ok_or(Status::NotFound)?;
-    let item = queue.items.front().cloned().ok_or(Status::Empty)?;
+        .get(id)
+        .ok_or(Status::NotFound)?
+        .items
+        .front()
+        .cloned()
+        .ok_or(Status::Empty)?;
     return_bytes(caller, &item, ptr_ptr, size_ptr)?;
     // Only remove once the guest has the item.
-    if let Some(queue) = caller.data_mut().queues.get_mut(id) {
+    if let Some(queue) = caller.data().process.lock().queues.get_mut(id) {
         queue.items.pop_front();
     }
     Ok(())

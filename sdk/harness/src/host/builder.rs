@@ -5,16 +5,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::cache::compiled;
+use crate::cache::{compiled, CompiledModule};
 use crate::clock::default_start;
 use crate::config::{HostConfig, PluginConfig};
 use crate::error::HarnessError;
 use crate::faults::Fault;
 use crate::properties::{parse_dotted_path, PropertyValue};
+use crate::shared::SharedProcess;
 use crate::types::{LogLevel, Status};
 use crate::upstream::{Cluster, ReceivedRequest, UpstreamResponse};
 
-use super::Host;
+use super::{Host, Process, Thread};
 
 #[derive(Debug, Clone)]
 enum Source {
@@ -204,7 +205,36 @@ impl HostBuilder {
 
     /// Compiles the module (once per process, cached by content), instantiates a VM and runs the module's
     /// start functions. Call [`Host::start`] next to run `proxy_on_vm_start` and `proxy_on_configure`.
-    pub fn build(mut self) -> Result<Host, HarnessError> {
+    pub fn build(self) -> Result<Host, HarnessError> {
+        let (module, config) = self.compile()?;
+        Host::new(module, config, SharedProcess::default(), 0)
+    }
+
+    /// Builds what an Envoy process runs at `--concurrency` `concurrency`: the module's instances
+    /// on the main thread (two) and on each worker (one apiece), sharing shared data, queues
+    /// and metrics. [`Self::build`] gives one worker's instance alone.
+    pub fn build_process(self, concurrency: u32) -> Result<Process, HarnessError> {
+        let (module, config) = self.compile()?;
+        let shared = SharedProcess::default();
+        let threads = [Thread::Main, Thread::Main]
+            .into_iter()
+            .chain((0..concurrency).map(Thread::Worker));
+        let instances = threads
+            .enumerate()
+            .map(|(instance, thread)| {
+                let host = Host::new(
+                    module.clone(),
+                    config.clone(),
+                    shared.clone(),
+                    instance as u32,
+                )?;
+                Ok((thread, host))
+            })
+            .collect::<Result<Vec<_>, HarnessError>>()?;
+        Ok(Process::new(instances, shared))
+    }
+
+    fn compile(mut self) -> Result<(Arc<CompiledModule>, Arc<HostConfig>), HarnessError> {
         let bytes = match self.source {
             Source::Bytes(bytes) => bytes,
             Source::File(path) => {
@@ -214,7 +244,6 @@ impl HostBuilder {
         if self.config.plugins.is_empty() {
             self.config.plugins.push(PluginConfig::new(""));
         }
-        let module = compiled(&bytes)?;
-        Host::new(module, Arc::new(self.config))
+        Ok((compiled(&bytes)?, Arc::new(self.config)))
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::error::HarnessError;
 use crate::metrics::MetricValue;
-use crate::state::{Deferred, LogEntry};
+use crate::state::LogEntry;
 use crate::types::LogLevel;
 
 use super::Host;
@@ -48,75 +48,85 @@ impl Host {
             .collect()
     }
 
-    /// The metric the plugin defined under `name`.
-    pub fn metric(&self, name: &str) -> Option<&MetricValue> {
-        self.vm.state().metrics.by_name(name)
+    /// The metric the plugin defined under `name` (process-wide, as Envoy's stats: every
+    /// instance of a [`crate::Process`] adds to the same one).
+    pub fn metric(&self, name: &str) -> Option<MetricValue> {
+        self.vm
+            .state()
+            .process
+            .lock()
+            .metrics
+            .by_name(name)
+            .cloned()
     }
 
     /// Every metric, in definition order.
-    pub fn metrics(&self) -> Vec<(&str, &MetricValue)> {
-        self.vm.state().metrics.all().collect()
+    pub fn metrics(&self) -> Vec<(String, MetricValue)> {
+        let process = self.vm.state().process.lock();
+        process
+            .metrics
+            .all()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect()
     }
 
     /// A shared-data value and its CAS.
-    pub fn shared_data(&self, key: &str) -> Option<(&[u8], u32)> {
-        self.vm.state().shared_data.get(key)
+    pub fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        let process = self.vm.state().process.lock();
+        process
+            .shared_data
+            .get(key)
+            .map(|(value, cas)| (value.to_vec(), cas))
     }
 
     /// Every shared-data key.
-    pub fn shared_data_keys(&self) -> Vec<&str> {
-        self.vm
-            .state()
-            .shared_data
-            .keys()
-            .map(String::as_str)
-            .collect()
+    pub fn shared_data_keys(&self) -> Vec<String> {
+        let process = self.vm.state().process.lock();
+        process.shared_data.keys().cloned().collect()
     }
 
     /// Sets a shared-data value, as another VM would.
     pub fn set_shared_data(&mut self, key: &str, value: &[u8]) {
+        let mut process = self.vm.state().process.lock();
         // A zero CAS always succeeds.
-        let _ = self.vm.state_mut().shared_data.set(key, value.to_vec(), 0);
+        let _ = process.shared_data.set(key, value.to_vec(), 0);
     }
 
     /// The items waiting in the queue `name` of this VM, front first.
-    pub fn queue_items(&self, name: &str) -> Option<Vec<&[u8]>> {
+    pub fn queue_items(&self, name: &str) -> Option<Vec<Vec<u8>>> {
         let state = self.vm.state();
-        let id = state.queues.resolve(&state.config.vm_id, name)?;
-        state
+        let process = state.process.lock();
+        let id = process.queues.resolve(&state.config.vm_id, name)?;
+        process
             .queues
             .get(id)
-            .map(|q| q.items.iter().map(Vec::as_slice).collect())
+            .map(|q| q.items.iter().cloned().collect())
     }
 
     /// Enqueues `item` on the queue `name`, as another VM would; the owner gets `proxy_on_queue_ready`.
     pub fn enqueue(&mut self, name: &str, item: &[u8]) -> Result<(), HarnessError> {
         let state = self.vm.state_mut();
-        let id = state
-            .queues
-            .resolve(&state.config.vm_id, name)
-            .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
-        let queue = state
-            .queues
-            .get_mut(id)
-            .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
-        queue.items.push_back(item.to_vec());
-        let context_id = queue.owner_context_id;
-        state.deferred.push(Deferred::QueueReady {
-            context_id,
-            queue_id: id,
-        });
+        let notification = {
+            let mut process = state.process.lock();
+            process
+                .queues
+                .resolve(&state.config.vm_id, name)
+                .and_then(|id| process.queues.push(id, item.to_vec()))
+                .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?
+        };
+        state.notify(notification);
         self.run_deferred();
         Ok(())
     }
 
     /// Takes the front item of the queue `name`, as another VM would.
     pub fn dequeue(&mut self, name: &str) -> Result<Option<Vec<u8>>, HarnessError> {
-        let state = self.vm.state_mut();
-        let id = state
+        let state = self.vm.state();
+        let mut process = state.process.lock();
+        let id = process
             .queues
             .resolve(&state.config.vm_id, name)
             .ok_or_else(|| HarnessError::UnknownQueue(name.to_string()))?;
-        Ok(state.queues.get_mut(id).and_then(|q| q.items.pop_front()))
+        Ok(process.queues.get_mut(id).and_then(|q| q.items.pop_front()))
     }
 }

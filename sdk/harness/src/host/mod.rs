@@ -8,6 +8,7 @@ use crate::config::{FailurePolicy, HostConfig};
 use crate::error::HarnessError;
 use crate::headers::HeaderMap;
 use crate::local_reply;
+use crate::shared::SharedProcess;
 use crate::state::{ContextKind, Deferred, HostState};
 use crate::stream::{LocalReply, RequestKind};
 use crate::vm::Vm;
@@ -18,10 +19,12 @@ mod exchange;
 mod faults;
 mod http;
 mod inspect;
+mod process;
 mod tcp;
 mod time;
 
 pub use builder::HostBuilder;
+pub use process::{Process, Thread};
 
 /// The response code details Envoy gives the 503 of a failed plugin.
 const FAIL_DETAILS: &str = "wasm_fail_stream";
@@ -66,8 +69,13 @@ pub struct Host {
 }
 
 impl Host {
-    fn new(module: Arc<CompiledModule>, config: Arc<HostConfig>) -> Result<Self, HarnessError> {
-        let mut state = HostState::new(config.clone());
+    fn new(
+        module: Arc<CompiledModule>,
+        config: Arc<HostConfig>,
+        process: SharedProcess,
+        instance: u32,
+    ) -> Result<Self, HarnessError> {
+        let mut state = HostState::new(config.clone(), process, instance);
         for plugin in 0..config.plugins.len() {
             state
                 .contexts
@@ -263,6 +271,23 @@ impl Host {
         }
     }
 
+    fn call_on_queue_ready(&mut self, context_id: u32, queue_id: u32) {
+        if !self.vm.failed {
+            let f = self.vm.callbacks.on_queue_ready.clone();
+            // A trap is recorded on the VM (failed) and logged; nothing else to do here.
+            let _ = self
+                .vm
+                .call(f, context_id, (context_id as i32, queue_id as i32));
+        }
+    }
+
+    /// `proxy_on_queue_ready` for a notification another instance of the process posted, then
+    /// what it deferred.
+    fn queue_ready(&mut self, context_id: u32, queue_id: u32) {
+        self.call_on_queue_ready(context_id, queue_id);
+        self.run_deferred();
+    }
+
     /// Runs what host functions deferred to after the callback: queue notifications and `proxy_done`.
     fn run_deferred(&mut self) {
         for _ in 0..MAX_DEFERRED_ROUNDS {
@@ -275,15 +300,7 @@ impl Host {
                     Deferred::QueueReady {
                         context_id,
                         queue_id,
-                    } => {
-                        if !self.vm.failed {
-                            let f = self.vm.callbacks.on_queue_ready.clone();
-                            // A trap is recorded on the VM (failed) and logged; nothing else to do here.
-                            let _ =
-                                self.vm
-                                    .call(f, context_id, (context_id as i32, queue_id as i32));
-                        }
-                    }
+                    } => self.call_on_queue_ready(context_id, queue_id),
                     Deferred::Done { context_id } => self.finalize(context_id),
                     Deferred::EncodeLocalReply { context_id } => {
                         self.encode_local_reply(context_id);
@@ -440,7 +457,9 @@ impl Host {
     /// shared data, queues, streams seen so far) carries over; contexts and timers do not.
     fn reload(&mut self) -> Result<(), HarnessError> {
         let config = self.config();
-        let mut state = std::mem::replace(self.vm.state_mut(), HostState::new(config.clone()));
+        let (process, instance) = (self.vm.state().process.clone(), self.vm.state().instance);
+        let fresh = HostState::new(config.clone(), process, instance);
+        let mut state = std::mem::replace(self.vm.state_mut(), fresh);
         state.memory = None;
         state.allocator = None;
         state

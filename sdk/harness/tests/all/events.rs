@@ -105,14 +105,14 @@ fn data(event: &cloudevents::Event) -> anyhow::Result<Value> {
 
 fn counter(host: &Host, name: &str) -> u64 {
     match host.metric(&format!("palisade.tenant_header.events.{name}")) {
-        Some(MetricValue::Counter(n)) => *n,
+        Some(MetricValue::Counter(n)) => n,
         other => panic!("counter {name}: {other:?}"),
     }
 }
 
 fn queued(host: &Host) -> i64 {
     match host.metric("palisade.tenant_header.events.queued") {
-        Some(MetricValue::Gauge(n)) => *n,
+        Some(MetricValue::Gauge(n)) => n,
         other => panic!("gauge queued: {other:?}"),
     }
 }

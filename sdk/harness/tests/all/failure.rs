@@ -73,10 +73,7 @@ fn fail_open_fails_the_trapping_stream_and_skips_the_plugin_later() -> anyhow::R
     );
     assert_eq!(host.request_body(later, b"passes", true)?, Action::Continue);
     assert_eq!(host.stream(later)?.request_body, b"passes");
-    assert_eq!(
-        host.metric("probe_requests"),
-        Some(&MetricValue::Counter(1))
-    );
+    assert_eq!(host.metric("probe_requests"), Some(MetricValue::Counter(1)));
     Ok(())
 }
 
@@ -105,10 +102,7 @@ fn reload_gives_a_fresh_vm_for_later_streams() -> anyhow::Result<()> {
         Some("1")
     );
     // Host-side state outlives the VM: the counter keeps counting across the reload.
-    assert_eq!(
-        host.metric("probe_requests"),
-        Some(&MetricValue::Counter(2))
-    );
+    assert_eq!(host.metric("probe_requests"), Some(MetricValue::Counter(2)));
     assert_eq!(host.stream(later)?.vm_generation, 1);
     Ok(())
 }

@@ -64,7 +64,7 @@ fn several_plugins_share_one_vm() -> anyhow::Result<()> {
     // Both plugins count into the same metric of the one VM.
     assert_eq!(
         host.metric("probe_requests"),
-        Some(&palisade_harness::MetricValue::Counter(2))
+        Some(palisade_harness::MetricValue::Counter(2))
     );
     assert!(matches!(
         host.new_http_stream_for("third"),
@@ -135,7 +135,7 @@ fn hosts_are_independent_and_run_in_parallel() -> anyhow::Result<()> {
                     host.request_headers(s, &[(":path", "/")], true)?;
                 }
                 match host.metric("probe_requests") {
-                    Some(palisade_harness::MetricValue::Counter(n)) => Ok(*n),
+                    Some(palisade_harness::MetricValue::Counter(n)) => Ok(n),
                     other => anyhow::bail!("unexpected {other:?}"),
                 }
             })

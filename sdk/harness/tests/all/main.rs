@@ -9,6 +9,7 @@ mod grpc;
 mod http;
 mod lifecycle;
 mod observe;
+mod process;
 mod properties;
 mod raw_abi;
 mod shared;

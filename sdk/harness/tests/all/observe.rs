@@ -59,16 +59,13 @@ fn metrics_define_record_increment_get() -> anyhow::Result<()> {
         let s = host.new_http_stream()?;
         host.request_headers(s, &get("metrics"), true)?;
     }
-    assert_eq!(
-        host.metric("probe_requests"),
-        Some(&MetricValue::Counter(2))
-    );
-    assert_eq!(host.metric("probe_gauge"), Some(&MetricValue::Gauge(40)));
+    assert_eq!(host.metric("probe_requests"), Some(MetricValue::Counter(2)));
+    assert_eq!(host.metric("probe_gauge"), Some(MetricValue::Gauge(40)));
     assert_eq!(
         host.metric("probe_histogram"),
-        Some(&MetricValue::Histogram(vec![7, 7]))
+        Some(MetricValue::Histogram(vec![7, 7]))
     );
-    assert_eq!(host.metric("probe_ticks"), Some(&MetricValue::Counter(0)));
+    assert_eq!(host.metric("probe_ticks"), Some(MetricValue::Counter(0)));
     assert_eq!(host.metrics().len(), 4);
     Ok(())
 }

@@ -30,9 +30,9 @@ fn ticks_fire_once_per_period() -> anyhow::Result<()> {
     assert!(host.start()?.ok());
     assert_eq!(host.tick_period("http")?, Some(Duration::from_millis(100)));
     host.advance_time(Duration::from_millis(99))?;
-    assert_eq!(host.metric("probe_ticks"), Some(&MetricValue::Counter(0)));
+    assert_eq!(host.metric("probe_ticks"), Some(MetricValue::Counter(0)));
     host.advance_time(Duration::from_millis(251))?;
-    assert_eq!(host.metric("probe_ticks"), Some(&MetricValue::Counter(3)));
+    assert_eq!(host.metric("probe_ticks"), Some(MetricValue::Counter(3)));
     // Each tick sees the clock at its own due time.
     let ticks: Vec<_> = host
         .log_messages(LogLevel::Info)
@@ -59,8 +59,8 @@ fn no_tick_without_period_unless_forced() -> anyhow::Result<()> {
     assert!(host.start()?.ok());
     assert_eq!(host.tick_period("http")?, None);
     host.advance_time(Duration::from_secs(10))?;
-    assert_eq!(host.metric("probe_ticks"), Some(&MetricValue::Counter(0)));
+    assert_eq!(host.metric("probe_ticks"), Some(MetricValue::Counter(0)));
     host.tick("http")?;
-    assert_eq!(host.metric("probe_ticks"), Some(&MetricValue::Counter(1)));
+    assert_eq!(host.metric("probe_ticks"), Some(MetricValue::Counter(1)));
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! its arguments, at INFO: `cb <callback> ctx=<role> <arguments>`. A context id is logged by its
 //! role, not its number (Envoy and the harness number contexts differently): `root` (a root
 //! context), `stream` (the HTTP context of the request in flight), `gone` (a stream already
-//! deleted), `other`. Both worlds of `tests/scenarios` compare these lines, so context ids,
+//! deleted), `other`. Each start (`proxy_on_vm_start`) also adds one to the shared-data key
+//! `recorder.vm_starts` and to the counter `recorder_vm_starts`. Both worlds of `tests/scenarios` compare these lines, so context ids,
 //! callback order and end-of-stream flags are checked exactly.
 //!
 //! The request header `x-recorder` says what to do from `proxy_on_request_headers`:
@@ -17,6 +18,8 @@
 //! - `pairs`: logs the request header pairs in order (but `x-recorder` and `x-request-id`);
 //! - `property`: logs the property whose path's segments `x-path` gives, separated by `/`;
 //! - `foreign`: calls Envoy's built-in foreign functions and logs what each returned;
+//! - `instances`: logs how many module instances started in the whole process (counted in shared
+//!   data, which every instance of a VM id shares) and in this one (a global, which it does not);
 //! - `hold`: pauses the request, and nothing resumes it;
 //! - `trap`: traps.
 
@@ -57,6 +60,10 @@ extern "C" {
         ret: u32,
     ) -> u32;
     fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_get_shared_data(kp: u32, kl: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32) -> u32;
+    fn proxy_set_shared_data(kp: u32, kl: u32, vp: u32, vl: u32, cas: u32) -> u32;
+    fn proxy_define_metric(kind: u32, np: u32, nl: u32, ret: u32) -> u32;
+    fn proxy_increment_metric(id: u32, delta: i64) -> u32;
     fn proxy_get_property(pp: u32, pl: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
     fn proxy_call_foreign_function(
         np: u32,
@@ -365,7 +372,73 @@ pub extern "C" fn proxy_on_memory_allocate(size: usize) -> *mut u8 {
 pub extern "C" fn proxy_on_vm_start(root: u32, size: u32) -> u32 {
     CONTEXTS.with(|c| c.borrow_mut().roots.insert(root));
     callback("vm_start", root, &format!("config_size={size}"));
+    count_start();
     1
+}
+
+/// The shared-data key every instance adds its start to.
+const STARTS_KEY: &str = "recorder.vm_starts";
+
+thread_local! {
+    /// This instance's starts: a global, which no other instance sees.
+    static STARTS_HERE: RefCell<u32> = const { RefCell::new(0) };
+}
+
+/// Adds this start to the instance's global, the shared-data count (compare-and-swap, as
+/// instances on other threads may add theirs at the same time) and the counter.
+fn count_start() {
+    STARTS_HERE.with(|n| *n.borrow_mut() += 1);
+    for _ in 0..100 {
+        let (count, cas) = shared_starts();
+        let next = (count + 1).to_string();
+        // SAFETY: both pointers and lengths describe live strings; the host only reads them.
+        let status = unsafe {
+            proxy_set_shared_data(
+                STARTS_KEY.as_ptr() as u32,
+                STARTS_KEY.len() as u32,
+                next.as_ptr() as u32,
+                next.len() as u32,
+                cas,
+            )
+        };
+        if status == 0 {
+            break;
+        }
+    }
+    let name = "recorder_vm_starts";
+    let mut id = 0u32;
+    // SAFETY: the name is a live string and `id` a live u32 the host writes.
+    unsafe {
+        if proxy_define_metric(
+            0,
+            name.as_ptr() as u32,
+            name.len() as u32,
+            &mut id as *mut u32 as u32,
+        ) == 0
+        {
+            proxy_increment_metric(id, 1);
+        }
+    }
+}
+
+/// The shared-data count of starts and its CAS (0 and 0 before the first).
+fn shared_starts() -> (u32, u32) {
+    let (mut ptr, mut size, mut cas) = (0u32, 0u32, 0u32);
+    // SAFETY: the key is a live string; the three out-pointers are live u32s the host writes.
+    let status = unsafe {
+        proxy_get_shared_data(
+            STARTS_KEY.as_ptr() as u32,
+            STARTS_KEY.len() as u32,
+            &mut ptr as *mut u32 as u32,
+            &mut size as *mut u32 as u32,
+            &mut cas as *mut u32 as u32,
+        )
+    };
+    if status != 0 {
+        return (0, 0);
+    }
+    let text = returned(ptr, size);
+    (String::from_utf8_lossy(&text).parse().unwrap_or(0), cas)
 }
 
 #[no_mangle]
@@ -458,6 +531,14 @@ pub extern "C" fn proxy_on_request_headers(context_id: u32, headers: u32, end: u
         }
         "foreign" => {
             foreign_functions();
+            0
+        }
+        "instances" => {
+            let here = STARTS_HERE.with(|n| *n.borrow());
+            log(&format!(
+                "instances: {} started in the process, {here} in this one",
+                shared_starts().0
+            ));
             0
         }
         "hold" => 1,
