@@ -246,6 +246,7 @@ scenario_files!(
     body_policy,
     body_policy_held,
     abi_callbacks,
+    instances,
     as_headers,
     as_callout,
     rust_sdk_http_headers,

@@ -93,6 +93,8 @@ pub(crate) struct HostState {
     pub(crate) process: SharedProcess,
     /// This instance's number in its process (0 for a lone host).
     pub(crate) instance: u32,
+    /// False for a process's base instance, which Envoy never ticks.
+    pub(crate) ticks: bool,
     pub(crate) contexts: BTreeMap<u32, ContextKind>,
     pub(crate) streams: BTreeMap<u32, HttpStream>,
     pub(crate) connections: BTreeMap<u32, TcpConnection>,
@@ -139,6 +141,7 @@ impl HostState {
             declared_properties: Vec::new(),
             process,
             instance,
+            ticks: true,
             contexts: BTreeMap::new(),
             streams: BTreeMap::new(),
             connections: BTreeMap::new(),

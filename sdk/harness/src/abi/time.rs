@@ -29,7 +29,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 return status_code(Err(Status::BadArgument.into()));
             };
             let period = Duration::from_millis(u64::from(period as u32));
-            if period.is_zero() {
+            // The process's base instance accepts a period but is never ticked.
+            if period.is_zero() || !state.ticks {
                 state.timers.remove(&root);
             } else {
                 let next_due = state.clock.elapsed() + period;

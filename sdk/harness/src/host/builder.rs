@@ -211,23 +211,24 @@ impl HostBuilder {
     }
 
     /// Builds what an Envoy process runs at `--concurrency` `concurrency`: the module's instances
-    /// on the main thread (two) and on each worker (one apiece), sharing shared data, queues
-    /// and metrics. [`Self::build`] gives one worker's instance alone.
+    /// on the main thread (two, the first the base instance) and on each worker (one apiece),
+    /// sharing shared data, queues and metrics. [`Self::build`] gives one worker's instance alone.
     pub fn build_process(self, concurrency: u32) -> Result<Process, HarnessError> {
         let (module, config) = self.compile()?;
         let shared = SharedProcess::default();
-        let threads = [Thread::Main, Thread::Main]
+        let threads = [Thread::Base, Thread::Main]
             .into_iter()
             .chain((0..concurrency).map(Thread::Worker));
         let instances = threads
             .enumerate()
             .map(|(instance, thread)| {
-                let host = Host::new(
+                let mut host = Host::new(
                     module.clone(),
                     config.clone(),
                     shared.clone(),
                     instance as u32,
                 )?;
+                host.vm.state_mut().ticks = thread != Thread::Base;
                 Ok((thread, host))
             })
             .collect::<Result<Vec<_>, HarnessError>>()?;

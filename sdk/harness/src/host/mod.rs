@@ -457,8 +457,9 @@ impl Host {
     /// shared data, queues, streams seen so far) carries over; contexts and timers do not.
     fn reload(&mut self) -> Result<(), HarnessError> {
         let config = self.config();
-        let (process, instance) = (self.vm.state().process.clone(), self.vm.state().instance);
-        let fresh = HostState::new(config.clone(), process, instance);
+        let old = self.vm.state();
+        let mut fresh = HostState::new(config.clone(), old.process.clone(), old.instance);
+        fresh.ticks = old.ticks;
         let mut state = std::mem::replace(self.vm.state_mut(), fresh);
         state.memory = None;
         state.allocator = None;

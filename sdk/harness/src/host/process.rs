@@ -1,6 +1,8 @@
 //! The module instances one Envoy process runs for a Wasm filter: at concurrency N, Envoy starts
 //! the module twice on its main thread and once on each worker (N + 2 instances), each with its
-//! own memory, all sharing the process's shared data, queues and stats.
+//! own memory, all sharing the process's shared data, queues and stats. The first of the main
+//! thread's is the base instance, which is never ticked (measured against Envoy 1.40 with the
+//! recorder: at concurrency 1 and 2, ticks come from every instance but the first started).
 
 use std::time::Duration;
 
@@ -17,11 +19,15 @@ use super::{Host, StartOutcome};
 /// that notify each other forever cannot hang a test.
 const MAX_NOTIFICATION_ROUNDS: usize = 1000;
 
-/// The thread an instance runs on.
+/// Where an instance runs in the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thread {
-    /// Envoy's main thread: its two instances start and configure the plugin (and may tick,
-    /// call out, use shared data and queues) but see no request.
+    /// The main thread's first instance, which Envoy starts and configures to check the
+    /// configuration before it starts the others: it sees no request and is never ticked (its
+    /// `proxy_set_tick_period_milliseconds` succeeds and does nothing).
+    Base,
+    /// The main thread's own instance: it ticks (and may call out, use shared data and queues)
+    /// but sees no request.
     Main,
     /// A worker thread, by index: its instance handles the requests of the connections the
     /// worker accepted.
@@ -45,8 +51,8 @@ impl Process {
         Self { instances, shared }
     }
 
-    /// Starts every instance as Envoy does when it loads the configuration: the main thread's
-    /// two, then each worker's (context creation, `proxy_on_vm_start`, `proxy_on_configure`).
+    /// Starts every instance as Envoy does when it loads the configuration: the base instance,
+    /// the main thread's, then each worker's (context creation, `proxy_on_vm_start`, `proxy_on_configure`).
     /// Ok when every instance started and configured.
     pub fn start(&mut self) -> Result<StartOutcome, HarnessError> {
         let mut all = StartOutcome {

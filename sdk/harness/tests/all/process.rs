@@ -26,7 +26,7 @@ fn every_instance_starts_and_the_process_shares_data_and_metrics() -> anyhow::Re
     assert_eq!(
         threads,
         [
-            Thread::Main,
+            Thread::Base,
             Thread::Main,
             Thread::Worker(0),
             Thread::Worker(1)
@@ -103,5 +103,20 @@ fn a_queue_belongs_to_the_instance_that_registered_it_last() -> anyhow::Result<(
             .collect()
     };
     assert_eq!(drained_by(&process), [Thread::Worker(1)]);
+    Ok(())
+}
+
+#[test]
+fn the_base_instance_is_never_ticked() -> anyhow::Result<()> {
+    let mut process = HostBuilder::from_file(wasm("palisade-harness-recorder"))
+        .plugin(PluginConfig::new("recorder").configuration("tick=20"))
+        .build_process(1)?;
+    assert!(process.start()?.ok());
+    process.advance_time(std::time::Duration::from_millis(100))?;
+    let ticks = |n: u32| match process.metric(&format!("recorder_ticks_start{n}")) {
+        Some(MetricValue::Counter(c)) => c,
+        other => panic!("recorder_ticks_start{n}: {other:?}"),
+    };
+    assert_eq!((ticks(1), ticks(2), ticks(3)), (0, 5, 5));
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! role, not its number (Envoy and the harness number contexts differently): `root` (a root
 //! context), `stream` (the HTTP context of the request in flight), `gone` (a stream already
 //! deleted), `other`. Each start (`proxy_on_vm_start`) also adds one to the shared-data key
-//! `recorder.vm_starts` and to the counter `recorder_vm_starts`. Both worlds of `tests/scenarios` compare these lines, so context ids,
-//! callback order and end-of-stream flags are checked exactly.
+//! `recorder.vm_starts` and to the counter `recorder_vm_starts`. The configuration `tick=<ms>`
+//! sets a tick period; each tick logs the instance's place in the start order (`start=<n>`) and
+//! adds one to the counter `recorder_ticks_start<n>`. Both worlds of `tests/scenarios` compare
+//! these lines, so context ids, callback order and end-of-stream flags are checked exactly.
 //!
 //! The request header `x-recorder` says what to do from `proxy_on_request_headers`:
 //! - `callout`: an HTTP callout (`GET /check`) to the cluster named by `x-cluster` (default
@@ -63,6 +65,7 @@ extern "C" {
     fn proxy_get_shared_data(kp: u32, kl: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32) -> u32;
     fn proxy_set_shared_data(kp: u32, kl: u32, vp: u32, vl: u32, cas: u32) -> u32;
     fn proxy_define_metric(kind: u32, np: u32, nl: u32, ret: u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_increment_metric(id: u32, delta: i64) -> u32;
     fn proxy_get_property(pp: u32, pl: u32, ptr_ptr: u32, size_ptr: u32) -> u32;
     fn proxy_call_foreign_function(
@@ -80,6 +83,7 @@ const REQUEST_HEADERS: u32 = 0;
 const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 /// Buffer kind of the ABI.
 const HTTP_CALL_RESPONSE_BODY: u32 = 4;
+const PLUGIN_CONFIGURATION: u32 = 7;
 
 #[derive(Default)]
 struct Contexts {
@@ -189,11 +193,16 @@ fn pairs(kind: u32) -> Vec<(String, String)> {
 
 /// The first `size` bytes of the callout response body, as text.
 fn body_text(size: u32) -> String {
+    buffer_text(HTTP_CALL_RESPONSE_BODY, size)
+}
+
+/// The first `size` bytes of buffer `kind`, as text.
+fn buffer_text(kind: u32, size: u32) -> String {
     let (mut ptr, mut got) = (0u32, 0u32);
     // SAFETY: `ptr`/`got` are valid out-parameters on our stack.
     unsafe {
         proxy_get_buffer_bytes(
-            HTTP_CALL_RESPONSE_BODY,
+            kind,
             0,
             size,
             &mut ptr as *mut u32 as u32,
@@ -382,6 +391,8 @@ const STARTS_KEY: &str = "recorder.vm_starts";
 thread_local! {
     /// This instance's starts: a global, which no other instance sees.
     static STARTS_HERE: RefCell<u32> = const { RefCell::new(0) };
+    /// The process's count of starts once this instance's was added: its place in start order.
+    static START_ORDINAL: RefCell<u32> = const { RefCell::new(0) };
 }
 
 /// Adds this start to the instance's global, the shared-data count (compare-and-swap, as
@@ -402,22 +413,36 @@ fn count_start() {
             )
         };
         if status == 0 {
+            START_ORDINAL.with(|n| *n.borrow_mut() = count + 1);
             break;
         }
     }
-    let name = "recorder_vm_starts";
+    increment("recorder_vm_starts");
+    // Defined here so that a start order whose instance never ticks shows 0.
+    for ordinal in 1..=4 {
+        counter(&format!("recorder_ticks_start{ordinal}"));
+    }
+}
+
+/// The id of the counter `name` (defining it again gives the same one).
+fn counter(name: &str) -> Option<u32> {
     let mut id = 0u32;
     // SAFETY: the name is a live string and `id` a live u32 the host writes.
-    unsafe {
-        if proxy_define_metric(
+    let status = unsafe {
+        proxy_define_metric(
             0,
             name.as_ptr() as u32,
             name.len() as u32,
             &mut id as *mut u32 as u32,
-        ) == 0
-        {
-            proxy_increment_metric(id, 1);
-        }
+        )
+    };
+    (status == 0).then_some(id)
+}
+
+fn increment(name: &str) {
+    if let Some(id) = counter(name) {
+        // SAFETY: a plain host call without pointers.
+        unsafe { proxy_increment_metric(id, 1) };
     }
 }
 
@@ -444,6 +469,15 @@ fn shared_starts() -> (u32, u32) {
 #[no_mangle]
 pub extern "C" fn proxy_on_configure(root: u32, size: u32) -> u32 {
     callback("configure", root, &format!("config_size={size}"));
+    // `tick=<ms>` as the configuration sets a tick period.
+    let configuration = buffer_text(PLUGIN_CONFIGURATION, size);
+    if let Some(period) = configuration
+        .strip_prefix("tick=")
+        .and_then(|ms| ms.parse().ok())
+    {
+        // SAFETY: a plain host call without pointers.
+        unsafe { proxy_set_tick_period_milliseconds(period) };
+    }
     1
 }
 
@@ -621,7 +655,9 @@ pub extern "C" fn proxy_on_delete(context_id: u32) {
 
 #[no_mangle]
 pub extern "C" fn proxy_on_tick(root: u32) {
-    callback("tick", root, "");
+    let start = START_ORDINAL.with(|n| *n.borrow());
+    callback("tick", root, &format!("start={start}"));
+    increment(&format!("recorder_ticks_start{start}"));
 }
 
 #[no_mangle]
