@@ -185,6 +185,40 @@ pub fn render_for_validation(file: &Path) -> Result<(String, Vec<String>), Strin
     Ok((rendered, plugins.into_iter().collect()))
 }
 
+/// The directory of the dynamic module a bootstrap loads (`dynamic_module_config: { name: x }`),
+/// built natively from the filter package of that name (`x` with `-` for `_`); `None` when the
+/// bootstrap loads none.
+fn native_modules(config: &str) -> Result<Option<PathBuf>, String> {
+    let doc: Value = serde_yaml::from_str(config).map_err(|e| format!("not YAML: {e}"))?;
+    let mut names = Vec::new();
+    find_module_names(&doc, &mut names);
+    match names.as_slice() {
+        [] => Ok(None),
+        [name] => {
+            let package = name.replace('_', "-");
+            let library = palisade_build::build_native_once(&package)?;
+            Ok(library.parent().map(Path::to_path_buf))
+        }
+        _ => Err(format!("one dynamic module per bootstrap, found {names:?}")),
+    }
+}
+
+fn find_module_names(value: &Value, names: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let module = value.get("name").and_then(Value::as_str);
+                match (key.as_str(), module) {
+                    ("dynamic_module_config", Some(name)) => names.push(name.to_string()),
+                    _ => find_module_names(value, names),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| find_module_names(v, names)),
+        _ => {}
+    }
+}
+
 #[test]
 fn every_bootstrap_passes_envoy_validate() {
     let files = bootstraps();
@@ -192,8 +226,10 @@ fn every_bootstrap_passes_envoy_validate() {
     let mut failures = Vec::new();
     for file in &files {
         let started = Instant::now();
-        let result = render_for_validation(file)
-            .and_then(|(config, _)| envoy::validate(&config).map_err(|e| e.to_string()));
+        let result = render_for_validation(file).and_then(|(config, _)| {
+            let modules = native_modules(&config)?;
+            envoy::validate_with_modules(&config, modules.as_deref()).map_err(|e| e.to_string())
+        });
         eprintln!(
             "{}: {} in {:.1?}",
             file.display(),

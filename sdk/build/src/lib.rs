@@ -162,8 +162,42 @@ fn build_with(package: &str, target_dir: Option<&Path>) -> anyhow::Result<BuiltW
     run_cargo(command, package)
 }
 
+/// The file extension of a native shared library on this host.
+const NATIVE_EXTENSION: &str = if cfg!(target_os = "macos") {
+    ".dylib"
+} else {
+    ".so"
+};
+
+/// Builds `package` for this host as an Envoy dynamic module (`lib<crate>.so`): its `native`
+/// feature, the release profile with `panic = "unwind"` (every hook catches a panic, which must
+/// not unwind into Envoy; with `abort` a panic would take Envoy down).
+pub fn build_native(package: &str) -> anyhow::Result<BuiltWasm> {
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--release", "-p", package, "--features", "native"])
+        .args(["--config", "profile.release.panic=\"unwind\""]);
+    run_cargo_for(command, package, NATIVE_EXTENSION)
+}
+
+/// [`build_native`] once per process; the library's path.
+pub fn build_native_once(package: &str) -> Result<PathBuf, String> {
+    once(&format!("{package} (native)"), || build_native(package))
+}
+
 /// Runs a `cargo build` command and returns the `.wasm` it wrote.
-fn run_cargo(mut command: Command, package: &str) -> anyhow::Result<BuiltWasm> {
+fn run_cargo(command: Command, package: &str) -> anyhow::Result<BuiltWasm> {
+    run_cargo_for(command, package, ".wasm")
+}
+
+/// Runs a `cargo build` command and returns the artifact it wrote whose name ends in
+/// `extension`.
+fn run_cargo_for(
+    mut command: Command,
+    package: &str,
+    extension: &str,
+) -> anyhow::Result<BuiltWasm> {
     command
         .args(["--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped())
@@ -187,33 +221,38 @@ fn run_cargo(mut command: Command, package: &str) -> anyhow::Result<BuiltWasm> {
             .into_iter()
             .flatten();
         for file in files.filter_map(|f| f.as_str()) {
-            if file.ends_with(".wasm") {
+            if file.ends_with(extension) {
                 wasm = Some(PathBuf::from(file));
             }
         }
     }
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        bail!("cargo build of {package} for {TARGET} failed ({status})");
+        bail!("cargo build of {package} failed ({status})");
     }
     let path =
-        wasm.with_context(|| format!("cargo built no .wasm for {package}: is it a cdylib?"))?;
+        wasm.with_context(|| format!("cargo built no {extension} for {package}: is it a cdylib?"))?;
     describe(&path)
 }
 
 /// Builds `package` once per process (tests call this from many threads) and returns its
 /// `.wasm` path; a failed build is reported to every caller.
 pub fn build_once(package: &str) -> Result<PathBuf, String> {
+    once(package, || build(package))
+}
+
+/// Runs `build` once per process for `key`; every caller gets its path or its error.
+fn once(key: &str, build: impl FnOnce() -> anyhow::Result<BuiltWasm>) -> Result<PathBuf, String> {
     type Cell = Arc<OnceLock<Result<PathBuf, String>>>;
     static BUILDS: OnceLock<Mutex<HashMap<String, Cell>>> = OnceLock::new();
     let cell = BUILDS
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .entry(package.to_string())
+        .entry(key.to_string())
         .or_default()
         .clone();
-    cell.get_or_init(|| build(package).map(|b| b.path).map_err(|e| format!("{e:#}")))
+    cell.get_or_init(|| build().map(|b| b.path).map_err(|e| format!("{e:#}")))
         .clone()
 }
 

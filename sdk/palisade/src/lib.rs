@@ -39,6 +39,9 @@ mod wire;
 #[cfg(target_arch = "wasm32")]
 mod proxy;
 
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+mod native;
+
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -75,6 +78,12 @@ pub mod __private {
     #[cfg(target_arch = "wasm32")]
     pub use crate::proxy::initialize;
 
+    /// The Envoy dynamic-module hooks [`export_policy!`] writes for a native build.
+    #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+    pub mod native {
+        pub use crate::native::*;
+    }
+
     /// Carries a decision out on a host, as the filter does.
     pub fn apply(
         decision: &crate::Decision,
@@ -88,13 +97,16 @@ pub mod __private {
     pub use crate::testing::fake_host::FakeHost;
 }
 
-/// Exports a [`Policy`] as this crate's proxy-wasm module (root and HTTP contexts).
+/// Exports a [`Policy`] as this crate's proxy-wasm module (root and HTTP contexts), or, built
+/// for the host with the crate's `native` feature (which must enable `palisade/native`), as an
+/// Envoy 1.40 dynamic module (`lib<crate>.so`, the `envoy_dynamic_module_on_*` hooks).
 ///
-/// Use once, in a `cdylib` crate built for `wasm32-wasip1`. On other targets it expands to
-/// nothing, so the crate still builds and its logic can be unit-tested natively.
+/// Use once, in a `cdylib` crate built for `wasm32-wasip1`. On other targets without `native`
+/// it expands to nothing, so the crate still builds and its logic can be unit-tested natively.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        $crate::__export_native_hooks!($policy);
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)] // the module entry point `_initialize` is `#[no_mangle]`
         mod __palisade_entry {
@@ -104,6 +116,167 @@ macro_rules! export_policy {
             #[no_mangle]
             pub extern "C" fn _initialize() {
                 $crate::__private::initialize::<$policy>();
+            }
+        }
+    };
+}
+
+/// The Envoy dynamic-module hooks of [`export_policy!`] (Envoy 1.40 requires every one of them;
+/// those a policy filter has no use for go on).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_native_hooks {
+    ($policy:ty) => {
+        #[cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+        #[allow(unsafe_code, clippy::missing_safety_doc)]
+        mod __palisade_native_hooks {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::__private::native as hooks;
+            use ::std::ffi::{c_char, c_void};
+
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
+                hooks::program_init()
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
+                config_envoy: *mut c_void,
+                _name: hooks::EnvoyBuffer,
+                config: hooks::EnvoyBuffer,
+            ) -> *const c_void {
+                // SAFETY: Envoy's arguments, as the hook's contract says.
+                unsafe { hooks::config_new::<$policy>(config_envoy, config) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
+                config: *const c_void,
+            ) {
+                // SAFETY: the pointer config_new returned, given back once.
+                unsafe { hooks::config_destroy(config) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_new(
+                config: *const c_void,
+                _filter_envoy: *mut c_void,
+            ) -> *const c_void {
+                // SAFETY: the pointer config_new returned, live while its streams are.
+                unsafe { hooks::filter_new::<$policy>(config) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_destroy(
+                stream: *const c_void,
+            ) {
+                // SAFETY: the pointer filter_new returned, given back once.
+                unsafe { hooks::filter_destroy::<$policy>(stream) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
+                filter_envoy: *mut c_void,
+                stream: *const c_void,
+                _end_of_stream: bool,
+            ) -> i32 {
+                // SAFETY: Envoy's live stream and the state filter_new made for it.
+                unsafe { hooks::request_headers::<$policy>(filter_envoy, stream) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
+                filter_envoy: *mut c_void,
+                stream: *const c_void,
+                _end_of_stream: bool,
+            ) -> i32 {
+                // SAFETY: Envoy's live stream and the state filter_new made for it.
+                unsafe { hooks::response_headers::<$policy>(filter_envoy, stream) }
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+                _end_of_stream: bool,
+            ) -> i32 {
+                hooks::CONTINUE
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) -> i32 {
+                hooks::CONTINUE
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+                _end_of_stream: bool,
+            ) -> i32 {
+                hooks::CONTINUE
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) -> i32 {
+                hooks::CONTINUE
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
+            }
+            #[no_mangle]
+            pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
+                _filter_envoy: *mut c_void,
+                _stream: *const c_void,
+            ) {
             }
         }
     };

@@ -196,12 +196,23 @@ pub fn http_client() -> ureq::Agent {
 
 /// Checks a config with `envoy --mode validate` (which also loads and configures wasm filters).
 pub fn validate(config: &str) -> Result<String, EnvoyError> {
+    validate_with_modules(config, None)
+}
+
+/// [`validate`], finding the dynamic modules the bootstrap names in `modules`
+/// (`ENVOY_DYNAMIC_MODULES_SEARCH_PATH`): Envoy loads them to validate their configuration.
+pub fn validate_with_modules(config: &str, modules: Option<&Path>) -> Result<String, EnvoyError> {
     let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
     let config_path = dir.path().join("envoy.yaml");
     std::fs::write(&config_path, config).map_err(io("writing the config"))?;
-    let output = Command::new(binary()?)
+    let mut command = Command::new(binary()?);
+    command
         .args(["--mode", "validate", "--disable-hot-restart", "-c"])
-        .arg(&config_path)
+        .arg(&config_path);
+    if let Some(modules) = modules {
+        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", modules);
+    }
+    let output = command
         .output()
         .map_err(io("running envoy --mode validate"))?;
     let log = format!(
@@ -288,8 +299,23 @@ impl Envoy {
         Self::start_binary(&binary()?, config, concurrency)
     }
 
+    /// Starts Envoy (one worker thread) finding the dynamic modules its bootstrap names
+    /// (`lib<name>.so`) in `modules` (`ENVOY_DYNAMIC_MODULES_SEARCH_PATH`).
+    pub fn start_with_modules(config: &str, modules: &Path) -> Result<Self, EnvoyError> {
+        Self::start_command(&binary()?, config, 1, Some(modules))
+    }
+
     /// Starts this Envoy binary with `concurrency` worker threads.
     pub fn start_binary(binary: &Path, config: &str, concurrency: u32) -> Result<Self, EnvoyError> {
+        Self::start_command(binary, config, concurrency, None)
+    }
+
+    fn start_command(
+        binary: &Path,
+        config: &str,
+        concurrency: u32,
+        modules: Option<&Path>,
+    ) -> Result<Self, EnvoyError> {
         let dir = tempfile::tempdir().map_err(io("creating a temp dir"))?;
         let config_path = dir.path().join("envoy.yaml");
         std::fs::write(&config_path, config).map_err(io("writing the config"))?;
@@ -314,6 +340,9 @@ impl Envoy {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
+        if let Some(modules) = modules {
+            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", modules);
+        }
         let child = spawn_tied(command).map_err(io("starting envoy"))?;
         let agent = http_client();
         let mut envoy = Self {

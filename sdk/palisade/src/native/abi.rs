@@ -1,0 +1,168 @@
+//! The part of Envoy 1.40's dynamic-module ABI (`v0.2.0`) the native backend uses: the types and
+//! the callbacks Envoy exports (`envoy_dynamic_module_callback_*`). Nothing checks these
+//! signatures at load time; `tests/envoy/native.rs` checks that every callback the module imports
+//! is one the pinned Envoy binary exports, and the behaviour tests run each one against it.
+#![allow(unsafe_code)] // the ABI is C: raw pointers and foreign functions
+
+use std::ffi::c_void;
+
+/// The ABI version the module was built for (`envoy_dynamic_module_on_program_init`).
+pub(crate) const ABI_VERSION: &std::ffi::CStr = c"v0.2.0";
+
+/// A buffer Envoy owns, valid for the duration of the hook or callback that handed it over.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct EnvoyBuffer {
+    pub(crate) ptr: *const u8,
+    pub(crate) length: usize,
+}
+
+impl EnvoyBuffer {
+    pub(crate) const EMPTY: Self = Self {
+        ptr: std::ptr::null(),
+        length: 0,
+    };
+
+    /// The bytes; empty for a null pointer.
+    ///
+    /// # Safety
+    /// `ptr` must point to `length` readable bytes for the lifetime the caller picks.
+    pub(crate) unsafe fn bytes<'a>(self) -> &'a [u8] {
+        if self.ptr.is_null() || self.length == 0 {
+            return &[];
+        }
+        // SAFETY: the caller's promise.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.length) }
+    }
+}
+
+/// A buffer the module owns; Envoy copies what it keeps.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleBuffer {
+    pub(crate) ptr: *const u8,
+    pub(crate) length: usize,
+}
+
+impl ModuleBuffer {
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        Self {
+            ptr: bytes.as_ptr(),
+            length: bytes.len(),
+        }
+    }
+
+    /// No buffer at all (`set_header` with it removes the header).
+    pub(crate) const NULL: Self = Self {
+        ptr: std::ptr::null(),
+        length: 0,
+    };
+}
+
+/// A header pair Envoy owns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct EnvoyHeader {
+    pub(crate) key_ptr: *const u8,
+    pub(crate) key_length: usize,
+    pub(crate) value_ptr: *const u8,
+    pub(crate) value_length: usize,
+}
+
+/// A header pair the module owns.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleHeader {
+    pub(crate) key_ptr: *const u8,
+    pub(crate) key_length: usize,
+    pub(crate) value_ptr: *const u8,
+    pub(crate) value_length: usize,
+}
+
+/// `envoy_dynamic_module_type_http_header_type`.
+pub(crate) const REQUEST_HEADERS: i32 = 0;
+pub(crate) const RESPONSE_HEADERS: i32 = 2;
+
+/// `envoy_dynamic_module_type_metrics_result_Success`.
+pub(crate) const METRICS_SUCCESS: i32 = 0;
+
+/// `envoy_dynamic_module_type_attribute_id`: `source.address` and `destination.address`.
+pub(crate) const ATTRIBUTE_SOURCE_ADDRESS: i32 = 24;
+pub(crate) const ATTRIBUTE_DESTINATION_ADDRESS: i32 = 26;
+
+/// `envoy_dynamic_module_type_on_http_filter_request_headers_status` and the others: Envoy's
+/// `Filter*Status` numbering.
+pub(crate) const CONTINUE: i32 = 0;
+pub(crate) const STOP_ITERATION: i32 = 1;
+
+extern "C" {
+    pub(crate) fn envoy_dynamic_module_callback_http_get_headers_size(
+        filter: *mut c_void,
+        header_type: i32,
+    ) -> usize;
+    pub(crate) fn envoy_dynamic_module_callback_http_get_headers(
+        filter: *mut c_void,
+        header_type: i32,
+        out: *mut EnvoyHeader,
+    ) -> bool;
+    pub(crate) fn envoy_dynamic_module_callback_http_set_header(
+        filter: *mut c_void,
+        header_type: i32,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> bool;
+    pub(crate) fn envoy_dynamic_module_callback_http_add_header(
+        filter: *mut c_void,
+        header_type: i32,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> bool;
+    pub(crate) fn envoy_dynamic_module_callback_http_send_response(
+        filter: *mut c_void,
+        status: u32,
+        headers: *const ModuleHeader,
+        headers_length: usize,
+        body: ModuleBuffer,
+        details: ModuleBuffer,
+    );
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_get_attribute_string(
+        filter: *mut c_void,
+        attribute: i32,
+        result: *mut EnvoyBuffer,
+    ) -> bool;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_define_counter(
+        config: *mut c_void,
+        name: ModuleBuffer,
+        label_names: *const ModuleBuffer,
+        label_names_length: usize,
+        id: *mut usize,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_define_gauge(
+        config: *mut c_void,
+        name: ModuleBuffer,
+        label_names: *const ModuleBuffer,
+        label_names_length: usize,
+        id: *mut usize,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_increment_counter(
+        filter: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_increment_gauge(
+        filter: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_decrement_gauge(
+        filter: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+}
