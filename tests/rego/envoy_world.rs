@@ -6,7 +6,7 @@ use palisade_testkit::envoy::{self, Envoy};
 
 use palisade_testkit::cases::{CaseRequest, Outcome, Suite};
 
-fn observe(
+pub fn observe(
     envoy: &Envoy,
     agent: &ureq::Agent,
     upstream: &EchoServer,

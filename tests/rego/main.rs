@@ -2,7 +2,8 @@
 //! plugin settings, and requests with the decision OPA-Envoy would give. Every case runs through
 //! the compiled `rego-authz.wasm` in the harness and in real Envoy (the shipped
 //! `envoy-configs/rego-authz.yaml` with the case's plugin configuration, and a real echo
-//! upstream); both must match the expectation.
+//! upstream); and through rego-authz built natively (an Envoy dynamic module) in real Envoy; all
+//! must match the expectation.
 #![allow(unreachable_pub)] // test modules share helpers with `pub`
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +14,7 @@
 
 mod envoy_world;
 mod harness_world;
+mod native_world;
 mod tokens;
 
 use std::path::PathBuf;
@@ -100,6 +102,12 @@ fn run_all(world: &str, workers: usize, run: fn(&Suite) -> Vec<String>) {
 #[test]
 fn decision_cases_in_the_harness() {
     run_all("the harness", 4, harness_world::run_file);
+}
+
+#[test]
+fn decision_cases_in_envoy_natively() {
+    // Each Envoy loads the native module in milliseconds: the cases' requests are the cost.
+    run_all("Envoy with the native module", 2, native_world::run_file);
 }
 
 #[test]

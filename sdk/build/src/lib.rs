@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 /// The wasm target filters are built for.
 pub const TARGET: &str = "wasm32-wasip1";
 
-/// A built filter module.
+/// A built filter module (a `.wasm`, or a native library for Envoy's dynamic modules).
 #[derive(Debug, Clone)]
 pub struct BuiltWasm {
     /// Where cargo wrote the `.wasm`.
@@ -179,6 +179,23 @@ pub fn build_native(package: &str) -> anyhow::Result<BuiltWasm> {
         .args(["build", "--release", "-p", package, "--features", "native"])
         .args(["--config", "profile.release.panic=\"unwind\""]);
     run_cargo_for(command, package, NATIVE_EXTENSION)
+}
+
+/// Builds the filter crate whose `Cargo.toml` is `manifest`, anywhere, as [`build_native`]
+/// builds a workspace package.
+pub fn build_native_manifest(manifest: &Path) -> anyhow::Result<BuiltWasm> {
+    let mut command = Command::new(cargo());
+    command
+        .args([
+            "build",
+            "--release",
+            "--features",
+            "native",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .args(["--config", "profile.release.panic=\"unwind\""]);
+    run_cargo_for(command, &manifest.display().to_string(), NATIVE_EXTENSION)
 }
 
 /// [`build_native`] once per process; the library's path.

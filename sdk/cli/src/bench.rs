@@ -1,6 +1,7 @@
 //! `palisade bench`: rego-authz against Envoy's native RBAC filter and no filter, side by side
-//! in one run, in real Envoy with one worker, under the same load from `wrk`; and rego-authz
-//! with decision events to a real sink, for the cost of emitting.
+//! in one run, in real Envoy with one worker, under the same load from `wrk`; the same filters
+//! built natively (Envoy dynamic modules); and rego-authz with decision events to a real sink,
+//! for the cost of emitting.
 //!
 //! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so they all share the
 //! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
@@ -19,7 +20,8 @@ use palisade_testkit::envoy::{self, Envoy};
 struct Variant {
     name: &'static str,
     file: &'static str,
-    /// The wasm filter the file's `${WASM_PATH}` names (`None` for a file without one).
+    /// The filter the file loads: the wasm module its `${WASM_PATH}` names, or for a `-native`
+    /// file the dynamic module built from this package (`None` for a file without a filter).
     filter: Option<&'static str>,
     /// A Rego policy replacing the file's plugin configuration.
     policy: Option<&'static str>,
@@ -62,6 +64,25 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "rego-authz",
         file: "bench/rego-authz.yaml",
+        filter: Some("rego-authz"),
+        policy: None,
+    },
+    // The same filters built natively, as Envoy dynamic modules.
+    Variant {
+        name: "native SDK floor",
+        file: "bench/rego-authz-native.yaml",
+        filter: Some(SDK_FLOOR),
+        policy: None,
+    },
+    Variant {
+        name: "native allow-all",
+        file: "bench/rego-authz-native.yaml",
+        filter: Some("rego-authz"),
+        policy: Some(ALLOW_ALL),
+    },
+    Variant {
+        name: "native rego-authz",
+        file: "bench/rego-authz-native.yaml",
         filter: Some("rego-authz"),
         policy: None,
     },
@@ -120,6 +141,14 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     println!("==> building {SDK_FLOOR} for wasm32-wasip1");
     let floor = palisade_build::build(SDK_FLOOR)?;
     let floor_wasm = floor.path.to_string_lossy().into_owned();
+    println!("==> building rego-authz and {SDK_FLOOR} as Envoy dynamic modules");
+    let native = palisade_build::build_native("rego-authz")?;
+    palisade_build::build_native(SDK_FLOOR)?;
+    let modules = native
+        .path
+        .parent()
+        .context("a module has a directory")?
+        .to_path_buf();
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("mix.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
@@ -136,6 +165,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
 
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); VARIANTS.len()];
     let mut ready_times = Vec::new();
+    let mut native_ready_times = Vec::new();
     for round in 1..=options.rounds {
         for (i, variant) in VARIANTS.iter().enumerate() {
             let config = envoy::render_file(
@@ -152,7 +182,13 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
                     ("SINK_PORT", &sink_port),
                 ],
             )?;
+            let is_native = variant.file.contains("native");
             let config = match variant.policy {
+                Some(policy) if is_native => envoy::with_module_configuration(
+                    &config,
+                    "rego-authz",
+                    &serde_json::json!({ "policy": policy }),
+                )?,
                 Some(policy) => envoy::with_plugin_configuration(
                     &config,
                     "rego-authz",
@@ -164,10 +200,22 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
                 pin(std::process::id(), cpus);
             }
             let started = Instant::now();
-            let envoy = Envoy::start(&config)?;
+            let envoy = match is_native {
+                // The SDK floor's module in rego-authz's place (it takes any configuration).
+                true => Envoy::start_with_modules(
+                    &config.replace(
+                        "name: rego_authz,",
+                        &format!("name: {},", variant.filter.unwrap_or("").replace('-', "_")),
+                    ),
+                    &modules,
+                )?,
+                false => Envoy::start(&config)?,
+            };
             let ready = started.elapsed();
-            if variant.filter == Some("rego-authz") {
-                ready_times.push(ready);
+            match (variant.filter, is_native) {
+                (Some("rego-authz"), false) => ready_times.push(ready),
+                (Some("rego-authz"), true) => native_ready_times.push(ready),
+                _ => {}
             }
             pin(envoy.pid(), "0");
             pin(std::process::id(), "1");
@@ -190,7 +238,12 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
             }
         }
     }
-    print_table(&samples, &ready_times, built.size, options);
+    print_table(
+        &samples,
+        (&ready_times, &native_ready_times),
+        (built.size, native.size),
+        options,
+    );
     sink.stop();
     with_the_sink_down(&script, &wasm, &sink_port, options)
 }
@@ -245,10 +298,11 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The table; `ready` and `sizes` are rego-authz's, as a Wasm module and as a native one.
 fn print_table(
     samples: &[Vec<Sample>],
-    ready: &[Duration],
-    wasm_size: u64,
+    ready: (&[Duration], &[Duration]),
+    sizes: (u64, u64),
     options: &BenchOptions,
 ) {
     let medians: Vec<Sample> = samples
@@ -296,12 +350,25 @@ fn print_table(
         cpu("rego-authz") - cpu("no filter"),
     );
     println!(
+        "natively, over no filter: the SDK floor {:.1} us, rego-authz {:.1} us; native rego-authz's Envoy CPU per request is {:.2}x RBAC's",
+        cpu("native SDK floor") - cpu("no filter"),
+        cpu("native rego-authz") - cpu("no filter"),
+        cpu("native rego-authz") / cpu("Envoy RBAC"),
+    );
+    println!(
         "emitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz)",
         cpu("rego-authz + events") - cpu("rego-authz")
     );
-    let ready_ms = median(ready.iter().map(|d| d.as_secs_f64() * 1000.0));
+    let ready_ms = |times: &[Duration]| median(times.iter().map(|d| d.as_secs_f64() * 1000.0));
     println!(
-        "\nrego-authz.wasm: {wasm_size} bytes; Envoy start to ready with it: {ready_ms:.0} ms (median)"
+        "\nrego-authz.wasm: {} bytes; Envoy start to ready with it: {:.0} ms (median)",
+        sizes.0,
+        ready_ms(ready.0)
+    );
+    println!(
+        "librego_authz.so: {} bytes; Envoy start to ready with it: {:.0} ms (median)",
+        sizes.1,
+        ready_ms(ready.1)
     );
 }
 

@@ -150,14 +150,19 @@ enum Command {
     ///
     /// Uses the workspace's release profile and adds the wasm32-wasip1 target with rustup
     /// when the toolchain lacks it. Without CRATE, builds the crate in the current directory.
+    /// With --native, builds it for this host as an Envoy 1.40 dynamic module instead
+    /// (`lib<crate>.so`, the crate's `native` feature): no sandbox, built per Envoy version.
     #[command(
-        after_help = "Examples:\n  palisade build rego-authz\n  cd examples/tenant-header && palisade build"
+        after_help = "Examples:\n  palisade build rego-authz\n  cd examples/tenant-header && palisade build\n  palisade build --native tenant-header"
     )]
     Build {
         /// The filter crate to build: its directory or Cargo.toml (anywhere), or a package of
         /// the Palisade workspace [default: the crate in the current directory]
         #[arg(value_name = "CRATE")]
         package: Option<String>,
+        /// Build an Envoy dynamic module for this host instead of a proxy-wasm module.
+        #[arg(long)]
+        native: bool,
     },
     /// Build a filter and write it as an OCI image Istio's WasmPlugin pulls.
     ///
@@ -206,7 +211,7 @@ fn main() -> std::process::ExitCode {
             connections,
         })
         .map(|()| true),
-        Command::Build { package } => build(package).map(|()| true),
+        Command::Build { package, native } => build(package, native).map(|()| true),
         Command::Package(args) => package(args).map(|()| true),
     };
     match result {
@@ -256,9 +261,12 @@ fn module(output: &std::path::Path) -> anyhow::Result<()> {
 }
 
 #[allow(clippy::print_stdout)] // printing is this command's job
-fn build(package: Option<String>) -> anyhow::Result<()> {
+fn build(package: Option<String>, native: bool) -> anyhow::Result<()> {
     let filter = palisade_cli::toolchain::FilterCrate::named(package.as_deref())?;
-    let built = palisade_cli::toolchain::build_filter(&filter)?;
+    let built = match native {
+        true => palisade_cli::toolchain::build_native_filter(&filter)?,
+        false => palisade_cli::toolchain::build_filter(&filter)?,
+    };
     println!("{}", built.path.display());
     println!("size: {} bytes", built.size);
     println!("sha256: {}", built.sha256);

@@ -118,6 +118,19 @@ pub fn build_filter(filter: &FilterCrate) -> anyhow::Result<BuiltWasm> {
     })
 }
 
+/// Builds `filter` for this host as an Envoy dynamic module (`lib<crate>.so`, its `native`
+/// feature, panics unwinding so each hook can catch them).
+pub fn build_native_filter(filter: &FilterCrate) -> anyhow::Result<BuiltWasm> {
+    eprintln!(
+        "==> building {} as an Envoy dynamic module (cargo, release profile, --features native)",
+        filter.label()
+    );
+    match filter {
+        FilterCrate::Manifest(manifest) => palisade_build::build_native_manifest(manifest),
+        FilterCrate::Package(package) => palisade_build::build_native(package),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

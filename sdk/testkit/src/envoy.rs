@@ -167,6 +167,43 @@ pub fn with_plugin_configuration(
     serde_yaml::to_string(&doc).map_err(|e| invalid(e.to_string()))
 }
 
+/// Replaces the configuration of the dynamic-module filter named `filter` (its `filter_name`)
+/// in a bootstrap with `configuration`, as JSON text in a `StringValue`: the native backend's
+/// [`with_plugin_configuration`].
+pub fn with_module_configuration(
+    bootstrap: &str,
+    filter: &str,
+    configuration: &serde_json::Value,
+) -> Result<String, EnvoyError> {
+    let invalid = |message: String| EnvoyError::Config(message);
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(bootstrap).map_err(|e| invalid(e.to_string()))?;
+    let mut replaced = 0;
+    visit_mappings(&mut doc, &mut |map| {
+        let is_filter = map
+            .get("filter_name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| n == filter)
+            && map.contains_key("dynamic_module_config");
+        if is_filter {
+            let mut any = serde_yaml::Mapping::new();
+            any.insert(
+                "@type".into(),
+                "type.googleapis.com/google.protobuf.StringValue".into(),
+            );
+            any.insert("value".into(), configuration.to_string().into());
+            map.insert("filter_config".into(), serde_yaml::Value::Mapping(any));
+            replaced += 1;
+        }
+    });
+    if replaced == 0 {
+        return Err(invalid(format!(
+            "no dynamic-module filter named {filter} in the bootstrap"
+        )));
+    }
+    serde_yaml::to_string(&doc).map_err(|e| invalid(e.to_string()))
+}
+
 fn visit_mappings(value: &mut serde_yaml::Value, f: &mut dyn FnMut(&mut serde_yaml::Mapping)) {
     match value {
         serde_yaml::Value::Mapping(map) => {

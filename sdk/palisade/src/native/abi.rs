@@ -125,6 +125,11 @@ extern "C" {
         body: ModuleBuffer,
         details: ModuleBuffer,
     );
+    pub(crate) fn envoy_dynamic_module_callback_http_set_filter_state_bytes(
+        filter: *mut c_void,
+        key: ModuleBuffer,
+        value: ModuleBuffer,
+    ) -> bool;
     pub(crate) fn envoy_dynamic_module_callback_http_filter_get_attribute_string(
         filter: *mut c_void,
         attribute: i32,

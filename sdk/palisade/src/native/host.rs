@@ -175,8 +175,21 @@ impl Host for StreamHost {
             .ok_or(refused("envoy_dynamic_module_callback_http_add_header"))
     }
 
-    fn set_property(&mut self, _path: &[&str], _value: &[u8]) -> Result<(), HostError> {
-        Err(unsupported("set_property"))
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        // Where the Wasm filter's `proxy_set_property` puts it: filter state under `wasm.`, so
+        // an access log reads `%FILTER_STATE(wasm.palisade.dynamic_metadata)%` from either.
+        let key = format!("wasm.{}", path.join("."));
+        // SAFETY: `filter` is the live stream of the current hook; Envoy copies the buffers.
+        let done = unsafe {
+            abi::envoy_dynamic_module_callback_http_set_filter_state_bytes(
+                self.filter,
+                ModuleBuffer::of(key.as_bytes()),
+                ModuleBuffer::of(value),
+            )
+        };
+        done.then_some(()).ok_or(refused(
+            "envoy_dynamic_module_callback_http_set_filter_state_bytes",
+        ))
     }
 
     fn send_local_reply(
