@@ -1,8 +1,6 @@
 //! Cases through real Envoy with rego-authz built natively (an Envoy dynamic module,
 //! `envoy-configs/rego-authz-native.yaml`), the case's plugin configuration and a real echo
 //! upstream: the third world, which must give the answers the harness and the Wasm filter give.
-//! A case file whose policy reads the request body (`with_body`) is one the native backend does
-//! not run yet: Envoy must refuse its configuration, saying so.
 
 use palisade_testkit::cases::Suite;
 use palisade_testkit::echo::EchoServer;
@@ -12,11 +10,6 @@ use palisade_testkit::envoy::{self, Envoy};
 pub fn module() -> std::path::PathBuf {
     palisade_build::build_native_once("rego-authz")
         .unwrap_or_else(|e| panic!("building rego-authz natively: {e}"))
-}
-
-/// Whether the native backend runs this file's policy (it does not read bodies yet).
-fn runs_natively(suite: &Suite) -> bool {
-    suite.plugin_configuration().get("with_body") != Some(&serde_json::Value::Bool(true))
 }
 
 pub fn run_file(suite: &Suite) -> Vec<String> {
@@ -29,19 +22,7 @@ pub fn run_file(suite: &Suite) -> Vec<String> {
         envoy::with_module_configuration(&bootstrap, "rego-authz", &suite.plugin_configuration())
             .unwrap();
     let module = module();
-    let started = Envoy::start_with_modules(&bootstrap, module.parent().unwrap());
-    if !runs_natively(suite) {
-        return match started {
-            Err(err) if err.to_string().contains("reads request bodies") => Vec::new(),
-            Err(err) => vec![format!(
-                "{name}: Envoy refused the body policy, but not saying why: {err}"
-            )],
-            Ok(_) => vec![format!(
-                "{name}: the native backend took a policy that reads the body"
-            )],
-        };
-    }
-    let envoy = match started {
+    let envoy = match Envoy::start_with_modules(&bootstrap, module.parent().unwrap()) {
         Ok(envoy) => envoy,
         Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
     };

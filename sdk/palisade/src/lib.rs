@@ -174,10 +174,10 @@ macro_rules! __export_native_hooks {
             pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
                 filter_envoy: *mut c_void,
                 stream: *const c_void,
-                _end_of_stream: bool,
+                end_of_stream: bool,
             ) -> i32 {
                 // SAFETY: Envoy's live stream and the state filter_new made for it.
-                unsafe { hooks::request_headers::<$policy>(filter_envoy, stream) }
+                unsafe { hooks::request_headers::<$policy>(filter_envoy, stream, end_of_stream) }
             }
             #[no_mangle]
             pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
@@ -189,19 +189,21 @@ macro_rules! __export_native_hooks {
                 unsafe { hooks::response_headers::<$policy>(filter_envoy, stream) }
             }
             #[no_mangle]
-            pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
-                _filter_envoy: *mut c_void,
-                _stream: *const c_void,
-                _end_of_stream: bool,
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
+                filter_envoy: *mut c_void,
+                stream: *const c_void,
+                end_of_stream: bool,
             ) -> i32 {
-                hooks::CONTINUE
+                // SAFETY: Envoy's live stream and the state filter_new made for it.
+                unsafe { hooks::request_body::<$policy>(filter_envoy, stream, end_of_stream) }
             }
             #[no_mangle]
-            pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
-                _filter_envoy: *mut c_void,
-                _stream: *const c_void,
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
+                filter_envoy: *mut c_void,
+                stream: *const c_void,
             ) -> i32 {
-                hooks::CONTINUE
+                // SAFETY: Envoy's live stream and the state filter_new made for it.
+                unsafe { hooks::request_trailers::<$policy>(filter_envoy, stream) }
             }
             #[no_mangle]
             pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(

@@ -83,6 +83,11 @@ pub(crate) struct ModuleHeader {
 pub(crate) const REQUEST_HEADERS: i32 = 0;
 pub(crate) const RESPONSE_HEADERS: i32 = 2;
 
+/// `envoy_dynamic_module_type_http_body_type`: the chunk this `request_body` hook got, and what
+/// Envoy buffered before it.
+pub(crate) const RECEIVED_REQUEST_BODY: i32 = 0;
+pub(crate) const BUFFERED_REQUEST_BODY: i32 = 1;
+
 /// `envoy_dynamic_module_type_metrics_result_Success`.
 pub(crate) const METRICS_SUCCESS: i32 = 0;
 
@@ -94,6 +99,8 @@ pub(crate) const ATTRIBUTE_DESTINATION_ADDRESS: i32 = 26;
 /// `Filter*Status` numbering.
 pub(crate) const CONTINUE: i32 = 0;
 pub(crate) const STOP_ITERATION: i32 = 1;
+/// The body hooks' `StopIterationAndBuffer`: hold the request and buffer what arrives.
+pub(crate) const STOP_ITERATION_AND_BUFFER: i32 = 1;
 
 extern "C" {
     pub(crate) fn envoy_dynamic_module_callback_http_get_headers_size(
@@ -125,6 +132,15 @@ extern "C" {
         body: ModuleBuffer,
         details: ModuleBuffer,
     );
+    pub(crate) fn envoy_dynamic_module_callback_http_get_body_chunks_size(
+        filter: *mut c_void,
+        body_type: i32,
+    ) -> usize;
+    pub(crate) fn envoy_dynamic_module_callback_http_get_body_chunks(
+        filter: *mut c_void,
+        body_type: i32,
+        out: *mut EnvoyBuffer,
+    ) -> bool;
     pub(crate) fn envoy_dynamic_module_callback_http_set_filter_state_bytes(
         filter: *mut c_void,
         key: ModuleBuffer,

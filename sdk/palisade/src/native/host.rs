@@ -41,6 +41,33 @@ impl StreamHost {
             .ok_or(refused("envoy_dynamic_module_callback_http_set_header"))
     }
 
+    /// The chunks of one of the request's body buffers (none when Envoy has no such buffer).
+    fn body_chunks(&self, kind: i32) -> Result<Vec<&[u8]>, HostError> {
+        // SAFETY: `filter` is the live stream of the current hook.
+        let count = unsafe {
+            abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.filter, kind)
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let mut chunks = vec![EnvoyBuffer::EMPTY; count];
+        // SAFETY: `chunks` has room for the `count` buffers Envoy writes.
+        let done = unsafe {
+            abi::envoy_dynamic_module_callback_http_get_body_chunks(
+                self.filter,
+                kind,
+                chunks.as_mut_ptr(),
+            )
+        };
+        if !done {
+            return Err(refused(
+                "envoy_dynamic_module_callback_http_get_body_chunks",
+            ));
+        }
+        // SAFETY: Envoy's buffers own the bytes through this hook.
+        Ok(chunks.into_iter().map(|c| unsafe { c.bytes() }).collect())
+    }
+
     fn metric(&mut self, metric: MetricId, delta: i64) -> i32 {
         let id = metric.0 as usize;
         let gauge = metric_is_gauge(metric);
@@ -145,8 +172,16 @@ impl Host for StreamHost {
         Ok(found.then(|| unsafe { result.bytes() }.to_vec()))
     }
 
-    fn request_body(&self, _max: usize) -> Result<Vec<u8>, HostError> {
-        Err(unsupported("request_body"))
+    fn request_body(&self, max: usize) -> Result<Vec<u8>, HostError> {
+        // What Envoy buffered, then the chunk of the hook that is running.
+        let mut body = Vec::new();
+        for kind in [abi::BUFFERED_REQUEST_BODY, abi::RECEIVED_REQUEST_BODY] {
+            for chunk in self.body_chunks(kind)? {
+                let room = max.saturating_sub(body.len());
+                body.extend_from_slice(chunk.get(..room).unwrap_or(chunk));
+            }
+        }
+        Ok(body)
     }
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {

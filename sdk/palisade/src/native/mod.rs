@@ -11,8 +11,10 @@
 //! unwinds into Envoy: each hook catches it and answers per the failure mode (the module must be
 //! built with `panic = "unwind"`).
 //!
-//! Not yet native: policies that read the request body, decision events, properties beyond the
-//! source and destination addresses, metadata and filter state.
+//! A policy that reads the body holds the whole request (headers included) while Envoy buffers
+//! the body up to its limit: what the Wasm filter does only with `allow_on_headers_stop_iteration`.
+//!
+//! Not yet native: decision events, properties beyond the source and destination addresses.
 #![allow(unsafe_code)] // the hooks take and hand back raw pointers
 
 mod abi;
@@ -30,8 +32,10 @@ pub use abi::EnvoyBuffer;
 use host::{ConfigHost, StreamHost};
 
 use crate::filter::{self, Arrived, Flow};
+use crate::host::Host;
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
+use crate::request::RequestBody;
 use crate::settings::parse_plugin_config;
 
 /// A filter configuration: what every worker builds its policy from.
@@ -47,6 +51,8 @@ struct NativeConfig {
 struct NativeStream<P> {
     config: *const NativeConfig,
     policy: Rc<P>,
+    /// The request is held while the body the policy reads is buffered.
+    awaiting_body: bool,
     /// Added to the response when it arrives (an allow decision's response headers).
     response_headers: Vec<(String, String)>,
 }
@@ -96,18 +102,12 @@ fn build_config<P: Policy>(
     raw: Vec<u8>,
 ) -> Result<NativeConfig, String> {
     let (config, sdk) = parse_plugin_config::<P::Config>(&raw).map_err(|e| e.to_string())?;
-    let policy = P::from_config(config).map_err(|e| e.to_string())?;
+    // Built here only to check the configuration: each worker builds its own.
+    P::from_config(config).map_err(|e| e.to_string())?;
     if sdk.events.is_some() {
         return Err(
             "events: decision events are not yet available in the native backend \
                     (build the Wasm filter for them)"
-                .into(),
-        );
-    }
-    if policy.body_limit().is_some() {
-        return Err(
-            "the policy reads request bodies, which the native backend does not yet \
-                    do (build the Wasm filter for it)"
                 .into(),
         );
     }
@@ -151,6 +151,7 @@ pub unsafe fn filter_new<P: Policy>(config: *const c_void) -> *const c_void {
         worker_policy::<P>(shared).map(|policy| NativeStream {
             config,
             policy,
+            awaiting_body: false,
             response_headers: Vec::new(),
         })
     }));
@@ -184,47 +185,123 @@ pub unsafe fn filter_destroy<P: Policy>(stream: *const c_void) {
     }
 }
 
-/// `envoy_dynamic_module_on_http_filter_request_headers`: decides the request. A panic in the
-/// policy is the policy's failure, handled by its failure mode.
+/// `envoy_dynamic_module_on_http_filter_request_headers`: decides the request, or, for a
+/// policy that reads the body, holds the request (headers included: a dynamic module can, so the
+/// policy may still change them) until the body is buffered.
 ///
 /// # Safety
 /// `filter_envoy` must be Envoy's live stream, `stream` its state from [`filter_new`].
-pub unsafe fn request_headers<P: Policy>(filter_envoy: *mut c_void, stream: *const c_void) -> i32 {
+pub unsafe fn request_headers<P: Policy>(
+    filter_envoy: *mut c_void,
+    stream: *const c_void,
+    end_of_stream: bool,
+) -> i32 {
     // SAFETY: the caller's promise; Envoy calls a stream's hooks on one thread, one at a time.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    // SAFETY: the configuration outlives its streams.
-    let config = unsafe { &*stream.config };
-    let mut host = StreamHost {
+    match stream.policy.body_limit() {
+        None => stream.decide(filter_envoy, None),
+        Some(_) if end_of_stream => stream.decide(filter_envoy, Some(Ok(RequestBody::default()))),
+        Some(_) => {
+            stream.awaiting_body = true;
+            abi::STOP_ITERATION
+        }
+    }
+}
+
+/// `envoy_dynamic_module_on_http_filter_request_body`: buffers the body a policy reads up to
+/// its limit, then decides.
+///
+/// # Safety
+/// As [`request_headers`].
+pub unsafe fn request_body<P: Policy>(
+    filter_envoy: *mut c_void,
+    stream: *const c_void,
+    end_of_stream: bool,
+) -> i32 {
+    // SAFETY: the caller's promise.
+    let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
+    let Some(limit) = stream.policy.body_limit().filter(|_| stream.awaiting_body) else {
+        return abi::CONTINUE;
+    };
+    let host = StreamHost {
         filter: filter_envoy,
     };
-    let decided = catch_unwind(AssertUnwindSafe(|| {
-        filter::on_request(
-            stream.policy.as_ref(),
-            &config.metrics,
-            &mut host,
-            Arrived::default(),
-            None,
-        )
+    // One byte past the limit says the body is longer.
+    let buffered = catch_unwind(AssertUnwindSafe(|| {
+        host.request_body(limit.saturating_add(1)).map(|b| b.len())
     }));
-    let flow = decided.unwrap_or_else(|_| {
-        let message = format!("policy {} panicked", P::NAME);
-        catch_unwind(AssertUnwindSafe(|| {
-            filter::on_failure(
-                stream.policy.as_ref(),
-                &config.metrics,
-                &mut host,
-                message,
-                None,
-            )
-        }))
-        .unwrap_or(Flow::Stop)
-    });
-    match flow {
-        Flow::Continue { response_headers } => {
-            stream.response_headers = response_headers;
-            abi::CONTINUE
+    match buffered {
+        Ok(Ok(size)) if !end_of_stream && size <= limit => abi::STOP_ITERATION_AND_BUFFER,
+        _ => stream.decide_with_body(filter_envoy, limit, end_of_stream),
+    }
+}
+
+/// `envoy_dynamic_module_on_http_filter_request_trailers`: a body followed by trailers ended
+/// without end of stream; the policy decides on what was buffered.
+///
+/// # Safety
+/// As [`request_headers`].
+pub unsafe fn request_trailers<P: Policy>(filter_envoy: *mut c_void, stream: *const c_void) -> i32 {
+    // SAFETY: the caller's promise.
+    let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
+    match stream.policy.body_limit().filter(|_| stream.awaiting_body) {
+        Some(limit) => stream.decide_with_body(filter_envoy, limit, true),
+        None => abi::CONTINUE,
+    }
+}
+
+impl<P: Policy> NativeStream<P> {
+    /// Decides with what was buffered; a body that cannot be read is a failure, handled by the
+    /// policy's failure mode.
+    fn decide_with_body(&mut self, filter_envoy: *mut c_void, limit: usize, complete: bool) -> i32 {
+        let host = StreamHost {
+            filter: filter_envoy,
+        };
+        let body = filter::read_body(&host, limit, complete)
+            .map_err(|err| format!("{}: reading the request body: {err}", P::NAME));
+        self.decide(filter_envoy, Some(body))
+    }
+
+    /// Runs the policy (with the body, or the failure to read it) and carries the decision out.
+    /// A panic in the policy is the policy's failure, handled by its failure mode.
+    fn decide(
+        &mut self,
+        filter_envoy: *mut c_void,
+        body: Option<Result<RequestBody, String>>,
+    ) -> i32 {
+        self.awaiting_body = false;
+        // SAFETY: the configuration outlives its streams.
+        let config = unsafe { &*self.config };
+        let policy = self.policy.as_ref();
+        let mut host = StreamHost {
+            filter: filter_envoy,
+        };
+        let decided = catch_unwind(AssertUnwindSafe(|| match body {
+            Some(Err(message)) => {
+                filter::on_failure(policy, &config.metrics, &mut host, message, None)
+            }
+            body => {
+                let arrived = Arrived {
+                    body: body.and_then(Result::ok),
+                    sent_headers: None,
+                };
+                filter::on_request(policy, &config.metrics, &mut host, arrived, None)
+            }
+        }));
+        let flow = decided.unwrap_or_else(|_| {
+            let message = format!("policy {} panicked", P::NAME);
+            catch_unwind(AssertUnwindSafe(|| {
+                filter::on_failure(policy, &config.metrics, &mut host, message, None)
+            }))
+            .unwrap_or(Flow::Stop)
+        });
+        match flow {
+            Flow::Continue { response_headers } => {
+                self.response_headers = response_headers;
+                abi::CONTINUE
+            }
+            Flow::Stop => abi::STOP_ITERATION,
         }
-        Flow::Stop => abi::STOP_ITERATION,
     }
 }
 
@@ -248,5 +325,5 @@ pub unsafe fn response_headers<P: Policy>(filter_envoy: *mut c_void, stream: *co
     abi::CONTINUE
 }
 
-/// The hooks a filter that decides on the request headers answers with "go on".
+/// The hooks a policy filter has no use for answer with "go on".
 pub const CONTINUE: i32 = abi::CONTINUE;
