@@ -255,3 +255,35 @@ fn the_request_view_has_envoys_addresses_and_a_panic_is_the_failure_mode_not_a_c
         1
     );
 }
+
+#[test]
+fn a_configuration_the_native_backend_cannot_run_is_refused_naming_the_field() {
+    let upstream = EchoServer::start().unwrap();
+    let template = palisade_testkit::workspace::envoy_config("tenant-header-native.yaml");
+    let config = envoy::render_file(
+        &template,
+        &[("UPSTREAM_PORT", &upstream.port().to_string())],
+    )
+    .unwrap();
+    let with_events = serde_json::json!({
+        "allowed_tenants": ["acme"],
+        "events": { "sink_cluster": "sink" },
+    });
+    let config = envoy::with_module_configuration(&config, "tenant-header", &with_events).unwrap();
+    let module = native_module();
+    let refused = Envoy::start_with_modules(&config, module.parent().unwrap())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("tenant_header: events: decision events are not yet available"),
+        "{refused}"
+    );
+    let misspelt = serde_json::json!({ "allowed_tenant": ["acme"] });
+    let config = envoy::with_module_configuration(&config, "tenant-header", &misspelt).unwrap();
+    let refused = Envoy::start_with_modules(&config, module.parent().unwrap())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("allowed_tenant"), "{refused}");
+}

@@ -6,7 +6,7 @@ use palisade_testkit::envoy::{self, Envoy};
 
 use palisade_testkit::cases::{CaseRequest, Outcome, Suite};
 
-pub fn observe(
+fn observe(
     envoy: &Envoy,
     agent: &ureq::Agent,
     upstream: &EchoServer,
@@ -67,7 +67,6 @@ pub fn observe(
 }
 
 pub fn run_file(suite: &Suite) -> Vec<String> {
-    let name = crate::name(suite);
     let upstream = EchoServer::start().unwrap();
     let path = palisade_testkit::workspace::envoy_config("rego-authz.yaml");
     let bootstrap = envoy::render_file(
@@ -81,7 +80,18 @@ pub fn run_file(suite: &Suite) -> Vec<String> {
     let bootstrap =
         envoy::with_plugin_configuration(&bootstrap, "rego-authz", &suite.plugin_configuration())
             .unwrap();
-    let envoy = match Envoy::start(&bootstrap) {
+    run_in(Envoy::start(&bootstrap), &upstream, suite)
+}
+
+/// The file's cases through an Envoy started for it (or why it did not start), each problem
+/// named after the file.
+pub fn run_in(
+    started: Result<Envoy, envoy::EnvoyError>,
+    upstream: &EchoServer,
+    suite: &Suite,
+) -> Vec<String> {
+    let name = crate::name(suite);
+    let envoy = match started {
         Ok(envoy) => envoy,
         Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
     };
@@ -90,7 +100,7 @@ pub fn run_file(suite: &Suite) -> Vec<String> {
     suite
         .file
         .run(&tokens, |request| {
-            observe(&envoy, &agent, &upstream, request)
+            observe(&envoy, &agent, upstream, request)
         })
         .iter()
         .flat_map(|r| r.problems(&name))

@@ -13,7 +13,6 @@ pub fn module() -> std::path::PathBuf {
 }
 
 pub fn run_file(suite: &Suite) -> Vec<String> {
-    let name = crate::name(suite);
     let upstream = EchoServer::start().unwrap();
     let path = palisade_testkit::workspace::envoy_config("rego-authz-native.yaml");
     let bootstrap =
@@ -22,18 +21,6 @@ pub fn run_file(suite: &Suite) -> Vec<String> {
         envoy::with_module_configuration(&bootstrap, "rego-authz", &suite.plugin_configuration())
             .unwrap();
     let module = module();
-    let envoy = match Envoy::start_with_modules(&bootstrap, module.parent().unwrap()) {
-        Ok(envoy) => envoy,
-        Err(err) => return vec![format!("{name}: Envoy did not start: {err}")],
-    };
-    let agent = envoy::http_client();
-    let tokens = crate::tokens::make_all(&suite.file.tokens);
-    suite
-        .file
-        .run(&tokens, |request| {
-            crate::envoy_world::observe(&envoy, &agent, &upstream, request)
-        })
-        .iter()
-        .flat_map(|r| r.problems(&name))
-        .collect()
+    let started = Envoy::start_with_modules(&bootstrap, module.parent().unwrap());
+    crate::envoy_world::run_in(started, &upstream, suite)
 }

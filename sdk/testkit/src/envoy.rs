@@ -126,45 +126,33 @@ pub fn with_plugin_configuration(
     plugin: &str,
     configuration: &serde_json::Value,
 ) -> Result<String, EnvoyError> {
-    let invalid = |message: String| EnvoyError::Config(message);
-    let mut doc: serde_yaml::Value =
-        serde_yaml::from_str(bootstrap).map_err(|e| invalid(e.to_string()))?;
     let value: serde_yaml::Value =
-        serde_yaml::to_value(configuration).map_err(|e| invalid(e.to_string()))?;
-    let mut replaced = 0;
-    visit_mappings(&mut doc, &mut |map| {
-        let is_plugin = map
-            .get("name")
-            .and_then(|n| n.as_str())
-            .is_some_and(|n| n == plugin)
-            && map.contains_key("vm_config");
-        if is_plugin {
-            let mut any = serde_yaml::Mapping::new();
-            any.insert(
-                "@type".into(),
-                "type.googleapis.com/google.protobuf.Struct".into(),
-            );
-            any.insert("value".into(), value.clone());
-            map.insert("configuration".into(), serde_yaml::Value::Mapping(any));
-            // The SDK's `allow_on_headers_stop_iteration` says the Wasm filter sets Envoy's.
-            let key = serde_yaml::Value::from("allow_on_headers_stop_iteration");
-            match configuration.get("allow_on_headers_stop_iteration") {
-                Some(serde_json::Value::Bool(true)) => {
-                    map.insert(key, true.into());
-                }
-                _ => {
-                    map.remove(&key);
+        serde_yaml::to_value(configuration).map_err(|e| EnvoyError::Config(e.to_string()))?;
+    edit_filters(
+        bootstrap,
+        &format!("wasm plugin named {plugin}"),
+        &mut |map| {
+            let is_plugin = map
+                .get("name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n == plugin)
+                && map.contains_key("vm_config");
+            if is_plugin {
+                map.insert("configuration".into(), any("Struct", value.clone()));
+                // The SDK's `allow_on_headers_stop_iteration` says the Wasm filter sets Envoy's.
+                let key = serde_yaml::Value::from("allow_on_headers_stop_iteration");
+                match configuration.get("allow_on_headers_stop_iteration") {
+                    Some(serde_json::Value::Bool(true)) => {
+                        map.insert(key, true.into());
+                    }
+                    _ => {
+                        map.remove(&key);
+                    }
                 }
             }
-            replaced += 1;
-        }
-    });
-    if replaced == 0 {
-        return Err(invalid(format!(
-            "no wasm plugin named {plugin} in the bootstrap"
-        )));
-    }
-    serde_yaml::to_string(&doc).map_err(|e| invalid(e.to_string()))
+            is_plugin
+        },
+    )
 }
 
 /// Replaces the configuration of the dynamic-module filter named `filter` (its `filter_name`)
@@ -175,31 +163,49 @@ pub fn with_module_configuration(
     filter: &str,
     configuration: &serde_json::Value,
 ) -> Result<String, EnvoyError> {
+    let text = serde_yaml::Value::from(configuration.to_string());
+    edit_filters(
+        bootstrap,
+        &format!("dynamic-module filter named {filter}"),
+        &mut |map| {
+            let is_filter = map
+                .get("filter_name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n == filter)
+                && map.contains_key("dynamic_module_config");
+            if is_filter {
+                map.insert("filter_config".into(), any("StringValue", text.clone()));
+            }
+            is_filter
+        },
+    )
+}
+
+/// A `google.protobuf.<kind>` as an `Any` in YAML.
+fn any(kind: &str, value: serde_yaml::Value) -> serde_yaml::Value {
+    let mut any = serde_yaml::Mapping::new();
+    any.insert(
+        "@type".into(),
+        format!("type.googleapis.com/google.protobuf.{kind}").into(),
+    );
+    any.insert("value".into(), value);
+    serde_yaml::Value::Mapping(any)
+}
+
+/// Runs `edit` on every mapping of a bootstrap; an error when it edited none (`what` names what
+/// it looked for).
+fn edit_filters(
+    bootstrap: &str,
+    what: &str,
+    edit: &mut dyn FnMut(&mut serde_yaml::Mapping) -> bool,
+) -> Result<String, EnvoyError> {
     let invalid = |message: String| EnvoyError::Config(message);
     let mut doc: serde_yaml::Value =
         serde_yaml::from_str(bootstrap).map_err(|e| invalid(e.to_string()))?;
-    let mut replaced = 0;
-    visit_mappings(&mut doc, &mut |map| {
-        let is_filter = map
-            .get("filter_name")
-            .and_then(|n| n.as_str())
-            .is_some_and(|n| n == filter)
-            && map.contains_key("dynamic_module_config");
-        if is_filter {
-            let mut any = serde_yaml::Mapping::new();
-            any.insert(
-                "@type".into(),
-                "type.googleapis.com/google.protobuf.StringValue".into(),
-            );
-            any.insert("value".into(), configuration.to_string().into());
-            map.insert("filter_config".into(), serde_yaml::Value::Mapping(any));
-            replaced += 1;
-        }
-    });
-    if replaced == 0 {
-        return Err(invalid(format!(
-            "no dynamic-module filter named {filter} in the bootstrap"
-        )));
+    let mut edited = 0;
+    visit_mappings(&mut doc, &mut |map| edited += usize::from(edit(map)));
+    if edited == 0 {
+        return Err(invalid(format!("no {what} in the bootstrap")));
     }
     serde_yaml::to_string(&doc).map_err(|e| invalid(e.to_string()))
 }

@@ -59,20 +59,11 @@ impl ModuleBuffer {
     };
 }
 
-/// A header pair Envoy owns.
+/// A header pair: Envoy's (`envoy_http_header`, from `get_headers`) or the module's
+/// (`module_http_header`, to `send_response`); both have this layout.
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub(crate) struct EnvoyHeader {
-    pub(crate) key_ptr: *const u8,
-    pub(crate) key_length: usize,
-    pub(crate) value_ptr: *const u8,
-    pub(crate) value_length: usize,
-}
-
-/// A header pair the module owns.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct ModuleHeader {
+pub(crate) struct Header {
     pub(crate) key_ptr: *const u8,
     pub(crate) key_length: usize,
     pub(crate) value_ptr: *const u8,
@@ -110,7 +101,7 @@ extern "C" {
     pub(crate) fn envoy_dynamic_module_callback_http_get_headers(
         filter: *mut c_void,
         header_type: i32,
-        out: *mut EnvoyHeader,
+        out: *mut Header,
     ) -> bool;
     pub(crate) fn envoy_dynamic_module_callback_http_set_header(
         filter: *mut c_void,
@@ -127,7 +118,7 @@ extern "C" {
     pub(crate) fn envoy_dynamic_module_callback_http_send_response(
         filter: *mut c_void,
         status: u32,
-        headers: *const ModuleHeader,
+        headers: *const Header,
         headers_length: usize,
         body: ModuleBuffer,
         details: ModuleBuffer,

@@ -6,7 +6,7 @@
 use std::ffi::c_void;
 use std::time::{Duration, SystemTime};
 
-use super::abi::{self, EnvoyBuffer, EnvoyHeader, ModuleBuffer, ModuleHeader};
+use super::abi::{self, EnvoyBuffer, Header, ModuleBuffer};
 use crate::host::{Host, HostError, MetricId};
 
 /// What a native filter cannot do yet: the callback's name and proxy-wasm's `UNIMPLEMENTED`
@@ -118,7 +118,7 @@ impl Host for StreamHost {
             )
         };
         let mut out = vec![
-            EnvoyHeader {
+            Header {
                 key_ptr: std::ptr::null(),
                 key_length: 0,
                 value_ptr: std::ptr::null(),
@@ -233,9 +233,9 @@ impl Host for StreamHost {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), HostError> {
-        let pairs: Vec<ModuleHeader> = headers
+        let pairs: Vec<Header> = headers
             .iter()
-            .map(|(name, value)| ModuleHeader {
+            .map(|(name, value)| Header {
                 key_ptr: name.as_ptr(),
                 key_length: name.len(),
                 value_ptr: value.as_ptr(),

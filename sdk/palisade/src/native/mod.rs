@@ -64,9 +64,32 @@ thread_local! {
     static POLICIES: RefCell<HashMap<u64, Rc<dyn Any>>> = RefCell::new(HashMap::new());
 }
 
-/// `envoy_dynamic_module_on_program_init`: the ABI version the module was built for.
+/// `envoy_dynamic_module_on_program_init`: the ABI version the module was built for. Also
+/// sends the SDK's log records to Envoy's standard error, which its log collects.
 pub fn program_init() -> *const c_char {
+    if log::set_logger(&STDERR_LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
     abi::ABI_VERSION.as_ptr()
+}
+
+/// Log records as lines on standard error: `palisade <level>: <message>`.
+struct StderrLogger;
+
+static STDERR_LOGGER: StderrLogger = StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!("palisade {}: {}", record.level(), record.args());
+        }
+    }
+
+    fn flush(&self) {}
 }
 
 /// `envoy_dynamic_module_on_http_filter_config_new`: null refuses the configuration (the log
@@ -87,11 +110,11 @@ pub unsafe fn config_new<P: Policy>(
     match outcome {
         Ok(Ok(config)) => Box::into_raw(Box::new(config)).cast_const().cast(),
         Ok(Err(message)) => {
-            eprintln!("{}: {message}", P::NAME);
+            log::error!("{}: {message}", P::NAME);
             std::ptr::null()
         }
         Err(_) => {
-            eprintln!("{}: the configuration panicked", P::NAME);
+            log::error!("{}: the configuration panicked", P::NAME);
             std::ptr::null()
         }
     }
