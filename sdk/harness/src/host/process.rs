@@ -52,8 +52,8 @@ impl Process {
     }
 
     /// Starts every instance as Envoy does when it loads the configuration: the base instance,
-    /// the main thread's, then each worker's (context creation, `proxy_on_vm_start`, `proxy_on_configure`).
-    /// Ok when every instance started and configured.
+    /// the main thread's, then each worker's (context creation, `proxy_on_vm_start`,
+    /// `proxy_on_configure`). Ok when every instance started and configured.
     pub fn start(&mut self) -> Result<StartOutcome, HarnessError> {
         let mut all = StartOutcome {
             vm_started: true,
@@ -127,18 +127,15 @@ impl Process {
             .collect()
     }
 
-    /// A metric by name, as Envoy's stats show it: one value for the whole process.
+    /// A metric by name, as Envoy's stats show it: one value for the whole process
+    /// ([`Host::metric`] of any instance).
     pub fn metric(&self, name: &str) -> Option<MetricValue> {
-        self.shared.lock().metrics.by_name(name).cloned()
+        self.instances.first()?.1.metric(name)
     }
 
-    /// A shared-data value and its CAS.
+    /// A shared-data value and its CAS ([`Host::shared_data`] of any instance).
     pub fn shared_data(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        let process = self.shared.lock();
-        process
-            .shared_data
-            .get(key)
-            .map(|(value, cas)| (value.to_vec(), cas))
+        self.instances.first()?.1.shared_data(key)
     }
 
     fn deliver_notifications(&mut self) {
