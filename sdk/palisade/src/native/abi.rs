@@ -82,7 +82,9 @@ pub(crate) const BUFFERED_REQUEST_BODY: i32 = 1;
 /// `envoy_dynamic_module_type_metrics_result_Success`.
 pub(crate) const METRICS_SUCCESS: i32 = 0;
 
-/// `envoy_dynamic_module_type_attribute_id`: `source.address` and `destination.address`.
+/// `envoy_dynamic_module_type_attribute_id`: `request.protocol`, `source.address` and
+/// `destination.address`.
+pub(crate) const ATTRIBUTE_REQUEST_PROTOCOL: i32 = 10;
 pub(crate) const ATTRIBUTE_SOURCE_ADDRESS: i32 = 24;
 pub(crate) const ATTRIBUTE_DESTINATION_ADDRESS: i32 = 26;
 

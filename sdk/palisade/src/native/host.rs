@@ -155,6 +155,7 @@ impl Host for StreamHost {
 
     fn property(&self, path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
         let attribute = match path {
+            ["request", "protocol"] => abi::ATTRIBUTE_REQUEST_PROTOCOL,
             ["source", "address"] => abi::ATTRIBUTE_SOURCE_ADDRESS,
             ["destination", "address"] => abi::ATTRIBUTE_DESTINATION_ADDRESS,
             _ => return Ok(None),

@@ -14,7 +14,8 @@
 //! A policy that reads the body holds the whole request (headers included) while Envoy buffers
 //! the body up to its limit: what the Wasm filter does only with `allow_on_headers_stop_iteration`.
 //!
-//! Not yet native: decision events, properties beyond the source and destination addresses.
+//! Not yet native: decision events; of the properties, only `request.protocol` and the source
+//! and destination addresses are read.
 #![allow(unsafe_code)] // the hooks take and hand back raw pointers
 
 mod abi;
