@@ -125,6 +125,10 @@ extern "C" {
         body: ModuleBuffer,
         details: ModuleBuffer,
     );
+    pub(crate) fn envoy_dynamic_module_callback_http_get_body_size(
+        filter: *mut c_void,
+        body_type: i32,
+    ) -> usize;
     pub(crate) fn envoy_dynamic_module_callback_http_get_body_chunks_size(
         filter: *mut c_void,
         body_type: i32,

@@ -68,6 +68,18 @@ impl StreamHost {
         Ok(chunks.into_iter().map(|c| unsafe { c.bytes() }).collect())
     }
 
+    /// How many body bytes Envoy holds for the request: what it buffered and the chunk of the
+    /// hook that is running.
+    pub(crate) fn request_body_size(&self) -> usize {
+        [abi::BUFFERED_REQUEST_BODY, abi::RECEIVED_REQUEST_BODY]
+            .into_iter()
+            // SAFETY: `filter` is the live stream of the current hook.
+            .map(|kind| unsafe {
+                abi::envoy_dynamic_module_callback_http_get_body_size(self.filter, kind)
+            })
+            .sum()
+    }
+
     fn metric(&mut self, metric: MetricId, delta: i64) -> i32 {
         let id = metric.0 as usize;
         let gauge = metric_is_gauge(metric);

@@ -33,7 +33,6 @@ pub use abi::EnvoyBuffer;
 use host::{ConfigHost, StreamHost};
 
 use crate::filter::{self, Arrived, Flow};
-use crate::host::Host;
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
 use crate::request::RequestBody;
@@ -250,14 +249,11 @@ pub unsafe fn request_body<P: Policy>(
     let host = StreamHost {
         filter: filter_envoy,
     };
-    // One byte past the limit says the body is longer.
-    let buffered = catch_unwind(AssertUnwindSafe(|| {
-        host.request_body(limit.saturating_add(1)).map(|b| b.len())
-    }));
-    match buffered {
-        Ok(Ok(size)) if !end_of_stream && size <= limit => abi::STOP_ITERATION_AND_BUFFER,
-        _ => stream.decide_with_body(filter_envoy, limit, end_of_stream),
+    // Envoy's count of the bytes so far; the bytes are copied once, when the policy decides.
+    if !end_of_stream && host.request_body_size() <= limit {
+        return abi::STOP_ITERATION_AND_BUFFER;
     }
+    stream.decide_with_body(filter_envoy, limit, end_of_stream)
 }
 
 /// `envoy_dynamic_module_on_http_filter_request_trailers`: a body followed by trailers ended
