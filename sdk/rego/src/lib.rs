@@ -5,6 +5,7 @@
 //! document for each request, evaluates the rule compiled once per VM, and reads the result as
 //! OPA-Envoy does (a boolean, or an object with `allowed`, `headers`, `http_status`, ...).
 
+mod arithmetic;
 mod assignments;
 pub mod builtins;
 mod comprehensions;
@@ -301,6 +302,10 @@ fn compile(
             modules.iter().find_map(|(name, source)| {
                 operator_calls::membership_as_value(name, source, rego_v0)
                     .map(|text| format!("uses a membership as a value (`{text}`)"))
+                    .or_else(|| {
+                        operator_calls::arithmetic_in(name, source, rego_v0)
+                            .map(|text| format!("does arithmetic (`{text}`)"))
+                    })
             })
         }),
     };

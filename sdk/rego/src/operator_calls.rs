@@ -18,43 +18,40 @@ use anyhow::{bail, Result};
 use regorus::unstable::{ArithOp, BinOp, Expr, Literal, Query, Ref, Rule, RuleHead};
 use regorus::Value;
 
+use super::arithmetic::{self, Operator};
 use super::eval::Extension;
 use super::syntax::{bounds, is_word, parse, TextEdits};
 
-/// `f(a, b)` for two numbers (bound to `a` and `b`, regorus' number type, which it does not
-/// export by name); an error (an undefined call) for anything else.
-macro_rules! numbers {
-    ($args:expr, |$a:ident, $b:ident| $body:expr) => {
-        match $args.as_slice() {
-            [Value::Number($a), Value::Number($b)] => Ok(Value::Number($body?)),
-            _ => bail!("an arithmetic operator takes two numbers"),
+/// `a <operator> b` for two numbers, as OPA computes it ([`arithmetic`]); an error (an
+/// undefined call) for anything else.
+fn arithmetic(args: &[Value], operator: Operator) -> Result<Value> {
+    match args {
+        [Value::Number(a), Value::Number(b)] => {
+            let text = arithmetic::apply(operator, &a.format_decimal(), &b.format_decimal())?;
+            Value::from_numeric_string(&text)
         }
-    };
+        _ => bail!("an arithmetic operator takes two numbers"),
+    }
 }
 
 /// The functions operators become. Each fails (an undefined call) on operands OPA refuses.
 pub(crate) fn extensions() -> Vec<Extension> {
     vec![
-        function("__palisade.plus", 2, |args| numbers!(args, |a, b| a.add(b))),
+        function("__palisade.plus", 2, |args| {
+            arithmetic(&args, Operator::Plus)
+        }),
         function("__palisade.minus", 2, |args| match args.as_slice() {
             [Value::Set(a), Value::Set(b)] => Ok(a.difference(b).into_value()),
-            _ => numbers!(args, |a, b| a.sub(b)),
+            _ => arithmetic(&args, Operator::Minus),
         }),
-        function("__palisade.mul", 2, |args| numbers!(args, |a, b| a.mul(b))),
+        function("__palisade.mul", 2, |args| {
+            arithmetic(&args, Operator::Times)
+        }),
         function("__palisade.div", 2, |args| {
-            numbers!(args, |a, b| match is_zero(&args, 1) {
-                true => Err(anyhow::anyhow!("divide by zero")),
-                false => a.clone().divide(b),
-            })
+            arithmetic(&args, Operator::Divide)
         }),
         function("__palisade.rem", 2, |args| {
-            numbers!(
-                args,
-                |a, b| match is_zero(&args, 1) || !a.is_integer() || !b.is_integer() {
-                    true => Err(anyhow::anyhow!("modulo by zero, or of a fraction")),
-                    false => a.clone().modulo(b),
-                }
-            )
+            arithmetic(&args, Operator::Remainder)
         }),
         function("__palisade.union", 2, |args| match args.as_slice() {
             [Value::Set(a), Value::Set(b)] => Ok(a.union(b).into_value()),
@@ -83,11 +80,6 @@ pub(crate) fn extensions() -> Vec<Extension> {
 /// package is.
 fn function(name: &'static str, arity: u8, call: fn(Vec<Value>) -> Result<Value>) -> Extension {
     Extension { name, arity, call }
-}
-
-/// Whether argument `at` is the number zero.
-fn is_zero(args: &[Value], at: usize) -> bool {
-    args.get(at) == Some(&Value::from(0u64))
 }
 
 /// `value in collection`: an element of an array or a set, a value of an object.
@@ -127,11 +119,20 @@ pub(crate) fn membership_as_value(name: &str, source: &str, rego_v0: bool) -> Op
     source.get(start..end).map(str::to_string)
 }
 
+/// The first arithmetic (`a + b`, `a / b`, ...) of `source`, which regorus' bytecode VM computes
+/// on 64-bit floats once a fraction is involved, where OPA keeps more ([`arithmetic`]).
+pub(crate) fn arithmetic_in(name: &str, source: &str, rego_v0: bool) -> Option<String> {
+    let edits = walk(name, source, rego_v0)?;
+    let (start, end) = *edits.arithmetic.first()?;
+    source.get(start..end).map(str::to_string)
+}
+
 fn walk<'a>(name: &str, source: &'a str, rego_v0: bool) -> Option<Edits<'a>> {
     let module = parse(name, source, rego_v0).ok()?;
     let mut edits = Edits {
         text: TextEdits::new(source),
         memberships_as_values: Vec::new(),
+        arithmetic: Vec::new(),
     };
     module.policy.iter().for_each(|rule| edits.rule(rule));
     Some(edits)
@@ -142,6 +143,8 @@ struct Edits<'a> {
     text: TextEdits<'a>,
     /// The bounds of each `x in xs` that is not a condition of its own.
     memberships_as_values: Vec<(usize, usize)>,
+    /// The bounds of each arithmetic expression.
+    arithmetic: Vec<(usize, usize)>,
 }
 
 // The order of edits at one offset: closing parentheses (of inner expressions first), then an
@@ -312,6 +315,7 @@ impl Edits<'_> {
                     ArithOp::Div => ("div", "/"),
                     ArithOp::Mod => ("rem", "%"),
                 };
+                self.arithmetic.push(bounds(expr));
                 self.operator(expr, function, lhs, token, rhs);
             }
             Expr::BinExpr { op, lhs, rhs, .. } => {
@@ -478,6 +482,45 @@ mod tests {
         let request = palisade::Request::from_host(&host).unwrap();
         let decision = authz.decide(&request).unwrap();
         assert!(!decision.is_allowed());
+    }
+
+    #[test]
+    fn arithmetic_sends_the_policy_to_the_interpreter_which_computes_as_opa() {
+        use palisade::Policy as _;
+        let found = |body: &str| {
+            let source = format!("package t\nimport rego.v1\n{body}\n");
+            arithmetic_in("t.rego", &source, false)
+        };
+        assert_eq!(found("r if input.x in {1}"), None);
+        assert_eq!(found("r := count(input.xs) > 1"), None);
+        assert_eq!(
+            found("r if { x := 2; input.n * x > 1 }"),
+            Some("input.n * x".into())
+        );
+        // In OPA, 0.1 + 0.2 == 0.3 (64-bit mantissas, the shortest decimal); in 64-bit
+        // floats, as regorus' engines compute, it is 0.30000000000000004.
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                      allow if to_number(input.attributes.request.http.headers[\"x-a\"]) + 0.2 \
+                      == 0.3\n";
+        let config = palisade::__private::parse_config(
+            serde_json::json!({ "policy": policy })
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        let authz = crate::RegoAuthz::from_config(config).unwrap();
+        assert_eq!(authz.engine_name(), "interpreter");
+        let decide = |a: &str| {
+            let host = palisade::__private::FakeHost::with_headers(&[
+                (":method", "GET"),
+                (":path", "/"),
+                ("x-a", a),
+            ]);
+            let request = palisade::Request::from_host(&host).unwrap();
+            authz.decide(&request).unwrap().is_allowed()
+        };
+        assert!(decide("0.1"));
+        assert!(!decide("0.2"));
     }
 
     #[test]

@@ -57,10 +57,31 @@ pub fn compile(config: &RegoConfig) -> Result<Vec<(&'static str, Evaluator)>, St
 pub fn evaluate(evaluator: &mut Evaluator, rule: &str, input: &serde_json::Value) -> Outcome {
     match evaluator.evaluate(rule, Value::from(input.clone())) {
         Ok(Value::Undefined) => Outcome::Value(None),
-        Ok(value) => match value.to_json_str() {
+        Ok(value) => match beyond_f64_as_strings(value).to_json_str() {
             Ok(json) => Outcome::Value(serde_json::from_str(&json).ok()),
             Err(err) => Outcome::Error(format!("the value cannot be written out: {err}")),
         },
         Err(EvalError::Budget(message) | EvalError::Failed(message)) => Outcome::Error(message),
+    }
+}
+
+/// `value` with every integer beyond what an f64 holds written as the oracle writes OPA's
+/// (`oracle::beyond_f64_as_strings`): the string `"<number beyond f64: <digits>>"`, compared
+/// digit for digit. (regorus holds such integers exactly, `1.5e300 * 1e19`, but cannot write
+/// them out as JSON without serde_json's arbitrary_precision: the filter fails a decision that
+/// carries one.)
+fn beyond_f64_as_strings(value: Value) -> Value {
+    match &value {
+        Value::Number(n) if value.to_json_str().is_err() => {
+            Value::from(format!("<number beyond f64: {}>", n.format_decimal()))
+        }
+        Value::Array(items) => Value::from(
+            items
+                .iter()
+                .cloned()
+                .map(beyond_f64_as_strings)
+                .collect::<Vec<_>>(),
+        ),
+        _ => value,
     }
 }
