@@ -108,9 +108,6 @@ const OPA_BUILTINS_NOT_YET: &[&str] = &[
     "rego.metadata.rule",
     "rego.parse_module",
     "strings.render_template",
-    "strings.split_n",
-    "uri.is_valid",
-    "uri.parse",
 ];
 
 const KEYWORDS: &[&str] = &[

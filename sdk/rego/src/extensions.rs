@@ -2,13 +2,13 @@
 //! `io.jwt.*` (adapted from [`super::jwt`]'s JSON functions to regorus values), `crypto.*`
 //! ([`super::crypto`]), `net.cidr_merge`, `net.cidr_intersects` and
 //! `net.cidr_contains_matches` ([`super::net`]), `regex.globs_match`, `urlquery.*`
-//! ([`super::urlquery`]), `array.flatten`, and with the `x509` feature `crypto.x509.*`
-//! (`super::x509`).
+//! ([`super::urlquery`]), `uri.*` ([`super::uri`]), `array.flatten`, `strings.split_n`, and
+//! with the `x509` feature `crypto.x509.*` (`super::x509`).
 
 use regorus::Value;
 
 use super::eval::Extension;
-use super::{crypto, globs_match, jwt, net, urlquery};
+use super::{crypto, globs_match, jwt, net, uri, urlquery};
 
 type JsonResult = Result<serde_json::Value, jwt::JwtError>;
 
@@ -136,6 +136,9 @@ pub fn all() -> Vec<Extension> {
             urlquery::decode_object(&args)
         }),
         extension("array.flatten", 1, |args| array_flatten(&args)),
+        extension("strings.split_n", 3, |args| strings_split_n(&args)),
+        extension("uri.parse", 1, |args| uri::parse(&args)),
+        extension("uri.is_valid", 1, |args| uri::is_valid(&args)),
     ]);
     #[cfg(feature = "x509")]
     all.extend(x509_extensions());
@@ -185,4 +188,32 @@ fn array_flatten(args: &[Value]) -> anyhow::Result<Value> {
         }
     }
     Ok(Value::from(flat))
+}
+
+/// `strings.split_n(s, sep, n)`: `s` split at each `sep` (between characters for an empty one),
+/// as OPA answers: the first `n` parts, or for a negative `n` the last `-n`.
+fn strings_split_n(args: &[Value]) -> anyhow::Result<Value> {
+    let [Value::String(text), Value::String(separator), Value::Number(n)] = args else {
+        anyhow::bail!("strings.split_n: operands must be a string, a string and a number");
+    };
+    let Some(n) = n.as_i64() else {
+        anyhow::bail!("strings.split_n: operand 3 must be integer number");
+    };
+    let parts: Vec<&str> = match separator.is_empty() {
+        true => text
+            .char_indices()
+            .map(|(at, c)| text.get(at..at + c.len_utf8()).unwrap_or_default())
+            .collect(),
+        false => text.split(separator.as_ref()).collect(),
+    };
+    let count = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
+    let kept: Vec<Value> = match n >= 0 {
+        true => parts.iter().take(count).map(|p| Value::from(*p)).collect(),
+        false => parts
+            .iter()
+            .skip(parts.len().saturating_sub(count))
+            .map(|p| Value::from(*p))
+            .collect(),
+    };
+    Ok(Value::from(kept))
 }

@@ -34,6 +34,7 @@ mod source_rewrites;
 mod syntax;
 #[cfg(test)]
 mod test_support;
+mod uri;
 mod urlquery;
 #[cfg(feature = "x509")]
 mod x509;
