@@ -13,11 +13,11 @@
 //! an integer result is exact (regorus holds integers of any size), a fraction is the 64-bit
 //! float nearest to OPA's text.
 
-use std::cmp::Ordering;
-
 use anyhow::{bail, Result};
-use num_bigint::{BigInt, BigUint, Sign};
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_bigint::{BigInt, Sign};
+use num_traits::{ToPrimitive, Zero};
+
+use super::go_float::GoFloat;
 
 /// An arithmetic operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +29,10 @@ pub(crate) enum Operator {
     Remainder,
 }
 
-/// Mantissa bits of Go's `big.Float` at its default precision.
-const MANTISSA_BITS: u64 = 64;
-
-/// Binary exponents beyond this are refused: the value is beyond 10^2400, far past anything a
-/// request or a policy holds (Palisade refuses data beyond ±1e308), and writing it out would
-/// take long.
-const MAX_BINARY_EXPONENT: i64 = 8_000;
+/// Decimal exponents beyond this are refused on the float path: the value is far past anything
+/// a request or a policy holds (Palisade refuses data beyond ±1e308), and computing with it
+/// would take long.
+const MAX_FLOAT_EXPONENT: u64 = 2_400;
 
 /// `a <operator> b` for two numbers written as decimal text, written as decimal text (an
 /// integer without exponent); an error where OPA's is one (division or modulo by zero, modulo
@@ -52,15 +49,21 @@ pub(crate) fn apply(operator: Operator, a: &str, b: &str) -> Result<String> {
     if operator == Operator::Remainder {
         bail!("modulo on floating-point number");
     }
-    let (x, y) = (x.to_binary()?, y.to_binary()?);
+    let (x, y) = (x.to_float()?, y.to_float()?);
     let result = match operator {
         Operator::Plus => x.add(&y),
         Operator::Minus => x.add(&y.negated()),
         Operator::Times => x.times(&y),
-        _ if y.mantissa.is_zero() => bail!("divide by zero"),
+        _ if y.is_zero() => bail!("divide by zero"),
         _ => x.divide(&y),
-    }?;
-    result.shortest_text()
+    };
+    let (negative, digits, power) = result.shortest();
+    let sign = if negative { Sign::Minus } else { Sign::Plus };
+    let decimal = Decimal::normalized(BigInt::from_biguint(sign, digits), power);
+    Ok(match decimal.integer() {
+        Some(integer) => integer.to_string(),
+        None => format!("{}e{}", decimal.digits, decimal.exponent),
+    })
 }
 
 /// The exact result on integers, or `None` where OPA goes on to floats: a division that does
@@ -148,193 +151,18 @@ impl Decimal {
         Some(&self.digits * BigInt::from(10u8).pow(exponent))
     }
 
-    /// The nearest binary float with a 64-bit mantissa.
-    fn to_binary(&self) -> Result<Binary> {
-        // Beyond this, the value is beyond MAX_BINARY_EXPONENT anyway.
-        if self.exponent.unsigned_abs() > 2_400 {
-            bail!("a number beyond 10^2400");
+    /// This decimal as OPA reads it into a float (Go's `SetString`).
+    fn to_float(&self) -> Result<GoFloat> {
+        if self.exponent.unsigned_abs() > MAX_FLOAT_EXPONENT {
+            bail!("a number beyond 10^{MAX_FLOAT_EXPONENT}");
         }
-        let negative = self.digits.is_negative();
-        let digits = self.digits.magnitude().clone();
-        let power = BigUint::from(10u8).pow(u32::try_from(self.exponent.unsigned_abs())?);
-        match self.exponent >= 0 {
-            true => Binary::nearest(negative, digits * power, BigUint::one()),
-            false => Binary::nearest(negative, digits, power),
-        }
-    }
-}
-
-/// A binary float: `±mantissa × 2^exponent`, the mantissa of exactly 64 bits (or zero).
-#[derive(Debug, PartialEq)]
-struct Binary {
-    negative: bool,
-    mantissa: BigUint,
-    exponent: i64,
-}
-
-impl Binary {
-    /// The float with a 64-bit mantissa nearest to `±numerator / denominator` (ties to even).
-    fn nearest(negative: bool, numerator: BigUint, denominator: BigUint) -> Result<Binary> {
-        if numerator.is_zero() {
-            return Ok(Binary {
-                negative: false,
-                mantissa: numerator,
-                exponent: 0,
-            });
-        }
-        let bits = |n: &BigUint| i64::try_from(n.bits()).unwrap_or(i64::MAX);
-        let width = i64::try_from(MANTISSA_BITS)?;
-        // The quotient scaled by 2^-exponent has 64 or 65 bits; one more halving if 65.
-        let mut exponent = bits(&numerator) - bits(&denominator) - width;
-        if exponent.abs() > MAX_BINARY_EXPONENT {
-            bail!("a number beyond 2^{MAX_BINARY_EXPONENT}");
-        }
-        let scaled = |exponent: i64| -> (BigUint, BigUint) {
-            let shift = exponent.unsigned_abs();
-            match exponent >= 0 {
-                true => (numerator.clone(), &denominator << shift),
-                false => (&numerator << shift, denominator.clone()),
-            }
-        };
-        let (mut n, mut d) = scaled(exponent);
-        if n >= (&d << MANTISSA_BITS) {
-            exponent += 1;
-            (n, d) = scaled(exponent);
-        }
-        let mut mantissa = &n / &d;
-        let twice_remainder = (&n % &d) << 1u8;
-        if twice_remainder > d || (twice_remainder == d && mantissa.bit(0)) {
-            mantissa += 1u8;
-            // 2^64: the next binade's smallest mantissa.
-            if mantissa.bits() > MANTISSA_BITS {
-                mantissa >>= 1u8;
-                exponent += 1;
-            }
-        }
-        Ok(Binary {
+        let negative = self.digits.sign() == Sign::Minus;
+        Ok(GoFloat::from_decimal(
             negative,
-            mantissa,
-            exponent,
-        })
+            self.digits.magnitude(),
+            self.exponent,
+        ))
     }
-
-    fn negated(&self) -> Binary {
-        Binary {
-            negative: !self.negative && !self.mantissa.is_zero(),
-            mantissa: self.mantissa.clone(),
-            exponent: self.exponent,
-        }
-    }
-
-    fn signed(&self) -> BigInt {
-        let sign = match self.negative {
-            true => Sign::Minus,
-            false => Sign::Plus,
-        };
-        BigInt::from_biguint(sign, self.mantissa.clone())
-    }
-
-    fn add(&self, other: &Binary) -> Result<Binary> {
-        let low = self.exponent.min(other.exponent);
-        let aligned = |x: &Binary| x.signed() << (x.exponent - low).unsigned_abs();
-        let sum = aligned(self) + aligned(other);
-        let (numerator, denominator) = power_of_two(sum.magnitude().clone(), low);
-        Binary::nearest(sum.is_negative(), numerator, denominator)
-    }
-
-    fn times(&self, other: &Binary) -> Result<Binary> {
-        let exponent = self.exponent.saturating_add(other.exponent);
-        let (numerator, denominator) = power_of_two(&self.mantissa * &other.mantissa, exponent);
-        Binary::nearest(self.negative != other.negative, numerator, denominator)
-    }
-
-    fn divide(&self, other: &Binary) -> Result<Binary> {
-        let exponent = self.exponent.saturating_sub(other.exponent);
-        let (numerator, over) = power_of_two(self.mantissa.clone(), exponent);
-        Binary::nearest(
-            self.negative != other.negative,
-            numerator,
-            over * &other.mantissa,
-        )
-    }
-
-    /// The shortest decimal that reads back to this float, as Go's `Text('g', -1)` finds it,
-    /// written as an integer when it is one.
-    fn shortest_text(&self) -> Result<String> {
-        if self.mantissa.is_zero() {
-            return Ok("0".into());
-        }
-        // Exactly: value = whole / 10^scale.
-        let scale = u32::try_from((-self.exponent).max(0))?;
-        let whole = match self.exponent >= 0 {
-            true => &self.mantissa << self.exponent.unsigned_abs(),
-            false => &self.mantissa * BigUint::from(5u8).pow(scale),
-        };
-        let all = whole.to_str_radix(10);
-        let length = i64::try_from(all.len())?;
-        // The floats next to this one are a mantissa unit away; any decimal closer than half a
-        // unit reads back to this one (the bounds too when the mantissa is even, as Go rounds
-        // ties to even).
-        let twice = &self.mantissa << 1u8;
-        let lower = (&twice - 1u8, self.exponent - 1);
-        let upper = (&twice + 1u8, self.exponent - 1);
-        let inclusive = !self.mantissa.bit(0);
-        for kept in 1..=all.len() {
-            let (digits, exponent) = rounded(&all, kept)?;
-            let exponent = exponent + length - i64::from(scale);
-            let above_lower = compare(&digits, exponent, &lower.0, lower.1);
-            let below_upper = compare(&digits, exponent, &upper.0, upper.1);
-            let inside = match inclusive {
-                true => above_lower.is_ge() && below_upper.is_le(),
-                false => above_lower.is_gt() && below_upper.is_lt(),
-            };
-            if inside {
-                let sign = if self.negative { "-" } else { "" };
-                let decimal = Decimal::normalized(BigInt::from(digits), exponent);
-                return Ok(match decimal.integer() {
-                    Some(integer) => format!("{sign}{integer}"),
-                    None => format!("{sign}{}e{}", decimal.digits, decimal.exponent),
-                });
-            }
-        }
-        bail!("no decimal reads back to the float")
-    }
-}
-
-/// `mantissa × 2^exponent` as a numerator and a denominator.
-fn power_of_two(mantissa: BigUint, exponent: i64) -> (BigUint, BigUint) {
-    let shift = exponent.unsigned_abs();
-    match exponent >= 0 {
-        true => (mantissa << shift, BigUint::one()),
-        false => (mantissa, BigUint::one() << shift),
-    }
-}
-
-/// The first `kept` digits of the decimal digits `all`, rounded half to even on the rest, and
-/// the power of ten they are scaled by relative to `all`'s length (`-kept`; a carry makes the
-/// digits one longer, `999` kept to one is `10`, and the value stays right).
-fn rounded(all: &str, kept: usize) -> Result<(BigUint, i64)> {
-    let (head, rest) = all.split_at_checked(kept).unwrap_or((all, ""));
-    let Some(mut digits) = BigUint::parse_bytes(head.as_bytes(), 10) else {
-        bail!("not digits");
-    };
-    let up = match rest.as_bytes().first() {
-        Some(b'6'..=b'9') => true,
-        Some(b'5') => rest.bytes().skip(1).any(|b| b != b'0') || digits.bit(0),
-        _ => false,
-    };
-    if up {
-        digits += 1u8;
-    }
-    Ok((digits, -i64::try_from(kept)?))
-}
-
-/// `digits × 10^exponent` against `binary × 2^power`.
-fn compare(digits: &BigUint, exponent: i64, binary: &BigUint, power: i64) -> Ordering {
-    let ten = |e: i64| BigUint::from(10u8).pow(u32::try_from(e.max(0)).unwrap_or(u32::MAX));
-    let left = (digits * ten(exponent)) << power.min(0).unsigned_abs();
-    let right = (binary * ten(-exponent)) << power.max(0).unsigned_abs();
-    left.cmp(&right)
 }
 
 #[cfg(test)]
@@ -441,11 +269,14 @@ mod tests {
     }
 
     #[test]
-    fn ties_round_to_even() {
-        // 2^64 + 1 is halfway between two 64-bit mantissas: to the even one, 2^64.
-        let halfway = Decimal::parse("18446744073709551617").unwrap();
-        let binary = halfway.to_binary().unwrap();
-        assert_eq!(binary.mantissa, BigUint::one() << 63u8);
-        assert_eq!(binary.exponent, 1);
+    fn between_operations_a_fraction_is_a_float() {
+        // OPA keeps 1/3 as 0.33333333333333333334, and (1/3) * 3 is 1. Here the quotient is
+        // held as the float nearest to it, written 0.3333333333333333 for the next operation.
+        let third = opa(Operator::Divide, "1", "3");
+        let held: f64 = third.parse().unwrap();
+        assert_eq!(held.to_string(), "0.3333333333333333");
+        let product = opa(Operator::Times, &held.to_string(), "3");
+        assert_eq!(product, "99999999999999990004e-20");
+        assert_eq!(product.parse::<f64>().unwrap(), 0.9999999999999999);
     }
 }

@@ -54,6 +54,10 @@ pub fn why_unsupported(name: &str) -> &'static str {
         {
             "in rego-authz built with `--features x509`"
         }
+        ("uri", _) if cfg!(not(feature = "uri")) => "in rego-authz built with `--features uri`",
+        (_, "regex.globs_match") if cfg!(not(feature = "globs")) => {
+            "in rego-authz built with `--features globs`"
+        }
         (_, "io.jwt.verify_es512") if cfg!(not(feature = "jwt-es512")) => {
             "in rego-authz built with `--features jwt-es512`"
         }

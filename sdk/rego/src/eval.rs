@@ -171,11 +171,16 @@ impl Evaluator {
         let trial_result = trial.eval_rule(rule.to_string());
         if let Err(err) = &trial_result {
             let message = one_line(err);
+            // A document of rules whose heads are paths (`a.b := 1`, `h["k"] := v`) is a
+            // rule on the interpreter only (`super::ref_head_prefixes`).
+            if message.contains("not a valid rule path") && !on_interpreter {
+                return Err(CompileError::NotForVm(
+                    "the rule path may name a document of rules whose heads are paths".into(),
+                ));
+            }
             if message.contains("not a valid rule path") {
                 return Err(CompileError::Rule(format!(
-                    "rule {rule}: {message} (the path must name a rule; one whose head is a path \
-                     or has a constant key, `a.b := 1` or `h[\"k\"] := v`, makes a document \
-                     regorus does not evaluate as a rule: name a rule that reads it, `r := a`)"
+                    "rule {rule}: {message} (the path must name a rule of the policy)"
                 )));
             }
             // The interpreter's own finding, through references no static check follows.
@@ -438,15 +443,22 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_path_that_is_a_document_is_refused_naming_the_construct() {
+    fn a_rule_path_that_is_a_document_of_path_heads_evaluates_and_one_of_nothing_is_refused() {
         let mut config = crate::test_support::config("package t\nimport rego.v1\na.b.c := 1\n");
         config.path = "t/a".into();
+        let mut evaluator = crate::compile_for(&config, crate::Engine::Interpreter)
+            .unwrap()
+            .unwrap();
+        let value = evaluator
+            .evaluate("data.t.a", regorus::Value::new_object())
+            .unwrap();
+        assert_eq!(
+            value.to_json_str().unwrap().replace([' ', '\n'], ""),
+            r#"{"b":{"c":1}}"#
+        );
+        config.path = "t/nothing".into();
         let err = crate::compile_for(&config, crate::Engine::Interpreter).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("path"));
-        assert!(
-            err.message
-                .contains("one whose head is a path or has a constant key"),
-            "{err}"
-        );
+        assert!(err.message.contains("must name a rule"), "{err}");
     }
 }

@@ -1,14 +1,14 @@
 //! Palisade's extensions to regorus: the builtins OPA-Envoy policies rely on that regorus lacks:
 //! `io.jwt.*` (adapted from [`super::jwt`]'s JSON functions to regorus values), `crypto.*`
 //! ([`super::crypto`]), `net.cidr_merge`, `net.cidr_intersects` and
-//! `net.cidr_contains_matches` ([`super::net`]), `regex.globs_match`, `urlquery.*`
-//! ([`super::urlquery`]), `uri.*` ([`super::uri`]), `array.flatten`, `strings.split_n`, and
-//! with the `x509` feature `crypto.x509.*` (`super::x509`).
+//! `net.cidr_contains_matches` ([`super::net`]), `urlquery.*` ([`super::urlquery`]),
+//! `array.flatten`, `strings.split_n`, and with their features `uri.*` (`uri`), `regex.globs_match`
+//! (`globs`) and `crypto.x509.*` (`x509`).
 
 use regorus::Value;
 
 use super::eval::Extension;
-use super::{crypto, globs_match, jwt, net, uri, urlquery};
+use super::{crypto, jwt, net, urlquery};
 
 type JsonResult = Result<serde_json::Value, jwt::JwtError>;
 
@@ -124,9 +124,6 @@ pub fn all() -> Vec<Extension> {
         extension("net.cidr_contains_matches", 2, |args| {
             net::cidr_contains_matches(&args)
         }),
-        extension("regex.globs_match", 2, |args| {
-            globs_match::globs_match(&args)
-        }),
         extension("urlquery.encode", 1, |args| urlquery::encode(&args)),
         extension("urlquery.decode", 1, |args| urlquery::decode(&args)),
         extension("urlquery.encode_object", 1, |args| {
@@ -137,9 +134,16 @@ pub fn all() -> Vec<Extension> {
         }),
         extension("array.flatten", 1, |args| array_flatten(&args)),
         extension("strings.split_n", 3, |args| strings_split_n(&args)),
-        extension("uri.parse", 1, |args| uri::parse(&args)),
-        extension("uri.is_valid", 1, |args| uri::is_valid(&args)),
     ]);
+    #[cfg(feature = "uri")]
+    all.extend([
+        extension("uri.parse", 1, |args| super::uri::parse(&args)),
+        extension("uri.is_valid", 1, |args| super::uri::is_valid(&args)),
+    ]);
+    #[cfg(feature = "globs")]
+    all.push(extension("regex.globs_match", 2, |args| {
+        super::globs_match::globs_match(&args)
+    }));
     #[cfg(feature = "x509")]
     all.extend(x509_extensions());
     all

@@ -12,8 +12,10 @@ mod comprehensions;
 mod crypto;
 pub mod eval;
 pub mod extensions;
+#[cfg(feature = "globs")]
 mod globs_match;
 mod go_bytes;
+mod go_float;
 mod head_values;
 pub mod input;
 pub mod interpreter_only;
@@ -27,6 +29,7 @@ pub mod object_patterns;
 mod operator_calls;
 pub mod overrides;
 pub mod recursion;
+mod ref_head_prefixes;
 mod regex_literals;
 pub mod replacements;
 pub mod result;
@@ -34,6 +37,7 @@ mod source_rewrites;
 mod syntax;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "uri")]
 mod uri;
 mod urlquery;
 #[cfg(feature = "x509")]
@@ -331,6 +335,7 @@ fn compile(
         };
         let mut source = source_rewrites::rewrite(source, &extension_arities, rego_v0);
         if on_interpreter {
+            source = ref_head_prefixes::rewrite(name, &source, rego_v0);
             source = head_values::rewrite(name, &source, rego_v0);
             source = operator_calls::rewrite(name, &source, rego_v0);
         }

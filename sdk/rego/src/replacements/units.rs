@@ -5,6 +5,8 @@
 
 use anyhow::bail;
 use num_bigint::{BigInt, BigUint, Sign};
+
+use crate::go_float::GoFloat;
 use regorus::unstable::{Expr, Ref, Span};
 use regorus::Value;
 
@@ -12,8 +14,6 @@ use super::string_arg;
 
 const NAME: &str = "units.parse_bytes";
 
-/// Go's `big.Float` default precision.
-const PRECISION: u64 = 64;
 /// The largest decimal exponent computed with: beyond it the result is past what Palisade can
 /// represent (±1e308) anyway.
 const MAX_EXPONENT: i64 = 400;
@@ -51,7 +51,7 @@ pub(super) fn parse_bytes(
     let Some((negative, amount)) = go_float(amount)? else {
         bail!("{NAME}: could not parse byte amount to a number");
     };
-    let product = amount.times(&BigUint::from(multiplier));
+    let product = amount.times(&GoFloat::from_decimal(false, &BigUint::from(multiplier), 0));
     let whole = BigInt::from_biguint(
         if negative { Sign::Minus } else { Sign::Plus },
         product.truncated(),
@@ -109,88 +109,9 @@ fn split_amount(text: &str) -> anyhow::Result<(&str, &str)> {
     Ok((text.get(..at).unwrap_or(text), text.get(at..).unwrap_or("")))
 }
 
-/// A positive binary floating-point number, `mantissa × 2^exponent`.
-#[derive(Debug, PartialEq)]
-struct BinaryFloat {
-    mantissa: BigUint,
-    exponent: i64,
-}
-
-impl BinaryFloat {
-    /// `numerator / denominator × 2^exponent`, rounded to `bits` significant bits, to nearest
-    /// even.
-    fn rounded(numerator: &BigUint, denominator: &BigUint, exponent: i64, bits: u64) -> Self {
-        let zero = BigUint::ZERO;
-        if *numerator == zero {
-            return Self {
-                mantissa: zero,
-                exponent: 0,
-            };
-        }
-        // A shift that leaves `bits` + 2 or 3 bits in the quotient.
-        let shift = i64::try_from(bits + denominator.bits()).unwrap_or(i64::MAX)
-            - i64::try_from(numerator.bits()).unwrap_or(0)
-            + 2;
-        let (quotient, remainder) = match usize::try_from(shift) {
-            Ok(up) => {
-                let scaled = numerator << up;
-                (&scaled / denominator, &scaled % denominator)
-            }
-            Err(_) => {
-                let down = usize::try_from(-shift).unwrap_or(usize::MAX);
-                let scaled = denominator << down;
-                (numerator / &scaled, numerator % &scaled)
-            }
-        };
-        let extra = quotient.bits().saturating_sub(bits);
-        let dropped = usize::try_from(extra).unwrap_or(usize::MAX);
-        let mut mantissa = &quotient >> dropped;
-        let low = &quotient - (&mantissa << dropped);
-        let half = BigUint::from(1u8) << (dropped.saturating_sub(1));
-        let sticky = remainder != zero;
-        let round_up = extra > 0 && (low > half || (low == half && (sticky || mantissa.bit(0))));
-        let mut exponent = exponent - shift + i64::try_from(extra).unwrap_or(0);
-        if round_up {
-            mantissa += 1u8;
-            if mantissa.bits() > bits {
-                mantissa >>= 1;
-                exponent += 1;
-            }
-        }
-        Self { mantissa, exponent }
-    }
-
-    /// `self × factor`, rounded to [`PRECISION`] bits.
-    fn times(&self, factor: &BigUint) -> Self {
-        Self::rounded(
-            &(&self.mantissa * factor),
-            &BigUint::from(1u8),
-            self.exponent,
-            PRECISION,
-        )
-    }
-
-    /// The integer part.
-    fn truncated(&self) -> BigUint {
-        match usize::try_from(self.exponent) {
-            Ok(up) => &self.mantissa << up,
-            Err(_) => {
-                let down = usize::try_from(-self.exponent).unwrap_or(usize::MAX);
-                match down >= usize::try_from(self.mantissa.bits()).unwrap_or(usize::MAX) {
-                    true => BigUint::ZERO,
-                    false => &self.mantissa >> down,
-                }
-            }
-        }
-    }
-}
-
 /// `text` read as Go's `big.Float.SetString` reads a decimal number (sign, digits with a point,
 /// exponent): whether it is negative, and its value. `None` when it is not a number.
-///
-/// Go keeps the mantissa's digits exactly, multiplies by 5 to the power of the decimal
-/// exponent (the power of 2 is exact) held in 128 bits, and rounds the product or quotient to 64.
-fn go_float(text: &str) -> anyhow::Result<Option<(bool, BinaryFloat)>> {
+fn go_float(text: &str) -> anyhow::Result<Option<(bool, GoFloat)>> {
     let (negative, unsigned) = match text.as_bytes().first() {
         Some(b'-') => (true, text.get(1..).unwrap_or("")),
         Some(b'+') => (false, text.get(1..).unwrap_or("")),
@@ -229,37 +150,13 @@ fn go_float(text: &str) -> anyhow::Result<Option<(bool, BinaryFloat)>> {
     if magnitude < -40 {
         return Ok(Some((
             negative,
-            BinaryFloat {
-                mantissa: BigUint::ZERO,
-                exponent: 0,
-            },
+            GoFloat::from_decimal(false, &BigUint::ZERO, 0),
         )));
     }
-    let one = BigUint::from(1u8);
-    if decimal_exponent == 0 {
-        return Ok(Some((
-            negative,
-            BinaryFloat::rounded(&mantissa, &one, 0, PRECISION),
-        )));
-    }
-    let power = u32::try_from(decimal_exponent.unsigned_abs()).unwrap_or(u32::MAX);
-    let five = BinaryFloat::rounded(&BigUint::from(5u8).pow(power), &one, 0, PRECISION + 64);
-    // 5^n held in 128 bits is exact up to 5^55.
-    let value = match decimal_exponent > 0 {
-        true => BinaryFloat::rounded(
-            &(&mantissa * &five.mantissa),
-            &one,
-            decimal_exponent + five.exponent,
-            PRECISION,
-        ),
-        false => BinaryFloat::rounded(
-            &mantissa,
-            &five.mantissa,
-            decimal_exponent - five.exponent,
-            PRECISION,
-        ),
-    };
-    Ok(Some((negative, value)))
+    Ok(Some((
+        negative,
+        GoFloat::from_decimal(false, &mantissa, decimal_exponent),
+    )))
 }
 
 #[cfg(test)]
@@ -302,7 +199,10 @@ mod tests {
         let (negative, amount) = go_float("1e60").unwrap().unwrap();
         assert!(!negative);
         assert_eq!(
-            amount.times(&BigUint::from(1u8)).truncated().to_string(),
+            amount
+                .times(&GoFloat::from_decimal(false, &BigUint::from(1u8), 0))
+                .truncated()
+                .to_string(),
             "999999999999999999999373423426722168652130621984886772203520"
         );
         let (_, amount) = go_float("7e57").unwrap().unwrap();
@@ -338,19 +238,5 @@ mod tests {
         ] {
             assert_eq!(bytes(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn binary_floats_round_to_nearest_even() {
-        let one = BigUint::from(1u8);
-        let round = |n: u64, bits| BinaryFloat::rounded(&BigUint::from(n), &one, 0, bits);
-        // 0b1011 to 3 bits: 0b110 × 2 (up: above half); 0b1010: a tie, to even 0b101 × 2.
-        assert_eq!(round(0b1011, 3).mantissa, BigUint::from(0b110u8));
-        assert_eq!(round(0b1010, 3).mantissa, BigUint::from(0b101u8));
-        assert_eq!(round(0b1001, 3).mantissa, BigUint::from(0b100u8));
-        assert_eq!(round(0b111, 2).mantissa, BigUint::from(0b10u8));
-        assert_eq!(round(0b111, 2).exponent, 2);
-        let third = BinaryFloat::rounded(&one, &BigUint::from(3u8), 0, 4);
-        assert_eq!((third.mantissa, third.exponent), (BigUint::from(11u8), -5));
     }
 }

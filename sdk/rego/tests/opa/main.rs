@@ -46,6 +46,8 @@ fn feature_enabled(name: &str) -> bool {
         "jwt-eddsa" => cfg!(feature = "jwt-eddsa"),
         "jwt-sign" => cfg!(feature = "jwt-sign"),
         "x509" => cfg!(feature = "x509"),
+        "uri" => cfg!(feature = "uri"),
+        "globs" => cfg!(feature = "globs"),
         _ => false,
     }
 }
