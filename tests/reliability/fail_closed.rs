@@ -95,11 +95,13 @@ allow := false if input.attributes.request.http.headers["x-user"] == "alice""#,
             Expect::PolicyDenial,
             RequestOutcome::Reply(403),
         ),
+        // No arithmetic: that would run the policy on the interpreter, which the instruction
+        // budget does not bound (its time budget does, on the proxy's clock).
         Case::new(
             "budget exceeded: a huge comprehension",
             r#"allow if {
     r := numbers.range(1, 3000)
-    count([1 | some i in r; some j in r; i == j + 5000]) == 0
+    count([1 | some i in r; some j in r; i < j; j < i]) == 0
 }"#,
             Expect::Failure("budget_exceeded"),
             upstream.clone(),
