@@ -3,9 +3,10 @@
 //! unknown fields, plus the WasmPlugin CEL rules and Istio's `sha256` rule; each plugin
 //! configuration is accepted by the compiled filter (`on_configure` in the harness, with the
 //! configuration as the JSON Istio passes) and equals the configuration of the Envoy bootstrap
-//! it mirrors; and the EnvoyFilter's Wasm filter config passes `envoy --mode validate`. The
-//! schema check is `palisade_testkit::istio`; the CLI's tests run it on what `palisade new`
-//! writes.
+//! it mirrors; the EnvoyFilter's Wasm filter config passes `envoy --mode validate`; and the
+//! native EnvoyFilter's dynamic-module filter, put in Envoy 1.40 with the module built, enforces
+//! its policy. The schema check is `palisade_testkit::istio`; the CLI's tests run it on what
+//! `palisade new` writes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,11 +22,15 @@ use crate::support;
 
 /// Which Envoy bootstrap each manifest's plugin configuration mirrors. Every manifest must be
 /// listed (a new one says here which bootstrap it agrees with).
-const MIRRORS: [(&str, &str); 4] = [
+const MIRRORS: [(&str, &str); 5] = [
     ("rego-authz-wasmplugin.yaml", "rego-authz-events.yaml"),
     ("rego-authz-body-wasmplugin.yaml", "rego-authz.yaml"),
     ("tenant-header-wasmplugin.yaml", "tenant-header-events.yaml"),
     ("rego-authz-envoyfilter.yaml", "rego-authz.yaml"),
+    (
+        "rego-authz-native-envoyfilter.yaml",
+        "rego-authz-native.yaml",
+    ),
 ];
 
 /// `events` fields that name the sink as the mesh sees it (`outbound|80||host`), which
@@ -33,6 +38,8 @@ const MIRRORS: [(&str, &str); 4] = [
 const SINK_FIELDS: [&str; 2] = ["sink_cluster", "sink_authority"];
 
 const WASM_FILTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+const DYNAMIC_MODULE_FILTER_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
 
 fn root() -> PathBuf {
     palisade_testkit::workspace::root()
@@ -104,6 +111,7 @@ fn deployed(resource: &Resource) -> Vec<Deployed> {
                 root_id: config["root_id"].as_str().unwrap_or_default().to_string(),
                 configuration: plugin_configuration(config.get("configuration")),
             })
+            .chain(dynamic_module_filters(doc).into_iter().map(native_filter))
             .collect(),
         _ => Vec::new(),
     }
@@ -121,14 +129,56 @@ fn wasm_extension_configs(doc: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// The plugin configuration of the one filter in an Envoy bootstrap.
+/// The dynamic-module filters (`DynamicModuleFilter` typed configs) an EnvoyFilter's
+/// HTTP_FILTER patches insert.
+fn dynamic_module_filters(doc: &Value) -> Vec<&Value> {
+    doc["spec"]["configPatches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["applyTo"] == "HTTP_FILTER")
+        .filter_map(|p| p.pointer("/patch/value/typed_config"))
+        .filter(|c| c["@type"] == DYNAMIC_MODULE_FILTER_TYPE)
+        .collect()
+}
+
+/// A dynamic-module filter as the filter package it loads (the module `rego_authz` is the
+/// package `rego-authz`), its filter name and its configuration.
+fn native_filter(typed_config: &Value) -> Deployed {
+    let module = typed_config["dynamic_module_config"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    Deployed {
+        package: module.replace('_', "-"),
+        root_id: typed_config["filter_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        configuration: plugin_configuration(typed_config.get("filter_config")),
+    }
+}
+
+/// The plugin configuration of the one filter in an Envoy bootstrap: a Wasm plugin's, or a
+/// dynamic-module filter's.
 fn bootstrap_configuration(file: &str) -> Value {
     let (rendered, plugins) = configs::render_for_validation(Path::new(file)).unwrap();
     let doc: Value = serde_yaml::from_str(&rendered).unwrap();
-    let wasm = support::wasm(&plugins[0]);
-    let mut found = configs::wasm_plugins(&doc, &wasm.to_string_lossy());
-    assert_eq!(found.len(), 1, "{file}: expected one wasm plugin");
-    found.remove(0).configuration
+    let mut found: Vec<Value> = match plugins.first() {
+        Some(plugin) => {
+            let wasm = support::wasm(plugin);
+            configs::wasm_plugins(&doc, &wasm.to_string_lossy())
+                .into_iter()
+                .map(|plugin| plugin.configuration)
+                .collect()
+        }
+        None => mappings(&doc)
+            .into_iter()
+            .filter(|m| m.get("@type") == Some(&json!(DYNAMIC_MODULE_FILTER_TYPE)))
+            .map(|m| native_filter(&Value::Object(m.clone())).configuration)
+            .collect(),
+    };
+    assert_eq!(found.len(), 1, "{file}: expected one filter");
+    found.remove(0)
 }
 
 /// The configuration without what depends on the deployment rather than the policy: the sink's
@@ -276,7 +326,7 @@ fn every_plugin_configuration_equals_its_envoy_bootstrap() {
 fn the_envoy_filter_wasm_config_passes_envoy_validate() {
     let resource = resources()
         .into_iter()
-        .find(|r| r.kind() == "EnvoyFilter")
+        .find(|r| r.kind() == "EnvoyFilter" && !wasm_extension_configs(&r.doc).is_empty())
         .unwrap();
     let patches = resource.doc["spec"]["configPatches"].as_array().unwrap();
     let extension = patches
@@ -312,7 +362,12 @@ fn the_envoy_filter_wasm_config_passes_envoy_validate() {
     let (rendered, _) = configs::render_for_validation(Path::new("rego-authz.yaml")).unwrap();
     let mut bootstrap: Value = serde_yaml::from_str(&rendered).unwrap();
     let mut replaced = 0;
-    replace_wasm_filter(&mut bootstrap, &typed_config, &mut replaced);
+    replace_filter(
+        &mut bootstrap,
+        "envoy.filters.http.wasm",
+        &typed_config,
+        &mut replaced,
+    );
     assert_eq!(replaced, 1);
     let config = serde_yaml::to_string(&bootstrap).unwrap();
     if let Err(error) = envoy::validate(&config) {
@@ -332,23 +387,72 @@ fn the_envoy_filter_wasm_config_passes_envoy_validate() {
     );
 }
 
-fn replace_wasm_filter(value: &mut Value, typed_config: &Value, replaced: &mut usize) {
+/// Replaces the `typed_config` of the HTTP filter named `name` in a bootstrap.
+fn replace_filter(value: &mut Value, name: &str, typed_config: &Value, replaced: &mut usize) {
     match value {
         Value::Object(map) => {
-            if map.get("name") == Some(&json!("envoy.filters.http.wasm")) {
+            if map.get("name") == Some(&json!(name)) {
                 map.insert("typed_config".into(), typed_config.clone());
                 *replaced += 1;
                 return;
             }
             for child in map.values_mut() {
-                replace_wasm_filter(child, typed_config, replaced);
+                replace_filter(child, name, typed_config, replaced);
             }
         }
         Value::Array(items) => {
             for item in items {
-                replace_wasm_filter(item, typed_config, replaced);
+                replace_filter(item, name, typed_config, replaced);
             }
         }
         _ => {}
     }
+}
+
+#[test]
+fn the_native_envoy_filter_enforces_its_policy_in_envoy_with_the_module() {
+    let resource = resources()
+        .into_iter()
+        .find(|r| r.kind() == "EnvoyFilter" && !dynamic_module_filters(&r.doc).is_empty())
+        .unwrap();
+    let patch = resource.doc["spec"]["configPatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["applyTo"] == "HTTP_FILTER")
+        .unwrap();
+    // Inserted before the router of the inbound HTTP connection manager, as its own filter.
+    assert_eq!(patch["patch"]["operation"], "INSERT_BEFORE");
+    assert_eq!(
+        patch.pointer("/match/listener/filterChain/filter/subFilter/name"),
+        Some(&json!("envoy.filters.http.router"))
+    );
+    let filter = patch["patch"]["value"].clone();
+    let package = native_filter(&filter["typed_config"]).package;
+    let module = palisade_build::build_native_once(&package)
+        .unwrap_or_else(|e| panic!("building {package} natively: {e}"));
+    // The native bootstrap with its dynamic-module filter replaced by the patch's.
+    let upstream = palisade_testkit::echo::EchoServer::start().unwrap();
+    let template = palisade_testkit::workspace::envoy_config("rego-authz-native.yaml");
+    let rendered = envoy::render_file(
+        &template,
+        &[("UPSTREAM_PORT", &upstream.port().to_string())],
+    )
+    .unwrap();
+    let mut bootstrap: Value = serde_yaml::from_str(&rendered).unwrap();
+    let mut replaced = 0;
+    replace_filter(
+        &mut bootstrap,
+        "envoy.filters.http.dynamic_modules",
+        &filter["typed_config"],
+        &mut replaced,
+    );
+    assert_eq!(replaced, 1);
+    let config = serde_yaml::to_string(&bootstrap).unwrap();
+    let proxy = envoy::Envoy::start_with_modules(&config, module.parent().unwrap())
+        .unwrap_or_else(|e| panic!("{}: Envoy refuses the filter: {e}", resource.label()));
+    let status = |path: &str, headers: &[(&str, &str)]| support::get(&proxy, path, headers).status;
+    assert_eq!(status("/public/index.html", &[]), 200);
+    assert_eq!(status("/private", &[]), 403);
+    assert_eq!(status("/private", &[("x-role", "admin")]), 200);
 }
