@@ -170,8 +170,10 @@ enum Command {
     /// format (one tar+gzip layer holding plugin.wasm) or the two-layer "oci" format, and prints
     /// the image's manifest digest (the `sha256` a WasmPlugin with an oci:// URL pins) and the
     /// module's sha256 (what http(s):// URLs pin). The same module always gives the same digest.
+    /// With --native, the image holds the filter built as an Envoy dynamic module instead
+    /// (lib<crate>.so at its root), to mount into the proxy.
     #[command(
-        after_help = "Examples:\n  palisade package rego-authz --output dist/rego-authz --tag 1.0.0\n  palisade package tenant-header --output dist/tenant-header.tar --variant oci\n  palisade package rego-authz -o dist/rego-authz --tag 1.0.0 --push registry.example.com/policies/rego-authz:1.0.0"
+        after_help = "Examples:\n  palisade package rego-authz --output dist/rego-authz --tag 1.0.0\n  palisade package tenant-header --output dist/tenant-header.tar --variant oci\n  palisade package rego-authz -o dist/rego-authz --tag 1.0.0 --push registry.example.com/policies/rego-authz:1.0.0\n  palisade package rego-authz --native -o dist/rego-authz-native --tag 1.0.0"
     )]
     Package(palisade_cli::package::PackageArgs),
 }

@@ -48,6 +48,7 @@ const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 const VARIANT_ANNOTATION: &str = "module.wasm.image/variant";
 const ABI_PREFIX: &[u8] = b"proxy_abi_version_";
 const WASM_MAGIC: &[u8] = b"\0asm";
+const ELF_MAGIC: &[u8] = b"\x7fELF";
 
 /// Which of the image formats Istio accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,6 +78,9 @@ pub enum OciError {
     /// The module does not export a proxy-wasm ABI version.
     #[error("not a proxy-wasm filter: the module exports no proxy_abi_version_* function")]
     NotProxyWasm,
+    /// The input is not a shared library.
+    #[error("not an Envoy dynamic module (no ELF magic number)")]
+    NotNative,
     /// A tag that a registry or an OCI layout would refuse.
     #[error("invalid tag {0:?}: expected 1-128 of A-Z a-z 0-9 _ . -, not starting with . or -")]
     Tag(String),
@@ -210,8 +214,6 @@ struct RuntimeConfig {
 /// An image of one filter module: manifest, config and layers, in memory.
 #[derive(Debug, Clone)]
 pub struct Image {
-    /// The format.
-    pub variant: Variant,
     /// The manifest; its digest is the image's digest.
     pub manifest: Blob,
     /// The image config.
@@ -219,7 +221,7 @@ pub struct Image {
     /// The layers, in manifest order.
     pub layers: Vec<Blob>,
     /// Hex SHA-256 of the module itself.
-    pub wasm_sha256: String,
+    pub module_sha256: String,
 }
 
 impl Image {
@@ -231,7 +233,7 @@ impl Image {
         let abi = abi_version(wasm).ok_or(OciError::NotProxyWasm)?;
         let (layers, diff_ids, annotations) = match variant {
             Variant::Compat => {
-                let tar = plugin_tar(wasm)?;
+                let tar = file_tar(PLUGIN_FILE, 0o644, wasm)?;
                 let diff_id = format!("sha256:{}", sha256_hex(&tar));
                 let layer = Blob::new(TAR_GZIP_LAYER_MEDIA_TYPE, gzip(&tar)?, None);
                 let annotations =
@@ -251,11 +253,47 @@ impl Image {
                 (vec![runtime, module], diff_ids, None)
             }
         };
+        Self::assemble(("wasm", "wasip1"), layers, diff_ids, annotations, wasm)
+    }
+
+    /// Packages an Envoy dynamic module (`lib<crate>.so`) built for this host: an image whose
+    /// file system holds the library at its root as `file_name`, to mount into a proxy (a
+    /// Kubernetes image volume) and name in `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`.
+    pub fn native(library: &[u8], file_name: &str) -> Result<Self, OciError> {
+        if !library.starts_with(ELF_MAGIC) {
+            return Err(OciError::NotNative);
+        }
+        let tar = file_tar(file_name, 0o755, library)?;
+        let diff_id = format!("sha256:{}", sha256_hex(&tar));
+        let layer = Blob::new(TAR_GZIP_LAYER_MEDIA_TYPE, gzip(&tar)?, None);
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        Self::assemble(
+            (architecture, "linux"),
+            vec![layer],
+            vec![diff_id],
+            None,
+            library,
+        )
+    }
+
+    /// The config and manifest over `layers`, for a module built for `platform`
+    /// (architecture, OS).
+    fn assemble(
+        (architecture, os): (&'static str, &'static str),
+        layers: Vec<Blob>,
+        diff_ids: Vec<String>,
+        annotations: Option<BTreeMap<String, String>>,
+        module: &[u8],
+    ) -> Result<Self, OciError> {
         let config = Blob::new(
             IMAGE_CONFIG_MEDIA_TYPE,
             json(&ImageConfig {
-                architecture: "wasm",
-                os: "wasip1",
+                architecture,
+                os,
                 rootfs: RootFs {
                     kind: "layers",
                     diff_ids,
@@ -271,11 +309,10 @@ impl Image {
             annotations,
         };
         Ok(Self {
-            variant,
             manifest: Blob::new(MANIFEST_MEDIA_TYPE, json(&manifest)?, None),
             config,
             layers,
-            wasm_sha256: sha256_hex(wasm),
+            module_sha256: sha256_hex(module),
         })
     }
 
@@ -445,11 +482,12 @@ fn tar_header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     header
 }
 
-/// The compat layer's content, uncompressed: a tar holding only `plugin.wasm`.
-fn plugin_tar(wasm: &[u8]) -> Result<Vec<u8>, OciError> {
+/// A layer's content, uncompressed: a tar holding one file, `name` (the compat layer holds
+/// `plugin.wasm`).
+fn file_tar(name: &str, mode: u32, bytes: &[u8]) -> Result<Vec<u8>, OciError> {
     let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar_header(tar::EntryType::Regular, 0o644, wasm.len() as u64);
-    tar.append_data(&mut header, PLUGIN_FILE, wasm)
+    let mut header = tar_header(tar::EntryType::Regular, mode, bytes.len() as u64);
+    tar.append_data(&mut header, name, bytes)
         .map_err(io("writing the layer's tar"))?;
     tar.into_inner().map_err(io("writing the layer's tar"))
 }
@@ -669,6 +707,26 @@ mod tests {
         assert!(matches!(
             image.write_layout(dir.path(), "v1"),
             Err(OciError::NotALayout(_))
+        ));
+    }
+
+    #[test]
+    fn a_native_image_is_one_layer_for_this_host_and_refuses_what_is_no_library() {
+        let library = b"\x7fELF\x02\x01\x01 stands in for a shared library".to_vec();
+        let image = Image::native(&library, "libfilter.so").unwrap();
+        assert_eq!(
+            image.digest(),
+            Image::native(&library, "libfilter.so").unwrap().digest()
+        );
+        assert_eq!(image.layers.len(), 1);
+        assert_eq!(image.layers[0].media_type, TAR_GZIP_LAYER_MEDIA_TYPE);
+        let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
+        assert_eq!(config["os"], "linux");
+        assert_ne!(config["architecture"], "wasm");
+        assert_eq!(image.module_sha256, sha256_hex(&library));
+        assert!(matches!(
+            Image::native(&module(), "libfilter.so"),
+            Err(OciError::NotNative)
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! `palisade package`: build a filter and write it as an OCI image Istio's `WasmPlugin` pulls
-//! (see [`crate::oci`] for the formats), then print what to pin in the `WasmPlugin`; optionally
-//! copy it to a registry with skopeo.
+//! (see [`crate::oci`] for the formats), then print what to pin in the `WasmPlugin`; or, with
+//! `--native`, an image holding the filter built as an Envoy dynamic module, to mount into the
+//! proxy. Optionally copy it to a registry with skopeo.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +26,11 @@ pub struct PackageArgs {
     /// application/vnd.module.wasm.content.layer.v1+wasm). Istio pulls both.
     #[arg(long, value_enum, default_value_t = Variant::Compat)]
     pub variant: Variant,
+    /// Package the filter built natively instead (`lib<crate>.so`, an Envoy dynamic module for
+    /// this host): an image whose file system holds the library at its root, to mount into the
+    /// proxy and name in ENVOY_DYNAMIC_MODULES_SEARCH_PATH (docs/DEPLOY.md, "Native on Istio").
+    #[arg(long, conflicts_with = "variant")]
+    pub native: bool,
     /// The tag the image gets in the layout.
     #[arg(long, default_value = "latest", value_name = "NAME")]
     pub tag: String,
@@ -43,12 +49,12 @@ pub struct Packaged {
     /// The skopeo reference of what was written (`oci:DIR:TAG` or `oci-archive:FILE`).
     pub reference: String,
     /// The module's size in bytes.
-    pub wasm_size: usize,
+    pub module_size: u64,
 }
 
-/// Writes `wasm` as an image at `output` (a directory, or an archive when it ends in `.tar`).
-pub fn write(wasm: &[u8], variant: Variant, output: &Path, tag: &str) -> anyhow::Result<Packaged> {
-    let image = Image::new(wasm, variant)?;
+/// Writes `image` of a module of `module_size` bytes at `output` (a directory, or an archive
+/// when it ends in `.tar`).
+pub fn write(image: Image, module_size: u64, output: &Path, tag: &str) -> anyhow::Result<Packaged> {
     let reference = if is_archive(output) {
         image.write_archive(output, tag)?;
         format!("oci-archive:{}", output.display())
@@ -59,7 +65,7 @@ pub fn write(wasm: &[u8], variant: Variant, output: &Path, tag: &str) -> anyhow:
     Ok(Packaged {
         image,
         reference,
-        wasm_size: wasm.len(),
+        module_size,
     })
 }
 
@@ -76,30 +82,59 @@ pub fn run(filter: &crate::toolchain::FilterCrate, args: &PackageArgs) -> anyhow
     if !is_archive(&args.output) {
         crate::oci::check_layout_dir(&args.output)?;
     }
-    let built = crate::toolchain::build_filter(filter)?;
-    let wasm =
-        std::fs::read(&built.path).with_context(|| format!("reading {}", built.path.display()))?;
-    let packaged = write(&wasm, args.variant, &args.output, &args.tag)?;
+    let (built, image) = match args.native {
+        true => {
+            let built = crate::toolchain::build_native_filter(filter)?;
+            let library = read(&built.path)?;
+            let file_name = built.path.file_name().unwrap_or_default().to_string_lossy();
+            let image = Image::native(&library, &file_name)?;
+            (built, image)
+        }
+        false => {
+            let built = crate::toolchain::build_filter(filter)?;
+            let image = Image::new(&read(&built.path)?, args.variant)?;
+            (built, image)
+        }
+    };
+    let packaged = write(image, built.size, &args.output, &args.tag)?;
     let image = &packaged.image;
-    println!(
-        "wrote {} ({} image of {package})",
-        packaged.reference,
-        args.variant.name()
-    );
+    let kind = match args.native {
+        true => "native",
+        false => args.variant.name(),
+    };
+    println!("wrote {} ({kind} image of {package})", packaged.reference);
     println!("manifest digest: {}", image.digest());
+    let module = if args.native { "library" } else { "wasm" };
     println!(
-        "wasm sha256: {} ({} bytes)",
-        image.wasm_sha256, packaged.wasm_size
+        "{module} sha256: {} ({} bytes)",
+        image.module_sha256, packaged.module_size
     );
-    let url = match &args.push {
+    let reference = match &args.push {
         Some(destination) => {
             let pushed = push(&packaged.reference, destination)?;
             println!("pushed to {pushed}");
-            match pushed.strip_prefix("docker://") {
-                Some(reference) => format!("oci://{reference}"),
-                None => format!("oci://REGISTRY/REPO:{}", args.tag),
-            }
+            pushed.strip_prefix("docker://").map(str::to_string)
         }
+        None => None,
+    };
+    if args.native {
+        let file = built.path.file_name().unwrap_or_default().to_string_lossy();
+        println!("in the proxy: mount the image (e.g. a Kubernetes image volume) at a directory,");
+        println!(
+            "  and set ENVOY_DYNAMIC_MODULES_SEARCH_PATH to it: Envoy loads {file} from there"
+        );
+        println!(
+            "  image: {}@{}",
+            reference.as_deref().map_or_else(
+                || format!("REGISTRY/REPO:{}", args.tag),
+                |r| r.rsplit_once(':').map_or(r, |(repo, _)| repo).to_string()
+            ),
+            image.digest()
+        );
+        return Ok(());
+    }
+    let url = match reference {
+        Some(reference) => format!("oci://{reference}"),
         None => format!("oci://REGISTRY/REPO:{}", args.tag),
     };
     println!("in a WasmPlugin:");
@@ -109,6 +144,10 @@ pub fn run(filter: &crate::toolchain::FilterCrate, args: &PackageArgs) -> anyhow
         image.digest().trim_start_matches("sha256:")
     );
     Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Copies `source` (a skopeo reference) to `destination` with skopeo, keeping digests; returns

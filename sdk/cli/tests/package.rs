@@ -2,7 +2,8 @@
 //! containers/image; Debian package `skopeo`, which scripts/setup installs): `skopeo inspect`
 //! reads each image, `skopeo copy` round-trips it (to another layout and to an archive) with
 //! its digest unchanged, and the `plugin.wasm` taken out of the copy with GNU tar (compat) or
-//! as the raw layer (oci) is byte-identical to the build.
+//! as the raw layer (oci) is byte-identical to the build; and the native image (`--native`)
+//! holds the very library built, at its root, executable.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -190,6 +191,80 @@ fn both_variants_round_trip_through_skopeo() {
         assert_eq!(read.digest, printed.digest);
         assert!(read.wasm == wasm);
     }
+}
+
+#[test]
+fn a_native_image_holds_the_built_library_at_its_root() {
+    let library = palisade_build::build_native_once(PACKAGE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("native");
+    let out = palisade(&[
+        "package",
+        PACKAGE,
+        "--native",
+        "--output",
+        image.to_str().unwrap(),
+        "--tag",
+        "1.0.0",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("ENVOY_DYNAMIC_MODULES_SEARCH_PATH"),
+        "{stdout}"
+    );
+    let bytes = std::fs::read(&library).unwrap();
+    let sha256 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("library sha256: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no library sha256 in:\n{stdout}"));
+    assert_eq!(sha256, palisade_cli::oci::sha256_hex(&bytes));
+
+    // skopeo reads it as a Linux image for this host, one tar+gzip layer.
+    let source = format!("oci:{}:1.0.0", image.display());
+    let inspected: Value = serde_json::from_str(&skopeo(&["inspect", &source])).unwrap();
+    assert_eq!(inspected["Os"], "linux");
+    let architecture = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    assert_eq!(inspected["Architecture"], architecture);
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 1);
+    let manifest: Value = serde_json::from_str(&skopeo(&["inspect", "--raw", &source])).unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+
+    // The layer, as a container runtime unpacks it: the library at the root, executable, the
+    // build byte for byte.
+    let file_name = library.file_name().unwrap().to_str().unwrap();
+    let layer = blob(&image, manifest["layers"][0]["digest"].as_str().unwrap());
+    let listing = Command::new("tar")
+        .arg("-tvzf")
+        .arg(&layer)
+        .output()
+        .unwrap();
+    let listing = text(&listing.stdout);
+    assert!(listing.starts_with("-rwxr-xr-x"), "{listing}");
+    assert_eq!(listing.lines().count(), 1, "{listing}");
+    assert!(
+        listing.trim_end().ends_with(&format!(" {file_name}")),
+        "{listing}"
+    );
+    let extracted = dir.path().join("extracted");
+    std::fs::create_dir_all(&extracted).unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(&layer)
+        .arg("-C")
+        .arg(&extracted)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(std::fs::read(extracted.join(file_name)).unwrap() == bytes);
 }
 
 #[test]
