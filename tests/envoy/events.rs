@@ -1,6 +1,8 @@
 //! Decision events in real Envoy: rego-authz with `envoy-configs/rego-authz-events.yaml`
 //! sending to a real CloudEvents sink (`palisade_testkit::sink::Sink`) through Envoy's own
-//! `dispatch_http_call`. What the sink receives is decoded again by the `cloudevents-sdk`
+//! `dispatch_http_call`; and the same plugin configuration on rego-authz built natively
+//! (`rego-authz-native.yaml` with the sink's cluster added), sending through the filter
+//! configuration's callouts. What the sink receives is decoded again by the `cloudevents-sdk`
 //! crate; what the filter counted is read from Envoy's admin `/stats`.
 //!
 //! The tests shorten `flush_interval_ms` (and, where the queue's bound is the point, shrink
@@ -25,41 +27,75 @@ const SOURCE: &str = "/palisade/rego-authz";
 /// How long events may take to arrive (flushes every 100 ms; a busy machine is slow).
 const ARRIVAL: Duration = Duration::from_secs(20);
 
+/// Which build of rego-authz Envoy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Wasm,
+    Native,
+}
+
+impl Backend {
+    /// Where Envoy puts the filter's own stats.
+    fn stats_prefix(self) -> &'static str {
+        match self {
+            Backend::Wasm => "wasmcustom.palisade.rego_authz.events.",
+            Backend::Native => "dynamicmodulescustom.palisade.rego_authz.events.",
+        }
+    }
+}
+
 /// Envoy with the shipped events config, an echo upstream and a real sink.
 struct Running {
     envoy: Envoy,
     listener: SocketAddr,
     _upstream: EchoServer,
     sink: Sink,
+    backend: Backend,
 }
 
 /// Starts everything; `events` is merged over the shipped config's `events` section.
-fn running(events: Value) -> Running {
+fn running(backend: Backend, events: Value) -> Running {
     let upstream = EchoServer::start().unwrap();
     let sink = Sink::start().unwrap();
-    let wasm = support::wasm("rego-authz");
-    let bootstrap = envoy::render_file(
-        &palisade_testkit::workspace::envoy_config(CONFIG),
-        &[
-            ("UPSTREAM_PORT", &upstream.port().to_string()),
-            ("SINK_PORT", &sink.port().to_string()),
-            ("WASM_PATH", &wasm.to_string_lossy()),
-        ],
-    )
-    .unwrap();
-    let envoy = support::start(&with_events(&bootstrap, events));
+    let bootstrap = events_bootstrap(&upstream, &sink.port().to_string());
+    let configuration = plugin_configuration(&bootstrap, events);
+    let envoy = match backend {
+        Backend::Wasm => support::start(
+            &envoy::with_plugin_configuration(&bootstrap, "rego-authz", &configuration).unwrap(),
+        ),
+        Backend::Native => {
+            let native = native_bootstrap(&bootstrap, &upstream, &configuration);
+            let module = crate::native::rego_authz_module();
+            Envoy::start_with_modules(&native, module.parent().unwrap())
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
     let listener = envoy.listener("ingress").unwrap();
     Running {
         envoy,
         listener,
         _upstream: upstream,
         sink,
+        backend,
     }
 }
 
-/// The bootstrap with `overrides` merged into the plugin configuration's `events` section
-/// (the policy, data and every other setting stay as the file has them).
-fn with_events(bootstrap: &str, overrides: Value) -> String {
+/// The shipped events config, rendered.
+fn events_bootstrap(upstream: &EchoServer, sink_port: &str) -> String {
+    envoy::render_file(
+        &palisade_testkit::workspace::envoy_config(CONFIG),
+        &[
+            ("UPSTREAM_PORT", &upstream.port().to_string()),
+            ("SINK_PORT", sink_port),
+            ("WASM_PATH", &support::wasm("rego-authz").to_string_lossy()),
+        ],
+    )
+    .unwrap()
+}
+
+/// The events config's plugin configuration with `overrides` merged into its `events`
+/// section (the policy, data and every other setting stay as the file has them).
+fn plugin_configuration(bootstrap: &str, overrides: Value) -> Value {
     let doc: Value = serde_yaml::from_str(bootstrap).unwrap();
     let plugin = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config\
                   /http_filters/0/typed_config/config";
@@ -73,7 +109,36 @@ fn with_events(bootstrap: &str, overrides: Value) -> String {
     for (name, value) in overrides.as_object().unwrap() {
         events.insert(name.clone(), value.clone());
     }
-    envoy::with_plugin_configuration(bootstrap, "rego-authz", &configuration).unwrap()
+    configuration
+}
+
+/// The native bootstrap (`rego-authz-native.yaml`) running `configuration`, with the events
+/// config's sink cluster.
+fn native_bootstrap(
+    events_bootstrap: &str,
+    upstream: &EchoServer,
+    configuration: &Value,
+) -> String {
+    let native = envoy::render_file(
+        &palisade_testkit::workspace::envoy_config("rego-authz-native.yaml"),
+        &[("UPSTREAM_PORT", &upstream.port().to_string())],
+    )
+    .unwrap();
+    let native = envoy::with_module_configuration(&native, "rego-authz", configuration).unwrap();
+    let events: serde_yaml::Value = serde_yaml::from_str(events_bootstrap).unwrap();
+    let sink_cluster = events["static_resources"]["clusters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "event_sink")
+        .expect("the events config's sink cluster")
+        .clone();
+    let mut native: serde_yaml::Value = serde_yaml::from_str(&native).unwrap();
+    native["static_resources"]["clusters"]
+        .as_sequence_mut()
+        .unwrap()
+        .push(sink_cluster);
+    serde_yaml::to_string(&native).unwrap()
 }
 
 /// One request of the mix, and what the policy must decide.
@@ -155,13 +220,14 @@ fn send_all(listener: SocketAddr, range: std::ops::Range<usize>) -> (Vec<Sent>, 
 }
 
 /// The filter's event counters and gauge, from Envoy's admin `/stats`.
-fn event_stats(envoy: &Envoy) -> BTreeMap<String, u64> {
-    const PREFIX: &str = "wasmcustom.palisade.rego_authz.events.";
-    envoy
+fn event_stats(running: &Running) -> BTreeMap<String, u64> {
+    let prefix = running.backend.stats_prefix();
+    running
+        .envoy
         .stats()
         .unwrap()
         .into_iter()
-        .filter_map(|(name, value)| Some((name.strip_prefix(PREFIX)?.to_string(), value)))
+        .filter_map(|(name, value)| Some((name.strip_prefix(prefix)?.to_string(), value)))
         .collect()
 }
 
@@ -171,13 +237,13 @@ fn stat(stats: &BTreeMap<String, u64>, name: &str) -> u64 {
 
 /// Polls the stats until `done` holds; the last stats either way.
 fn wait_for_stats(
-    envoy: &Envoy,
+    running: &Running,
     timeout: Duration,
     done: impl Fn(&BTreeMap<String, u64>) -> bool,
 ) -> BTreeMap<String, u64> {
     let deadline = Instant::now() + timeout;
     loop {
-        let stats = event_stats(envoy);
+        let stats = event_stats(running);
         if done(&stats) || Instant::now() >= deadline {
             return stats;
         }
@@ -274,7 +340,16 @@ fn check_decision_events(events: &[ReceivedEvent], sent: &[Sent]) {
 
 #[test]
 fn a_real_sink_receives_every_decision_event() {
-    let running = running(json!({"flush_interval_ms": 100}));
+    every_decision_event_arrives(Backend::Wasm);
+}
+
+#[test]
+fn a_real_sink_receives_every_decision_event_of_the_native_module() {
+    every_decision_event_arrives(Backend::Native);
+}
+
+fn every_decision_event_arrives(backend: Backend) {
+    let running = running(backend, json!({"flush_interval_ms": 100}));
     let (sent, _) = send_all(running.listener, 0..50);
     let events = running.sink.wait_for(50, ARRIVAL).unwrap();
     check_decision_events(&events, &sent);
@@ -286,7 +361,7 @@ fn a_real_sink_receives_every_decision_event() {
         running.sink.invalid()
     );
 
-    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 50));
+    let stats = wait_for_stats(&running, ARRIVAL, |s| settled(s, 50));
     assert_eq!(stat(&stats, "emitted"), 50, "{stats:?}");
     assert_eq!(stat(&stats, "delivered"), 50, "{stats:?}");
     assert_eq!(stat(&stats, "retried"), 0, "{stats:?}");
@@ -297,11 +372,12 @@ fn a_real_sink_receives_every_decision_event() {
 
 #[test]
 fn binary_and_structured_modes_reach_the_sink() {
-    for (mode, want) in [
-        ("binary", ContentMode::Binary),
-        ("structured", ContentMode::Structured),
+    for (backend, mode, want) in [
+        (Backend::Wasm, "binary", ContentMode::Binary),
+        (Backend::Wasm, "structured", ContentMode::Structured),
+        (Backend::Native, "binary", ContentMode::Binary),
     ] {
-        let running = running(json!({"flush_interval_ms": 100, "mode": mode}));
+        let running = running(backend, json!({"flush_interval_ms": 100, "mode": mode}));
         let (mut sent, _) = send_all(running.listener, 0..5);
         // A path whose subject needs percent-encoding in a ce-subject header.
         let odd = Sent {
@@ -316,7 +392,7 @@ fn binary_and_structured_modes_reach_the_sink() {
         let events = running.sink.wait_for(6, ARRIVAL).unwrap();
         check_decision_events(&events, &sent);
         assert!(events.iter().all(|e| e.mode == want), "{mode}");
-        let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 6));
+        let stats = wait_for_stats(&running, ARRIVAL, |s| settled(s, 6));
         assert_eq!(stat(&stats, "delivered"), 6, "{mode}: {stats:?}");
     }
 }
@@ -337,7 +413,16 @@ const SLOW: Duration = Duration::from_secs(1);
 
 #[test]
 fn a_failing_sink_slows_no_request_and_the_queue_stays_bounded() {
-    let running = running(small_queue());
+    failing_sink(Backend::Wasm);
+}
+
+#[test]
+fn a_failing_sink_slows_no_native_request_and_the_queue_stays_bounded() {
+    failing_sink(Backend::Native);
+}
+
+fn failing_sink(backend: Backend) {
+    let running = running(backend, small_queue());
     // Fewer than max_queue_events, so none is dropped however fast they come.
     let (mut sent, baseline) = send_all(running.listener, 0..15);
     running.sink.wait_for(15, ARRIVAL).unwrap();
@@ -350,7 +435,7 @@ fn a_failing_sink_slows_no_request_and_the_queue_stays_bounded() {
         failing < SLOW,
         "a request took {failing:?} while the sink failed (baseline {baseline:?})"
     );
-    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| {
+    let stats = wait_for_stats(&running, ARRIVAL, |s| {
         stat(s, "emitted") == 75 && stat(s, "retried") > 0
     });
     assert_eq!(stat(&stats, "emitted"), 75, "{stats:?}");
@@ -367,7 +452,7 @@ fn a_failing_sink_slows_no_request_and_the_queue_stays_bounded() {
     // The sink recovers: the 20 queued events (the newest) arrive, and nothing else is lost.
     running.sink.set_status(200);
     let events = running.sink.wait_for(35, Duration::from_secs(45)).unwrap();
-    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 75));
+    let stats = wait_for_stats(&running, ARRIVAL, |s| settled(s, 75));
     assert!(settled(&stats, 75), "{stats:?}");
     assert_eq!(
         stat(&stats, "delivered"),
@@ -390,7 +475,16 @@ fn print_event_log(envoy: &Envoy) {
 
 #[test]
 fn queued_events_arrive_when_a_stopped_sink_comes_back() {
-    let mut running = running(small_queue());
+    stopped_sink(Backend::Wasm);
+}
+
+#[test]
+fn queued_native_events_arrive_when_a_stopped_sink_comes_back() {
+    stopped_sink(Backend::Native);
+}
+
+fn stopped_sink(backend: Backend) {
+    let mut running = running(backend, small_queue());
     let (mut sent, baseline) = send_all(running.listener, 0..5);
     running.sink.wait_for(5, ARRIVAL).unwrap();
 
@@ -414,7 +508,7 @@ fn queued_events_arrive_when_a_stopped_sink_comes_back() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(refused() > 0, "Envoy never tried the stopped sink");
-    let stats = event_stats(&running.envoy);
+    let stats = event_stats(&running);
     assert_eq!(stat(&stats, "emitted"), 20, "{stats:?}");
     assert_eq!(stat(&stats, "delivered"), 5, "{stats:?}");
     assert_eq!(stat(&stats, "queued"), 15, "{stats:?}");
@@ -422,7 +516,7 @@ fn queued_events_arrive_when_a_stopped_sink_comes_back() {
 
     running.sink.restart().unwrap();
     let events = running.sink.wait_for(20, Duration::from_secs(45)).unwrap();
-    let stats = wait_for_stats(&running.envoy, ARRIVAL, |s| settled(s, 20));
+    let stats = wait_for_stats(&running, ARRIVAL, |s| settled(s, 20));
     assert!(settled(&stats, 20), "{stats:?}");
     assert_eq!(stat(&stats, "delivered"), 20, "none lost: {stats:?}");
     sent.extend(down_sent);
@@ -433,16 +527,9 @@ fn queued_events_arrive_when_a_stopped_sink_comes_back() {
 #[test]
 fn a_bad_events_section_makes_envoy_refuse_the_config() {
     let upstream = EchoServer::start().unwrap();
-    let bootstrap = envoy::render_file(
-        &palisade_testkit::workspace::envoy_config(CONFIG),
-        &[
-            ("UPSTREAM_PORT", &upstream.port().to_string()),
-            ("SINK_PORT", "9"),
-            ("WASM_PATH", &support::wasm("rego-authz").to_string_lossy()),
-        ],
-    )
-    .unwrap();
-    let bad = with_events(&bootstrap, json!({"mode": "fast"}));
+    let bootstrap = events_bootstrap(&upstream, "9");
+    let configuration = plugin_configuration(&bootstrap, json!({"mode": "fast"}));
+    let bad = envoy::with_plugin_configuration(&bootstrap, "rego-authz", &configuration).unwrap();
     let err = match Envoy::start(&bad) {
         Ok(envoy) => panic!("Envoy accepted mode: fast; log:\n{}", envoy.log()),
         Err(err) => err,

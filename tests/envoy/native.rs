@@ -13,6 +13,12 @@ use palisade_testkit::envoy::{self, Envoy};
 
 use crate::support::{self, get, Reply};
 
+/// `librego_authz.so`, built once per test process.
+pub fn rego_authz_module() -> PathBuf {
+    palisade_build::build_native_once("rego-authz")
+        .unwrap_or_else(|e| panic!("building rego-authz natively: {e}"))
+}
+
 /// `libtenant_header.so`, built once per test process.
 fn native_module() -> PathBuf {
     palisade_build::build_native_once("tenant-header")
@@ -257,7 +263,7 @@ fn the_request_view_has_envoys_addresses_and_a_panic_is_the_failure_mode_not_a_c
 }
 
 #[test]
-fn a_configuration_the_native_backend_cannot_run_is_refused_naming_the_field() {
+fn a_bad_configuration_is_refused_by_the_native_module_naming_the_field() {
     let upstream = EchoServer::start().unwrap();
     let template = palisade_testkit::workspace::envoy_config("tenant-header-native.yaml");
     let config = envoy::render_file(
@@ -265,18 +271,18 @@ fn a_configuration_the_native_backend_cannot_run_is_refused_naming_the_field() {
         &[("UPSTREAM_PORT", &upstream.port().to_string())],
     )
     .unwrap();
-    let with_events = serde_json::json!({
+    let bad_events = serde_json::json!({
         "allowed_tenants": ["acme"],
-        "events": { "sink_cluster": "sink" },
+        "events": { "sink_cluster": "sink", "mode": "fast" },
     });
-    let config = envoy::with_module_configuration(&config, "tenant-header", &with_events).unwrap();
+    let config = envoy::with_module_configuration(&config, "tenant-header", &bad_events).unwrap();
     let module = native_module();
     let refused = Envoy::start_with_modules(&config, module.parent().unwrap())
         .map(|_| ())
         .unwrap_err()
         .to_string();
     assert!(
-        refused.contains("tenant_header: events: decision events are not yet available"),
+        refused.contains("tenant_header: invalid plugin configuration: field `events.mode`"),
         "{refused}"
     );
     let misspelt = serde_json::json!({ "allowed_tenant": ["acme"] });

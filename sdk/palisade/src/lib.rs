@@ -142,11 +142,43 @@ macro_rules! __export_native_hooks {
             #[no_mangle]
             pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 config_envoy: *mut c_void,
-                _name: hooks::EnvoyBuffer,
+                name: hooks::EnvoyBuffer,
                 config: hooks::EnvoyBuffer,
             ) -> *const c_void {
                 // SAFETY: Envoy's arguments, as the hook's contract says.
-                unsafe { hooks::config_new::<$policy>(config_envoy, config) }
+                unsafe { hooks::config_new::<$policy>(config_envoy, name, config) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
+                config_envoy: *mut c_void,
+                config: *const c_void,
+                _event_id: u64,
+            ) {
+                // SAFETY: Envoy's arguments: the pointer config_new returned, on the main thread.
+                unsafe { hooks::config_scheduled(config_envoy, config) }
+            }
+            #[no_mangle]
+            pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
+                config_envoy: *mut c_void,
+                config: *const c_void,
+                callout: u64,
+                _result: i32,
+                headers: *const c_void,
+                headers_count: usize,
+                _body_chunks: *const c_void,
+                _body_chunks_count: usize,
+            ) {
+                // SAFETY: Envoy's arguments: the pointer config_new returned and the answer's
+                // headers, live through the hook.
+                unsafe {
+                    hooks::config_http_callout_done(
+                        config_envoy,
+                        config,
+                        callout,
+                        headers,
+                        headers_count,
+                    )
+                }
             }
             #[no_mangle]
             pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(

@@ -22,8 +22,8 @@
 //! Nothing here touches proxy-wasm: it runs on [`CalloutHost`], so it is unit-tested with a
 //! fake host and, compiled, in the harness.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::config::{DeliveryMode, EventsConfig};
@@ -255,7 +255,7 @@ impl EventEmitter {
     }
 
     /// Events waiting (the batch in flight or being retried included).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "native"))]
     pub(crate) fn queued_events(&self) -> usize {
         self.queue.len()
     }
@@ -434,27 +434,55 @@ fn clock(host: &dyn Host) -> SystemTime {
     })
 }
 
-/// A handle on the emitter the root context owns, for HTTP contexts (and the root itself).
+/// A handle on the emitter, for the request path and for delivery.
 ///
-/// Single-threaded like the VM: every call borrows the emitter for its duration only, so
-/// callbacks never overlap; if one ever did, the event is dropped and logged rather than the
-/// VM panicking.
+/// Every call locks the emitter for its duration only. In a Wasm VM (one thread) calls never
+/// wait; in the native backend the workers' requests and the main thread's deliveries share one
+/// emitter, and a call waits for the lock (held for one queue operation or one callout). A call
+/// made from inside another on the same thread (a host that answers a callout before the call
+/// returns) gets `None` instead of a deadlock or a panic.
 #[derive(Debug, Clone)]
 pub(crate) struct EventSink {
-    emitter: Rc<RefCell<EventEmitter>>,
+    emitter: Arc<Mutex<EventEmitter>>,
+}
+
+thread_local! {
+    /// The emitter this thread holds the lock of (its address), 0 for none.
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks an emitter held by this thread until dropped (on unwinding too).
+struct Holding {
+    previous: usize,
+}
+
+impl Holding {
+    fn mark(emitter: usize) -> Self {
+        Self {
+            previous: HELD.replace(emitter),
+        }
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        HELD.set(self.previous);
+    }
 }
 
 impl EventSink {
     /// Wraps an emitter.
     pub(crate) fn new(emitter: EventEmitter) -> Self {
         Self {
-            emitter: Rc::new(RefCell::new(emitter)),
+            emitter: Arc::new(Mutex::new(emitter)),
         }
     }
 
     /// Queues an event for delivery; returns at once and never fails.
     pub(crate) fn emit(&self, host: &mut dyn Host, event: &CloudEvent) {
-        self.with(|emitter| emitter.emit(host, event));
+        if self.with(|emitter| emitter.emit(host, event)).is_none() {
+            log::warn!("events: the emitter is busy on this thread; dropping an event");
+        }
     }
 
     /// Counts an event that could not be built.
@@ -464,18 +492,20 @@ impl EventSink {
 
     /// Whether both handles share one emitter.
     pub(crate) fn same_emitter(&self, other: &EventSink) -> bool {
-        Rc::ptr_eq(&self.emitter, &other.emitter)
+        Arc::ptr_eq(&self.emitter, &other.emitter)
     }
 
-    /// Runs `f` on the emitter; `None` (logged) if it is already borrowed.
+    /// Runs `f` on the emitter; `None` when this thread already holds it. A panic that left
+    /// it locked loses nothing: the queue and counts are whole between calls.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut EventEmitter) -> R) -> Option<R> {
-        match self.emitter.try_borrow_mut() {
-            Ok(mut emitter) => Some(f(&mut emitter)),
-            Err(_) => {
-                log::warn!("events: the emitter is busy; dropping the call");
-                None
-            }
+        let address = Arc::as_ptr(&self.emitter) as usize;
+        if HELD.get() == address {
+            log::debug!("events: the emitter is already in use on this thread");
+            return None;
         }
+        let mut emitter = self.emitter.lock().unwrap_or_else(PoisonError::into_inner);
+        let _holding = Holding::mark(address);
+        Some(f(&mut emitter))
     }
 }
 
@@ -908,5 +938,35 @@ mod tests {
         assert_eq!(sink.with(|e| e.queued_events()), Some(1));
         let busy = sink.with(|_| sink.with(|_| ()));
         assert_eq!(busy, Some(None), "a nested borrow is refused, not a panic");
+    }
+
+    #[test]
+    fn threads_sharing_a_sink_lose_no_event_and_a_panic_does_not_lock_it_for_good() {
+        let mut host = FakeHost::default();
+        let config = json!({"sink_cluster": "sink", "max_batch_events": 1000});
+        let sink = EventSink::new(emitter(&mut host, config));
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let mut host = FakeHost::default();
+                    for n in 0..50 {
+                        sink.emit(&mut host, &event(worker * 100 + n));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(sink.with(|e| e.queued_events()), Some(200));
+
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sink.with(|_| panic!("a bug while holding the emitter"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(sink.with(|e| e.queued_events()), Some(200), "usable again");
+        sink.emit(&mut host, &event(1000));
+        assert_eq!(sink.with(|e| e.queued_events()), Some(201));
     }
 }

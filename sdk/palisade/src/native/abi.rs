@@ -79,6 +79,9 @@ pub(crate) const RESPONSE_HEADERS: i32 = 2;
 pub(crate) const RECEIVED_REQUEST_BODY: i32 = 0;
 pub(crate) const BUFFERED_REQUEST_BODY: i32 = 1;
 
+/// `envoy_dynamic_module_type_http_callout_init_result_Success`.
+pub(crate) const CALLOUT_STARTED: i32 = 0;
+
 /// `envoy_dynamic_module_type_metrics_result_Success`.
 pub(crate) const METRICS_SUCCESS: i32 = 0;
 
@@ -183,4 +186,46 @@ extern "C" {
         label_values_length: usize,
         value: u64,
     ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_increment_counter(
+        config: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_increment_gauge(
+        config: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_decrement_gauge(
+        config: *mut c_void,
+        id: usize,
+        label_values: *const ModuleBuffer,
+        label_values_length: usize,
+        value: u64,
+    ) -> i32;
+    /// Returns `envoy_dynamic_module_type_http_callout_init_result` ([`CALLOUT_STARTED`] when
+    /// sent); the answer comes to `on_http_filter_config_http_callout_done` with `callout_id`.
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_http_callout(
+        config: *mut c_void,
+        callout_id: *mut u64,
+        cluster: ModuleBuffer,
+        headers: *const Header,
+        headers_length: usize,
+        body: ModuleBuffer,
+        timeout_ms: u64,
+    ) -> i32;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+        config: *mut c_void,
+    ) -> *mut c_void;
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+        scheduler: *mut c_void,
+        event_id: u64,
+    );
+    pub(crate) fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
+        scheduler: *mut c_void,
+    );
 }

@@ -14,12 +14,17 @@
 //! A policy that reads the body holds the whole request (headers included) while Envoy buffers
 //! the body up to its limit: what the Wasm filter does only with `allow_on_headers_stop_iteration`.
 //!
-//! Not yet native: decision events; of the properties, only `request.protocol` and the source
-//! and destination addresses are read.
+//! Decision events ([`events`]) queue into one emitter per configuration and leave from the main
+//! thread, through the configuration's callouts, paced by a [`ticker`].
+//!
+//! Not yet native: of the properties, only `request.protocol` and the source and destination
+//! addresses are read.
 #![allow(unsafe_code)] // the hooks take and hand back raw pointers
 
 mod abi;
+mod events;
 mod host;
+mod ticker;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -30,8 +35,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use abi::EnvoyBuffer;
+use events::NativeEvents;
 use host::{ConfigHost, StreamHost};
 
+use crate::events::decision::DecisionEvents;
 use crate::filter::{self, Arrived, Flow};
 use crate::metrics::FilterMetrics;
 use crate::policy::Policy;
@@ -45,12 +52,19 @@ struct NativeConfig {
     /// The plugin configuration as Envoy gave it.
     raw: Vec<u8>,
     metrics: FilterMetrics,
+    events: Option<NativeEvents>,
+}
+
+/// What one worker builds from a configuration, on its first request.
+struct Worker<P> {
+    policy: P,
+    events: Option<DecisionEvents>,
 }
 
 /// One request's state.
 struct NativeStream<P> {
     config: *const NativeConfig,
-    policy: Rc<P>,
+    worker: Rc<Worker<P>>,
     /// The request is held while the body the policy reads is buffered.
     awaiting_body: bool,
     /// Added to the response when it arrives (an allow decision's response headers).
@@ -60,8 +74,8 @@ struct NativeStream<P> {
 static NEXT_CONFIG_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// Each worker's policies, by configuration id.
-    static POLICIES: RefCell<HashMap<u64, Rc<dyn Any>>> = RefCell::new(HashMap::new());
+    /// Each worker's [`Worker`]s, by configuration id.
+    static WORKERS: RefCell<HashMap<u64, Rc<dyn Any>>> = RefCell::new(HashMap::new());
 }
 
 /// `envoy_dynamic_module_on_program_init`: the ABI version the module was built for. Also
@@ -96,16 +110,17 @@ impl log::Log for StderrLogger {
 /// line names the field).
 ///
 /// # Safety
-/// `config` must be Envoy's buffer, live for the call, `config_envoy` its filter configuration
-/// pointer.
+/// `name` and `config` must be Envoy's buffers, live for the call, `config_envoy` its filter
+/// configuration pointer.
 pub unsafe fn config_new<P: Policy>(
     config_envoy: *mut c_void,
+    name: EnvoyBuffer,
     config: EnvoyBuffer,
 ) -> *const c_void {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the caller's promise.
-        let raw = unsafe { config.bytes() };
-        build_config::<P>(config_envoy, raw.to_vec())
+        let (name, raw) = unsafe { (name.bytes(), config.bytes()) };
+        build_config::<P>(config_envoy, &String::from_utf8_lossy(name), raw.to_vec())
     }));
     match outcome {
         Ok(Ok(config)) => Box::into_raw(Box::new(config)).cast_const().cast(),
@@ -122,31 +137,87 @@ pub unsafe fn config_new<P: Policy>(
 
 fn build_config<P: Policy>(
     config_envoy: *mut c_void,
+    filter_name: &str,
     raw: Vec<u8>,
 ) -> Result<NativeConfig, String> {
     let (config, sdk) = parse_plugin_config::<P::Config>(&raw).map_err(|e| e.to_string())?;
     // Built here only to check the configuration: each worker builds its own.
     P::from_config(config).map_err(|e| e.to_string())?;
-    if sdk.events.is_some() {
-        return Err(
-            "events: decision events are not yet available in the native backend \
-                    (build the Wasm filter for them)"
-                .into(),
-        );
-    }
     let metrics = FilterMetrics::define(
-        &mut ConfigHost {
-            config: config_envoy,
-        },
+        &mut ConfigHost::new(config_envoy),
         P::NAME,
         P::ERROR_REASONS,
     )
     .map_err(|e| format!("defining metrics: {e}"))?;
+    let events = sdk
+        .events
+        .map(|events| {
+            NativeEvents::start(config_envoy, events, filter_name, P::NAME, P::EVENT_KIND)
+        })
+        .transpose()?;
+    log::info!(
+        "{}: configured{}",
+        P::NAME,
+        if events.is_some() {
+            ", with decision events"
+        } else {
+            ""
+        }
+    );
     Ok(NativeConfig {
         id: NEXT_CONFIG_ID.fetch_add(1, Ordering::Relaxed),
         raw,
         metrics,
+        events,
     })
+}
+
+/// `envoy_dynamic_module_on_http_filter_config_scheduled`, on the main thread: the ticker's
+/// tick, which delivers decision events.
+///
+/// # Safety
+/// `config` must come from [`config_new`], `config_envoy` be Envoy's pointer for it.
+pub unsafe fn config_scheduled(config_envoy: *mut c_void, config: *const c_void) {
+    // SAFETY: the caller's promise.
+    let Some(events) = (unsafe { config.cast::<NativeConfig>().as_ref() })
+        .and_then(|config| config.events.as_ref())
+    else {
+        return;
+    };
+    if catch_unwind(AssertUnwindSafe(|| events.on_tick(config_envoy))).is_err() {
+        log::error!("events: delivering panicked");
+    }
+}
+
+/// `envoy_dynamic_module_on_http_filter_config_http_callout_done`, on the main thread: the
+/// sink's answer to a delivery (no headers when the callout failed).
+///
+/// # Safety
+/// As [`config_scheduled`]; `headers` must point to `count` pairs live for the call.
+pub unsafe fn config_http_callout_done(
+    config_envoy: *mut c_void,
+    config: *const c_void,
+    callout: u64,
+    headers: *const c_void,
+    count: usize,
+) {
+    // SAFETY: the caller's promise.
+    let Some(events) = (unsafe { config.cast::<NativeConfig>().as_ref() })
+        .and_then(|config| config.events.as_ref())
+    else {
+        return;
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller's promise: Envoy's pairs, live through this hook.
+        let headers = unsafe { host::envoy_pairs(headers.cast(), count) };
+        match u32::try_from(callout) {
+            Ok(token) => events.on_answer(config_envoy, token, headers),
+            Err(_) => log::warn!("events: ignoring the answer to callout {callout}"),
+        }
+    }));
+    if outcome.is_err() {
+        log::error!("events: handling the sink's answer panicked");
+    }
 }
 
 /// `envoy_dynamic_module_on_http_filter_config_destroy`.
@@ -171,9 +242,9 @@ pub unsafe fn filter_new<P: Policy>(config: *const c_void) -> *const c_void {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the caller's promise.
         let shared = unsafe { &*config };
-        worker_policy::<P>(shared).map(|policy| NativeStream {
+        worker::<P>(shared).map(|worker| NativeStream {
             config,
-            policy,
+            worker,
             awaiting_body: false,
             response_headers: Vec::new(),
         })
@@ -184,16 +255,22 @@ pub unsafe fn filter_new<P: Policy>(config: *const c_void) -> *const c_void {
     }
 }
 
-fn worker_policy<P: Policy>(config: &NativeConfig) -> Option<Rc<P>> {
-    POLICIES.with(|policies| {
-        let mut policies = policies.borrow_mut();
-        if let Some(policy) = policies.get(&config.id).cloned() {
-            return policy.downcast::<P>().ok();
+fn worker<P: Policy>(config: &NativeConfig) -> Option<Rc<Worker<P>>> {
+    WORKERS.with(|workers| {
+        let mut workers = workers.borrow_mut();
+        if let Some(worker) = workers.get(&config.id).cloned() {
+            return worker.downcast::<Worker<P>>().ok();
         }
         let (policy_config, _) = parse_plugin_config::<P::Config>(&config.raw).ok()?;
-        let policy = Rc::new(P::from_config(policy_config).ok()?);
-        policies.insert(config.id, policy.clone());
-        Some(policy)
+        let worker = Rc::new(Worker {
+            policy: P::from_config(policy_config).ok()?,
+            events: match &config.events {
+                Some(events) => Some(events.for_worker(P::EVENT_KIND)?),
+                None => None,
+            },
+        });
+        workers.insert(config.id, worker.clone());
+        Some(worker)
     })
 }
 
@@ -221,7 +298,7 @@ pub unsafe fn request_headers<P: Policy>(
 ) -> i32 {
     // SAFETY: the caller's promise; Envoy calls a stream's hooks on one thread, one at a time.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    match stream.policy.body_limit() {
+    match stream.worker.policy.body_limit() {
         None => stream.decide(filter_envoy, None),
         Some(_) if end_of_stream => stream.decide(filter_envoy, Some(Ok(RequestBody::default()))),
         Some(_) => {
@@ -243,12 +320,15 @@ pub unsafe fn request_body<P: Policy>(
 ) -> i32 {
     // SAFETY: the caller's promise.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    let Some(limit) = stream.policy.body_limit().filter(|_| stream.awaiting_body) else {
+    let Some(limit) = stream
+        .worker
+        .policy
+        .body_limit()
+        .filter(|_| stream.awaiting_body)
+    else {
         return abi::CONTINUE;
     };
-    let host = StreamHost {
-        filter: filter_envoy,
-    };
+    let host = StreamHost::new(filter_envoy);
     // Envoy's count of the bytes so far; the bytes are copied once, when the policy decides.
     if !end_of_stream && host.request_body_size() <= limit {
         return abi::STOP_ITERATION_AND_BUFFER;
@@ -264,7 +344,12 @@ pub unsafe fn request_body<P: Policy>(
 pub unsafe fn request_trailers<P: Policy>(filter_envoy: *mut c_void, stream: *const c_void) -> i32 {
     // SAFETY: the caller's promise.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    match stream.policy.body_limit().filter(|_| stream.awaiting_body) {
+    match stream
+        .worker
+        .policy
+        .body_limit()
+        .filter(|_| stream.awaiting_body)
+    {
         Some(limit) => stream.decide_with_body(filter_envoy, limit, true),
         None => abi::CONTINUE,
     }
@@ -274,9 +359,7 @@ impl<P: Policy> NativeStream<P> {
     /// Decides with what was buffered; a body that cannot be read is a failure, handled by the
     /// policy's failure mode.
     fn decide_with_body(&mut self, filter_envoy: *mut c_void, limit: usize, complete: bool) -> i32 {
-        let host = StreamHost {
-            filter: filter_envoy,
-        };
+        let host = StreamHost::new(filter_envoy);
         let body = filter::read_body(&host, limit, complete)
             .map_err(|err| format!("{}: reading the request body: {err}", P::NAME));
         self.decide(filter_envoy, Some(body))
@@ -292,26 +375,28 @@ impl<P: Policy> NativeStream<P> {
         self.awaiting_body = false;
         // SAFETY: the configuration outlives its streams.
         let config = unsafe { &*self.config };
-        let policy = self.policy.as_ref();
+        let Worker { policy, events } = self.worker.as_ref();
+        let events = events.as_ref();
         let mut host = StreamHost {
             filter: filter_envoy,
+            ticker: config.events.as_ref().map(NativeEvents::ticker),
         };
         let decided = catch_unwind(AssertUnwindSafe(|| match body {
             Some(Err(message)) => {
-                filter::on_failure(policy, &config.metrics, &mut host, message, None)
+                filter::on_failure(policy, &config.metrics, &mut host, message, events)
             }
             body => {
                 let arrived = Arrived {
                     body: body.and_then(Result::ok),
                     sent_headers: None,
                 };
-                filter::on_request(policy, &config.metrics, &mut host, arrived, None)
+                filter::on_request(policy, &config.metrics, &mut host, arrived, events)
             }
         }));
         let flow = decided.unwrap_or_else(|_| {
             let message = format!("policy {} panicked", P::NAME);
             catch_unwind(AssertUnwindSafe(|| {
-                filter::on_failure(policy, &config.metrics, &mut host, message, None)
+                filter::on_failure(policy, &config.metrics, &mut host, message, events)
             }))
             .unwrap_or(Flow::Stop)
         });
@@ -335,12 +420,7 @@ pub unsafe fn response_headers<P: Policy>(filter_envoy: *mut c_void, stream: *co
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
     let headers = std::mem::take(&mut stream.response_headers);
     let _ = catch_unwind(AssertUnwindSafe(|| {
-        filter::on_response_headers(
-            &headers,
-            &mut StreamHost {
-                filter: filter_envoy,
-            },
-        );
+        filter::on_response_headers(&headers, &mut StreamHost::new(filter_envoy));
     }));
     abi::CONTINUE
 }
