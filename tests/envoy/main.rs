@@ -12,6 +12,7 @@
 mod configs;
 mod events;
 mod istio;
+mod mtls;
 mod native;
 mod sdk;
 mod support;

@@ -85,11 +85,13 @@ pub(crate) const CALLOUT_STARTED: i32 = 0;
 /// `envoy_dynamic_module_type_metrics_result_Success`.
 pub(crate) const METRICS_SUCCESS: i32 = 0;
 
-/// `envoy_dynamic_module_type_attribute_id`: `request.protocol`, `source.address` and
-/// `destination.address`.
+/// `envoy_dynamic_module_type_attribute_id`: `request.protocol`, `source.address`,
+/// `destination.address`, and the URI SANs of our own and of the peer's certificate.
 pub(crate) const ATTRIBUTE_REQUEST_PROTOCOL: i32 = 10;
 pub(crate) const ATTRIBUTE_SOURCE_ADDRESS: i32 = 24;
 pub(crate) const ATTRIBUTE_DESTINATION_ADDRESS: i32 = 26;
+pub(crate) const ATTRIBUTE_URI_SAN_LOCAL_CERTIFICATE: i32 = 36;
+pub(crate) const ATTRIBUTE_URI_SAN_PEER_CERTIFICATE: i32 = 37;
 
 /// `envoy_dynamic_module_type_on_http_filter_request_headers_status` and the others: Envoy's
 /// `Filter*Status` numbering.

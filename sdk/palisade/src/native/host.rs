@@ -228,6 +228,8 @@ impl Host for StreamHost<'_> {
             ["request", "protocol"] => abi::ATTRIBUTE_REQUEST_PROTOCOL,
             ["source", "address"] => abi::ATTRIBUTE_SOURCE_ADDRESS,
             ["destination", "address"] => abi::ATTRIBUTE_DESTINATION_ADDRESS,
+            ["connection", "uri_san_local_certificate"] => abi::ATTRIBUTE_URI_SAN_LOCAL_CERTIFICATE,
+            ["connection", "uri_san_peer_certificate"] => abi::ATTRIBUTE_URI_SAN_PEER_CERTIFICATE,
             _ => return Ok(None),
         };
         let mut result = EnvoyBuffer::EMPTY;

@@ -17,8 +17,8 @@
 //! Decision events ([`events`]) queue into one emitter per configuration and leave from the main
 //! thread, through the configuration's callouts, paced by a [`ticker`].
 //!
-//! Not yet native: of the properties, only `request.protocol` and the source and destination
-//! addresses are read.
+//! Of the properties, `request.protocol`, the source and destination addresses and the
+//! certificates' URI SANs are read ([`host::StreamHost`]); others read as absent.
 #![allow(unsafe_code)] // the hooks take and hand back raw pointers
 
 mod abi;
