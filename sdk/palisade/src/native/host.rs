@@ -152,7 +152,12 @@ unsafe fn copy_pairs(pairs: &[Header]) -> Vec<(String, String)> {
     let text = |ptr: *const u8, length: usize| {
         // SAFETY: the caller's promise.
         let bytes = unsafe { EnvoyBuffer { ptr, length }.bytes() };
-        String::from_utf8_lossy(bytes).into_owned()
+        // Validating first is the fast path (headers are almost always UTF-8; the lossy
+        // conversion walks byte by byte).
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        }
     };
     pairs
         .iter()
