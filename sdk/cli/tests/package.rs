@@ -159,18 +159,7 @@ fn both_variants_round_trip_through_skopeo() {
                     &copy,
                     copied_manifest["layers"][0]["digest"].as_str().unwrap(),
                 );
-                let extracted = dir.path().join("extracted");
-                std::fs::create_dir_all(&extracted).unwrap();
-                let status = Command::new("tar")
-                    .arg("-xzf")
-                    .arg(&layer)
-                    .arg("-C")
-                    .arg(&extracted)
-                    .arg("plugin.wasm")
-                    .status()
-                    .unwrap();
-                assert!(status.success());
-                std::fs::read(extracted.join("plugin.wasm")).unwrap()
+                extract(&layer, "plugin.wasm", &dir.path().join("extracted"))
             }
             _ => {
                 let layer = copied_manifest["layers"]
@@ -254,17 +243,23 @@ fn a_native_image_holds_the_built_library_at_its_root() {
         listing.trim_end().ends_with(&format!(" {file_name}")),
         "{listing}"
     );
-    let extracted = dir.path().join("extracted");
-    std::fs::create_dir_all(&extracted).unwrap();
+    let extracted = extract(&layer, file_name, &dir.path().join("extracted"));
+    assert!(extracted == bytes);
+}
+
+/// The file `member` of a gzipped tar layer, extracted with `tar` into `dir`.
+fn extract(layer: &Path, member: &str, dir: &Path) -> Vec<u8> {
+    std::fs::create_dir_all(dir).unwrap();
     let status = Command::new("tar")
         .arg("-xzf")
-        .arg(&layer)
+        .arg(layer)
         .arg("-C")
-        .arg(&extracted)
+        .arg(dir)
+        .arg(member)
         .status()
         .unwrap();
     assert!(status.success());
-    assert!(std::fs::read(extracted.join(file_name)).unwrap() == bytes);
+    std::fs::read(dir.join(member)).unwrap()
 }
 
 #[test]

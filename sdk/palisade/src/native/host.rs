@@ -144,6 +144,13 @@ impl MetricUpdates {
     }
 }
 
+/// Sets the ticker's period; only a configuration with decision events has one.
+fn tick_every(ticker: Option<&Ticker>, period: Duration) -> Result<(), HostError> {
+    let ticker = ticker.ok_or(unsupported("set_tick_period without events"))?;
+    ticker.set_period(period);
+    Ok(())
+}
+
 /// Header pairs Envoy wrote, copied out.
 ///
 /// # Safety
@@ -348,11 +355,7 @@ impl Host for StreamHost<'_> {
     }
 
     fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
-        let ticker = self
-            .ticker
-            .ok_or(unsupported("set_tick_period without events"))?;
-        ticker.set_period(period);
-        Ok(())
+        tick_every(self.ticker, period)
     }
 }
 
@@ -453,11 +456,7 @@ impl Host for ConfigHost<'_> {
         CONFIG_METRICS.apply(self.config, metric, delta)
     }
     fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
-        let ticker = self
-            .ticker
-            .ok_or(unsupported("set_tick_period without events"))?;
-        ticker.set_period(period);
-        Ok(())
+        tick_every(self.ticker, period)
     }
 }
 
