@@ -1,7 +1,8 @@
 //! The Envoy world: real Envoy on loopback, rendered from `envoy.yaml`, with a real echo upstream,
 //! a second echo server as the callout cluster, and a port that accepts connections but never
 //! answers. Requests are written as raw HTTP/1.1, so the headers Envoy receives are exactly the
-//! scenario's (no client defaults) and body chunks arrive as separate reads.
+//! scenario's (no client defaults) and body chunks arrive as separate reads. The native world is
+//! the same Envoy with the Wasm filter replaced by the crate's dynamic module.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -28,6 +29,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct EnvoyWorld {
     envoy: Envoy,
+    /// Where Envoy puts the filter's own stats: `wasmcustom.` or `dynamicmodulescustom.`.
+    stats_prefix: &'static str,
     listener: SocketAddr,
     upstream: EchoServer,
     callouts: EchoServer,
@@ -37,6 +40,16 @@ pub struct EnvoyWorld {
 
 impl EnvoyWorld {
     pub fn start(file: &ScenarioFile, wasm: &Path) -> anyhow::Result<Self> {
+        Self::start_with(file, wasm, None)
+    }
+
+    /// The same world with the Wasm filter replaced by the dynamic module `module`
+    /// (`lib<name>.so`), given the plugin's configuration as its `filter_config`.
+    pub fn start_native(file: &ScenarioFile, module: &Path) -> anyhow::Result<Self> {
+        Self::start_with(file, Path::new("/nonexistent.wasm"), Some(module))
+    }
+
+    fn start_with(file: &ScenarioFile, wasm: &Path, module: Option<&Path>) -> anyhow::Result<Self> {
         let upstream = EchoServer::start()?;
         let callouts = EchoServer::start()?;
         let slow = TcpListener::bind("127.0.0.1:0")?;
@@ -68,10 +81,21 @@ impl EnvoyWorld {
                 ),
             ],
         )?;
-        let envoy = Envoy::start(&config)?;
+        let (envoy, stats_prefix) = match module {
+            None => (Envoy::start(&config)?, "wasmcustom."),
+            Some(module) => {
+                let config = as_native(&config, module, &plugin.name, &plugin.configuration)?;
+                let modules = module.parent().context("the module's directory")?;
+                (
+                    Envoy::start_with_modules(&config, modules)?,
+                    "dynamicmodulescustom.",
+                )
+            }
+        };
         let listener = envoy.listener("ingress")?;
         Ok(Self {
             envoy,
+            stats_prefix,
             listener,
             upstream,
             callouts,
@@ -144,7 +168,7 @@ impl EnvoyWorld {
         Ok(self
             .envoy
             .stats()?
-            .get(&format!("wasmcustom.{name}"))
+            .get(&format!("{}{name}", self.stats_prefix))
             .copied())
     }
 
@@ -156,7 +180,10 @@ impl EnvoyWorld {
         Ok(wants
             .metrics
             .iter()
-            .filter_map(|name| Some((name.clone(), *stats.get(&format!("wasmcustom.{name}"))?)))
+            .filter_map(|name| {
+                let value = stats.get(&format!("{}{name}", self.stats_prefix))?;
+                Some((name.clone(), *value))
+            })
             .collect())
     }
 
@@ -173,13 +200,55 @@ impl EnvoyWorld {
     }
 }
 
-/// The messages of Envoy's `wasm log <plugin> <root id> <vm id>: <message>` lines (a message may
-/// continue on the lines after it, up to the next log entry).
+/// The bootstrap with its Wasm filter replaced by the dynamic module `module` (`lib<name>.so`,
+/// found by `<name>`) under the plugin's name, configured with `configuration` (JSON text).
+fn as_native(
+    bootstrap: &str,
+    module: &Path,
+    plugin: &str,
+    configuration: &str,
+) -> anyhow::Result<String> {
+    let name = module
+        .file_stem()
+        .and_then(|stem| stem.to_str()?.strip_prefix("lib"))
+        .context("a module file named lib<name>.so")?;
+    let filter = serde_json::json!({
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": { "name": name, "do_not_close": true },
+            "filter_name": plugin,
+            "filter_config": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": configuration,
+            },
+        },
+    });
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(bootstrap)?;
+    let filters = &mut doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"];
+    let wasm = filters
+        .as_sequence_mut()
+        .and_then(|filters| {
+            filters
+                .iter_mut()
+                .find(|f| f["name"] == "envoy.filters.http.wasm")
+        })
+        .context("no Wasm filter in the bootstrap")?;
+    *wasm = serde_yaml::to_value(filter)?;
+    Ok(serde_yaml::to_string(&doc)?)
+}
+
+/// The messages of Envoy's `wasm log <plugin> <root id> <vm id>: <message>` lines, or of a native
+/// module's `palisade <level>: <message>` lines (a message may continue on the lines after it, up
+/// to the next log entry).
 fn plugin_messages(log: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut in_message = false;
     for line in log.lines() {
-        if let Some((_, rest)) = line.split_once("] wasm log ") {
+        let wasm = line.split_once("] wasm log ").map(|(_, rest)| rest);
+        let native = line.strip_prefix("palisade ");
+        if let Some(rest) = wasm.or(native) {
             let message = rest.split_once(": ").map_or("", |(_, m)| m);
             out.push(message.to_string());
             in_message = true;

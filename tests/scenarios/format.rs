@@ -52,6 +52,11 @@ pub struct ScenarioFile {
     pub filter: Filter,
     #[serde(default)]
     pub plugin: Plugin,
+    /// Also run every step against the filter built natively (an Envoy dynamic module from the
+    /// same crate, configured with the same plugin configuration), which must meet the same
+    /// expectations: for files whose expectations hold in both backends.
+    #[serde(default)]
+    pub native: bool,
     pub scenarios: Vec<Scenario>,
 }
 

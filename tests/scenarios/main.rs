@@ -1,7 +1,9 @@
 //! Scenarios that run in both worlds: each `tests/scenarios/*.yaml` file (except the bootstrap
 //! template `envoy.yaml`) describes a plugin setup and requests with their expected outcome. The
 //! runner executes every file in `palisade-harness` and in real Envoy (with a real echo upstream)
-//! and fails when either world misses an expectation or the two worlds disagree.
+//! and fails when either world misses an expectation or the two worlds disagree. A file marked
+//! `native: true` also runs in a third world, real Envoy with the crate built as a dynamic
+//! module, which must meet the same expectations.
 //!
 //!     CARGO_TARGET_DIR=... cargo test -p palisade-tests --test scenarios
 //!
@@ -82,10 +84,18 @@ fn run_harness(file: &ScenarioFile, wasm: &Path) -> anyhow::Result<Vec<StepOutco
 }
 
 fn run_envoy(file: &ScenarioFile, wasm: &Path) -> anyhow::Result<(Vec<StepOutcome>, String)> {
-    let mut world = EnvoyWorld::start(file, wasm)?;
+    run_in(file, EnvoyWorld::start(file, wasm)?, "envoy")
+}
+
+/// Every step in an Envoy world (`name` for the messages).
+fn run_in(
+    file: &ScenarioFile,
+    mut world: EnvoyWorld,
+    name: &str,
+) -> anyhow::Result<(Vec<StepOutcome>, String)> {
     let mut out = Vec::new();
     for (s, i, step) in steps(file) {
-        let context = || format!("envoy: {} step {}", file.scenarios[s].name, i + 1);
+        let context = || format!("{name}: {} step {}", file.scenarios[s].name, i + 1);
         let outcome = match step {
             Step::Request(r) => world
                 .request(r, &Wants::of_request(r))
@@ -148,10 +158,25 @@ fn run_file(name: &str) {
     });
     let harness = harness.unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let (envoy, envoy_log) = envoy.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let native = match (&file.filter, file.native) {
+        (Filter::Crate(package), true) => {
+            let module = palisade_build::build_native_once(package)
+                .unwrap_or_else(|e| panic!("building {package} natively: {e}"));
+            let world = EnvoyWorld::start_native(&file, &module)
+                .unwrap_or_else(|e| panic!("{name}: native: {e:#}"));
+            let (outcomes, _) =
+                run_in(&file, world, "native").unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            Some(outcomes)
+        }
+        (filter, true) => panic!("{name}: only a crate builds natively, not {filter}"),
+        (_, false) => None,
+    };
 
     let mut mismatches = Vec::new();
     let mut dumps = Vec::new();
-    for ((s, i, step), (h, e)) in steps(&file).zip(harness.iter().zip(&envoy)) {
+    for (step_index, ((s, i, step), (h, e))) in
+        steps(&file).zip(harness.iter().zip(&envoy)).enumerate()
+    {
         let scenario = &file.scenarios[s];
         let before = mismatches.len();
         match (step, h, e) {
@@ -167,6 +192,9 @@ fn run_file(name: &str) {
                 };
                 check("harness", &request.expect, h, &mut out);
                 check("envoy", &request.expect, e, &mut out);
+                if let Some(StepOutcome::Request(n)) = native.as_ref().map(|n| &n[step_index]) {
+                    check("native", &request.expect, n, &mut out);
+                }
                 if let Some(only) = &request.harness_only {
                     check("harness", &only.expect, h, &mut out);
                 }
