@@ -55,9 +55,14 @@ struct Running {
 
 /// Starts everything; `events` is merged over the shipped config's `events` section.
 fn running(backend: Backend, events: Value) -> Running {
+    running_with(backend, events, |bootstrap| bootstrap.to_string())
+}
+
+/// [`running`], with `edit` applied to the shipped config first.
+fn running_with(backend: Backend, events: Value, edit: fn(&str) -> String) -> Running {
     let upstream = EchoServer::start().unwrap();
     let sink = Sink::start().unwrap();
-    let bootstrap = events_bootstrap(&upstream, &sink.port().to_string());
+    let bootstrap = edit(&events_bootstrap(&upstream, &sink.port().to_string()));
     let configuration = plugin_configuration(&bootstrap, events);
     let envoy = match backend {
         Backend::Wasm => support::start(
@@ -464,6 +469,46 @@ fn failing_sink(backend: Backend) {
     check_decision_events(&events, &sent);
     assert_eq!(running.sink.requests().invalid, 0);
     print_event_log(&running.envoy);
+}
+
+/// The sink's cluster with no endpoints: Envoy answers each callout itself (503, no healthy
+/// upstream), possibly before the call that sent it returns.
+fn without_sink_endpoints(bootstrap: &str) -> String {
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(bootstrap).unwrap();
+    let clusters = doc["static_resources"]["clusters"]
+        .as_sequence_mut()
+        .unwrap();
+    let sink = clusters
+        .iter_mut()
+        .find(|c| c["name"] == "event_sink")
+        .unwrap();
+    sink["load_assignment"]["endpoints"] = serde_yaml::Value::Sequence(Vec::new());
+    serde_yaml::to_string(&doc).unwrap()
+}
+
+#[test]
+fn a_sink_cluster_without_endpoints_slows_no_request_in_either_backend() {
+    for backend in [Backend::Wasm, Backend::Native] {
+        let running = running_with(backend, small_queue(), without_sink_endpoints);
+        let (_, slowest) = send_all(running.listener, 0..30);
+        assert!(slowest < SLOW, "{backend:?}: a request took {slowest:?}");
+        let stats = wait_for_stats(&running, ARRIVAL, |s| {
+            stat(s, "emitted") == 30 && stat(s, "retried") > 0
+        });
+        assert_eq!(stat(&stats, "emitted"), 30, "{backend:?}: {stats:?}");
+        assert_eq!(stat(&stats, "delivered"), 0, "{backend:?}: {stats:?}");
+        assert!(stat(&stats, "retried") > 0, "{backend:?}: {stats:?}");
+        assert_eq!(
+            stat(&stats, "dropped.queue_full"),
+            10,
+            "{backend:?}: {stats:?}"
+        );
+        assert_eq!(stat(&stats, "queued"), 20, "{backend:?}: {stats:?}");
+        // Envoy still answers, and still delivers nothing twice or elsewhere.
+        let (status, _) = send(running.listener, &nth_request(0));
+        assert_eq!(status, 200, "{backend:?}");
+        assert_eq!(running.sink.count(), 0, "{backend:?}");
+    }
 }
 
 /// What the filter logged about delivery (shown with `--nocapture`).
