@@ -1,7 +1,7 @@
 //! `palisade bench`: rego-authz against Envoy's native RBAC filter and no filter, side by side
 //! in one run, in real Envoy with one worker, under the same load from `wrk`; the same filters
-//! built natively (Envoy dynamic modules); and rego-authz with decision events to a real sink,
-//! for the cost of emitting.
+//! built natively (Envoy dynamic modules); and rego-authz, as Wasm and natively, with decision
+//! events to a real sink, for the cost of emitting.
 //!
 //! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so they all share the
 //! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
@@ -91,6 +91,12 @@ const VARIANTS: &[Variant] = &[
     Variant {
         name: "rego-authz + events",
         file: "bench/rego-authz-events.yaml",
+        filter: Some("rego-authz"),
+        policy: None,
+    },
+    Variant {
+        name: "native rego-authz + events",
+        file: "bench/rego-authz-native-events.yaml",
         filter: Some("rego-authz"),
         policy: None,
     },
@@ -227,11 +233,11 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
             let requests = sample.rps * options.seconds as f64;
             sample.cpu_us = cpu.map_or(f64::NAN, |cpu| cpu.as_secs_f64() * 1e6 / requests);
             println!(
-                "    round {round}: {:<20} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  Envoy CPU {:>6.1} us/req",
+                "    round {round}: {:<26} {:>9.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  Envoy CPU {:>6.1} us/req",
                 variant.name, sample.rps, sample.p50_us, sample.p99_us, sample.cpu_us
             );
             if variant.file.contains("events") {
-                print_event_counts(&envoy, &sink);
+                print_event_counts(&envoy, is_native, &sink);
             }
             if let Some(slot) = samples.get_mut(i) {
                 slot.push(sample);
@@ -267,7 +273,7 @@ fn with_the_sink_down(
     let before = rss_kib(envoy.pid());
     wrk(script, &url, seconds, options.connections)?;
     let after = rss_kib(envoy.pid());
-    let stat = event_stats(&envoy);
+    let stat = event_stats(&envoy, false);
     let mib = |kib: Option<u64>| kib.map_or(f64::NAN, |kib| kib as f64 / 1024.0);
     println!(
         "\nrego-authz + events with the sink down, {seconds} s of load: Envoy RSS {:.1} MiB before, {:.1} MiB after;\n\
@@ -282,11 +288,17 @@ fn with_the_sink_down(
     Ok(())
 }
 
-/// rego-authz's event counters, read once from Envoy's admin (0 for one it does not show).
-fn event_stats(envoy: &Envoy) -> impl Fn(&str) -> u64 {
+/// rego-authz's event counters, read once from Envoy's admin (0 for one it does not show), as
+/// the Wasm filter's or the native module's.
+fn event_stats(envoy: &Envoy, native: bool) -> impl Fn(&str) -> u64 {
     let stats = envoy.stats().unwrap_or_default();
+    let prefix = if native {
+        "dynamicmodulescustom"
+    } else {
+        "wasmcustom"
+    };
     move |name| {
-        let name = format!("wasmcustom.palisade.rego_authz.events.{name}");
+        let name = format!("{prefix}.palisade.rego_authz.events.{name}");
         stats.get(&name).copied().unwrap_or(0)
     }
 }
@@ -320,14 +332,14 @@ fn print_table(
         options.rounds, options.seconds, options.connections
     );
     println!(
-        "| variant              |    req/s | vs RBAC | p50 (us) | p99 (us) | Envoy CPU (us/req) |"
+        "| variant                    |    req/s | vs RBAC | p50 (us) | p99 (us) | Envoy CPU (us/req) |"
     );
     println!(
-        "|----------------------|---------:|--------:|---------:|---------:|-------------------:|"
+        "|----------------------------|---------:|--------:|---------:|---------:|-------------------:|"
     );
     for (variant, m) in VARIANTS.iter().zip(&medians) {
         println!(
-            "| {:<20} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} | {:>18.1} |",
+            "| {:<26} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} | {:>18.1} |",
             variant.name,
             m.rps,
             m.rps / rbac_rps,
@@ -356,8 +368,9 @@ fn print_table(
         cpu("native rego-authz") / cpu("Envoy RBAC"),
     );
     println!(
-        "emitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz)",
-        cpu("rego-authz + events") - cpu("rego-authz")
+        "emitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz), {:.1} us natively",
+        cpu("rego-authz + events") - cpu("rego-authz"),
+        cpu("native rego-authz + events") - cpu("native rego-authz"),
     );
     let ready_ms = |times: &[Duration]| median(times.iter().map(|d| d.as_secs_f64() * 1000.0));
     println!(
@@ -374,8 +387,8 @@ fn print_table(
 
 /// What happened to the events variant's events: a sink slower than the load shows up as
 /// drops (the queue's bound), not as request latency.
-fn print_event_counts(envoy: &Envoy, sink: &palisade_testkit::sink::Sink) {
-    let stat = event_stats(envoy);
+fn print_event_counts(envoy: &Envoy, native: bool, sink: &palisade_testkit::sink::Sink) {
+    let stat = event_stats(envoy, native);
     println!(
         "             events: {} emitted, {} delivered, {} dropped (queue full), {} queued; sink total {}",
         stat("emitted"),
