@@ -5,7 +5,8 @@
 //! module, with Envoy's behaviour where the spec is silent (property encodings, header-map rules, local
 //! replies, body buffering, failure policies). Tests drive callbacks and then look at state: the current
 //! headers and body, the local reply, callouts (and answer them), metrics, logs, shared data, queues.
-//! Time is virtual. Each `Host` owns its state, so tests run in parallel; only compiled modules are cached
+//! Time is virtual (but WASI's monotonic clock, which also runs with real time, as a guest timing
+//! its own work sees in Envoy). Each `Host` owns its state, so tests run in parallel; only compiled modules are cached
 //! process-wide. A `Host` is one instance of the module, a worker's; [`Process`] is what Envoy runs at
 //! `--concurrency N`: N + 2 instances (two on the main thread) sharing shared data, queues and metrics.
 //!
