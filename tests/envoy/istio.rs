@@ -117,29 +117,31 @@ fn deployed(resource: &Resource) -> Vec<Deployed> {
     }
 }
 
-/// The Wasm `PluginConfig`s of an EnvoyFilter's EXTENSION_CONFIG patches.
-fn wasm_extension_configs(doc: &Value) -> Vec<&Value> {
+/// The `typed_config`s of an EnvoyFilter's patches that apply to `apply_to` and have the
+/// type `type_url`.
+fn patched_configs<'a>(doc: &'a Value, apply_to: &str, type_url: &str) -> Vec<&'a Value> {
     doc["spec"]["configPatches"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["applyTo"] == "EXTENSION_CONFIG")
-        .filter(|p| p.pointer("/patch/value/typed_config/@type") == Some(&json!(WASM_FILTER_TYPE)))
-        .filter_map(|p| p.pointer("/patch/value/typed_config/config"))
+        .filter(|p| p["applyTo"] == apply_to)
+        .filter_map(|p| p.pointer("/patch/value/typed_config"))
+        .filter(|c| c["@type"] == type_url)
+        .collect()
+}
+
+/// The Wasm `PluginConfig`s of an EnvoyFilter's EXTENSION_CONFIG patches.
+fn wasm_extension_configs(doc: &Value) -> Vec<&Value> {
+    patched_configs(doc, "EXTENSION_CONFIG", WASM_FILTER_TYPE)
+        .into_iter()
+        .filter_map(|c| c.get("config"))
         .collect()
 }
 
 /// The dynamic-module filters (`DynamicModuleFilter` typed configs) an EnvoyFilter's
 /// HTTP_FILTER patches insert.
 fn dynamic_module_filters(doc: &Value) -> Vec<&Value> {
-    doc["spec"]["configPatches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| p["applyTo"] == "HTTP_FILTER")
-        .filter_map(|p| p.pointer("/patch/value/typed_config"))
-        .filter(|c| c["@type"] == DYNAMIC_MODULE_FILTER_TYPE)
-        .collect()
+    patched_configs(doc, "HTTP_FILTER", DYNAMIC_MODULE_FILTER_TYPE)
 }
 
 /// A dynamic-module filter as the filter package it loads (the module `rego_authz` is the

@@ -172,6 +172,16 @@ fn build_config<P: Policy>(
     })
 }
 
+/// The decision events of the configuration `config` (from [`config_new`]), if it has them.
+///
+/// # Safety
+/// `config` must be null or come from [`config_new`] and not be destroyed yet.
+unsafe fn events_of<'a>(config: *const c_void) -> Option<&'a NativeEvents> {
+    // SAFETY: the caller's promise.
+    let config = unsafe { config.cast::<NativeConfig>().as_ref() }?;
+    config.events.as_ref()
+}
+
 /// `envoy_dynamic_module_on_http_filter_config_scheduled`, on the main thread: the ticker's
 /// tick, which delivers decision events.
 ///
@@ -179,9 +189,7 @@ fn build_config<P: Policy>(
 /// `config` must come from [`config_new`], `config_envoy` be Envoy's pointer for it.
 pub unsafe fn config_scheduled(config_envoy: *mut c_void, config: *const c_void) {
     // SAFETY: the caller's promise.
-    let Some(events) = (unsafe { config.cast::<NativeConfig>().as_ref() })
-        .and_then(|config| config.events.as_ref())
-    else {
+    let Some(events) = (unsafe { events_of(config) }) else {
         return;
     };
     if catch_unwind(AssertUnwindSafe(|| events.on_tick(config_envoy))).is_err() {
@@ -202,9 +210,7 @@ pub unsafe fn config_http_callout_done(
     count: usize,
 ) {
     // SAFETY: the caller's promise.
-    let Some(events) = (unsafe { config.cast::<NativeConfig>().as_ref() })
-        .and_then(|config| config.events.as_ref())
-    else {
+    let Some(events) = (unsafe { events_of(config) }) else {
         return;
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -320,12 +326,7 @@ pub unsafe fn request_body<P: Policy>(
 ) -> i32 {
     // SAFETY: the caller's promise.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    let Some(limit) = stream
-        .worker
-        .policy
-        .body_limit()
-        .filter(|_| stream.awaiting_body)
-    else {
+    let Some(limit) = stream.awaited_body_limit() else {
         return abi::CONTINUE;
     };
     let host = StreamHost::new(filter_envoy);
@@ -344,18 +345,21 @@ pub unsafe fn request_body<P: Policy>(
 pub unsafe fn request_trailers<P: Policy>(filter_envoy: *mut c_void, stream: *const c_void) -> i32 {
     // SAFETY: the caller's promise.
     let stream = unsafe { &mut *stream.cast_mut().cast::<NativeStream<P>>() };
-    match stream
-        .worker
-        .policy
-        .body_limit()
-        .filter(|_| stream.awaiting_body)
-    {
+    match stream.awaited_body_limit() {
         Some(limit) => stream.decide_with_body(filter_envoy, limit, true),
         None => abi::CONTINUE,
     }
 }
 
 impl<P: Policy> NativeStream<P> {
+    /// The policy's body limit while the request is held for its body.
+    fn awaited_body_limit(&self) -> Option<usize> {
+        self.worker
+            .policy
+            .body_limit()
+            .filter(|_| self.awaiting_body)
+    }
+
     /// Decides with what was buffered; a body that cannot be read is a failure, handled by the
     /// policy's failure mode.
     fn decide_with_body(&mut self, filter_envoy: *mut c_void, limit: usize, complete: bool) -> i32 {
