@@ -126,6 +126,18 @@ pub struct BenchOptions {
     pub seconds: u64,
     /// wrk connections.
     pub connections: u32,
+    /// Run only the variants whose name contains one of these (the baselines, no filter and
+    /// Envoy RBAC, always run); all when empty.
+    pub only: Vec<String>,
+}
+
+impl BenchOptions {
+    fn runs(&self, variant: &Variant) -> bool {
+        let baseline = matches!(variant.name, "no filter" | "Envoy RBAC");
+        baseline
+            || self.only.is_empty()
+            || self.only.iter().any(|o| variant.name.contains(o.as_str()))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -174,6 +186,9 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     let mut native_ready_times = Vec::new();
     for round in 1..=options.rounds {
         for (i, variant) in VARIANTS.iter().enumerate() {
+            if !options.runs(variant) {
+                continue;
+            }
             let config = envoy::render_file(
                 &palisade_testkit::workspace::envoy_config(variant.file),
                 &[
@@ -251,6 +266,9 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
         options,
     );
     sink.stop();
+    if !options.only.is_empty() {
+        return Ok(());
+    }
     with_the_sink_down(&script, &wasm, &sink_port, options)
 }
 
@@ -338,6 +356,9 @@ fn print_table(
         "|----------------------------|---------:|--------:|---------:|---------:|-------------------:|"
     );
     for (variant, m) in VARIANTS.iter().zip(&medians) {
+        if !options.runs(variant) {
+            continue;
+        }
         println!(
             "| {:<26} | {:>8.0} | {:>7.2} | {:>8.1} | {:>8.1} | {:>18.1} |",
             variant.name,

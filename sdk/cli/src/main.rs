@@ -134,7 +134,9 @@ enum Command {
     Version,
     /// Benchmark rego-authz (with and without decision events) against Envoy's RBAC filter and
     /// no filter, in real Envoy under wrk.
-    #[command(after_help = "Example:\n  palisade bench --rounds 3 --seconds 8")]
+    #[command(
+        after_help = "Examples:\n  palisade bench --rounds 3 --seconds 8\n  palisade bench --only native --rounds 5"
+    )]
     Bench {
         /// Rounds over the variants (medians are reported).
         #[arg(long, default_value_t = 3)]
@@ -145,6 +147,10 @@ enum Command {
         /// Concurrent connections.
         #[arg(long, default_value_t = 32)]
         connections: u32,
+        /// Run only the variants whose name contains this (repeatable; no filter and Envoy
+        /// RBAC always run, as the baselines), e.g. `--only native`.
+        #[arg(long)]
+        only: Vec<String>,
     },
     /// Build a filter crate for wasm32-wasip1 and print its path, size and sha256.
     ///
@@ -207,10 +213,12 @@ fn main() -> std::process::ExitCode {
             rounds,
             seconds,
             connections,
+            only,
         } => palisade_cli::bench::run(&palisade_cli::bench::BenchOptions {
             rounds,
             seconds,
             connections,
+            only,
         })
         .map(|()| true),
         Command::Build { package, native } => build(package, native).map(|()| true),
