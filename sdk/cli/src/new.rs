@@ -215,7 +215,8 @@ fn rust_project(name: &str, sdk: &SdkSource) -> Vec<(&'static str, String)> {
                 .replace("{{NAME}}", name)
                 .replace("{{CRATE}}", &name.replace('-', "_"))
                 .replace("{{PALISADE_SOURCE}}", &sdk.dependency("sdk/palisade"))
-                .replace("{{HARNESS_SOURCE}}", &sdk.dependency("sdk/harness"));
+                .replace("{{HARNESS_SOURCE}}", &sdk.dependency("sdk/harness"))
+                .replace("{{BUILD_SOURCE}}", &sdk.dependency("sdk/build"));
             (*file, text)
         })
         .collect()

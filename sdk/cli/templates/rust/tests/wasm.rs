@@ -1,32 +1,24 @@
-//! The compiled filter, run the way Envoy runs it: built for wasm32-wasip1 (once per test
-//! process) and loaded by palisade-harness, a proxy-wasm host on wasmtime.
+//! The compiled filter, run the way Envoy runs it: built for wasm32-wasip1 as `palisade build`
+//! builds it (once per test process) and loaded by palisade-harness, a proxy-wasm host on
+//! wasmtime.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use palisade_harness::{HostBuilder, PluginConfig};
 
 const CONFIG: &str = r#"{"keys": {"k-123": "alice"}}"#;
 
-/// Builds the module with cargo (release, wasm32-wasip1) and returns its path.
+/// Builds the module as `palisade build` does (release, wasm32-wasip1, the same flags, so the
+/// command then finds it built) and returns its path.
 fn module() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| dir.join("target"), PathBuf::from);
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
-                .arg(dir.join("Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target)
-                .status()
-                .expect("running cargo");
-            assert!(status.success(), "building the module failed");
-            target.join("wasm32-wasip1/release/{{CRATE}}.wasm")
+            let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+            palisade_build::build_manifest(&manifest)
+                .expect("building the module")
+                .path
         })
         .clone()
 }
