@@ -4,8 +4,10 @@
 //! need tables), and, for case-insensitive patterns (`(?i)`), folded as Go folds them.
 //!
 //! Case folding is done here for ASCII letters (with their two non-ASCII partners, U+212A
-//! KELVIN SIGN for `k` and U+017F LONG S for `s`), so that Rust needs no case tables; a
-//! case-insensitive set holding any other character that has case is not supported.
+//! KELVIN SIGN for `k` and U+017F LONG S for `s`), so that Rust needs no case tables. A
+//! case-insensitive set holding any other character that has case (or a Unicode class) is
+//! folded by Rust's own `(?i)` in a build with the `regex-unicode` feature, whose simple case
+//! folding is Go's; without it, such a set is not supported.
 
 /// An ASCII set: ranges of characters.
 pub(super) type Ranges = &'static [(u32, u32)];
@@ -50,6 +52,10 @@ pub(super) fn posix_class(name: &str) -> Option<Ranges> {
 #[derive(Debug, PartialEq)]
 pub(super) struct Unsupported;
 
+/// Whether Rust's regex has its Unicode case tables here (the `regex-unicode` feature), so
+/// that it folds letters beyond ASCII.
+const RUST_FOLDS_UNICODE: bool = cfg!(feature = "regex-unicode");
+
 /// A set being built, as Go builds a class: ranges, negated sets inside it (`[\W]`), and
 /// Unicode classes (`\pL`, passed on to Rust).
 #[derive(Debug, Default)]
@@ -57,13 +63,18 @@ pub(super) struct CharSet {
     ranges: Vec<(u32, u32)>,
     negated: Vec<Vec<(u32, u32)>>,
     unicode: String,
+    /// Case-insensitive with characters beyond ASCII: written inside Rust's `(?i:...)`.
+    rust_folds: bool,
 }
 
 impl CharSet {
     /// `low-high`, folded when `fold`.
     pub(super) fn add_range(&mut self, low: u32, high: u32, fold: bool) -> Result<(), Unsupported> {
         match fold {
-            true => self.ranges.extend(folded(&[(low, high)])?),
+            true => {
+                let ranges = self.folded(&[(low, high)])?;
+                self.ranges.extend(ranges);
+            }
             false => self.ranges.push((low, high)),
         }
         Ok(())
@@ -77,7 +88,7 @@ impl CharSet {
         fold: bool,
     ) -> Result<(), Unsupported> {
         let set = match fold {
-            true => folded(set)?,
+            true => self.folded(set)?,
             false => set.to_vec(),
         };
         match negated {
@@ -87,13 +98,36 @@ impl CharSet {
         Ok(())
     }
 
-    /// A Unicode class (`\pL`), which this build cannot fold.
+    /// A Unicode class (`\pL`), folded by Rust when `fold` (only with its case tables).
     pub(super) fn add_unicode(&mut self, class: &str, fold: bool) -> Result<(), Unsupported> {
         if fold {
-            return Err(Unsupported);
+            self.fold_in_rust()?;
         }
         self.unicode.push_str(class);
         Ok(())
+    }
+
+    /// The ranges with what Go's case folding adds for their ASCII letters; characters beyond
+    /// ASCII are left to Rust's folding.
+    fn folded(&mut self, ranges: &[(u32, u32)]) -> Result<Vec<(u32, u32)>, Unsupported> {
+        if ranges
+            .iter()
+            .any(|&(low, high)| has_case_beyond_ascii(low, high))
+        {
+            self.fold_in_rust()?;
+        }
+        Ok(ascii_folded(ranges))
+    }
+
+    /// Has Rust fold the set: only a build with its case tables can.
+    fn fold_in_rust(&mut self) -> Result<(), Unsupported> {
+        match RUST_FOLDS_UNICODE {
+            true => {
+                self.rust_folds = true;
+                Ok(())
+            }
+            false => Err(Unsupported),
+        }
     }
 
     /// The set as a Rust class, negated when `negated`.
@@ -115,7 +149,10 @@ impl CharSet {
             class.push_str(NOTHING);
         }
         class.push(']');
-        class
+        match self.rust_folds {
+            true => format!("(?i:{class})"),
+            false => class,
+        }
     }
 }
 
@@ -155,7 +192,7 @@ fn has_case(c: char) -> bool {
 }
 
 /// The ranges with what Go's case folding adds for their ASCII letters.
-fn folded(ranges: &[(u32, u32)]) -> Result<Vec<(u32, u32)>, Unsupported> {
+fn ascii_folded(ranges: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let mut out = ranges.to_vec();
     for &(low, high) in ranges {
         let overlap = |from: u32, to: u32| (low.max(from), high.min(to));
@@ -174,18 +211,15 @@ fn folded(ranges: &[(u32, u32)]) -> Result<Vec<(u32, u32)>, Unsupported> {
         if holds(u32::from('s')) || holds(u32::from('S')) {
             out.push((0x17f, 0x17f));
         }
-        // Beyond ASCII: only characters without case fold to themselves.
-        let wide = low.max(0x80);
-        if wide <= high {
-            if high - wide > 1024 {
-                return Err(Unsupported);
-            }
-            if (wide..=high).filter_map(char::from_u32).any(has_case) {
-                return Err(Unsupported);
-            }
-        }
     }
-    Ok(out)
+    out
+}
+
+/// Whether `low..=high` holds a character beyond ASCII that has case (for a wide range, taken
+/// to be so without looking).
+fn has_case_beyond_ascii(low: u32, high: u32) -> bool {
+    let wide = low.max(0x80);
+    wide <= high && (high - wide > 1024 || (wide..=high).filter_map(char::from_u32).any(has_case))
 }
 
 #[cfg(test)]
@@ -214,13 +248,32 @@ mod tests {
         );
         assert_eq!(literal(u32::from('1'), true).unwrap(), "1");
         assert_eq!(literal(u32::from('中'), true).unwrap(), "中");
-        assert_eq!(literal(u32::from('é'), true), Err(Unsupported));
         assert_eq!(literal(u32::from('é'), false).unwrap(), "é");
         assert_eq!(literal(u32::from('.'), false).unwrap(), "\\x{2E}");
         let mut word = CharSet::default();
         word.add_set(WORD, true, true).unwrap();
         assert!(word.written(false).contains("\\x{17F}"));
+    }
+
+    #[cfg(not(feature = "regex-unicode"))]
+    #[test]
+    fn without_rusts_case_tables_letters_beyond_ascii_do_not_fold() {
+        assert_eq!(literal(u32::from('é'), true), Err(Unsupported));
         let mut wide = CharSet::default();
         assert_eq!(wide.add_range(0x80, 0x10ffff, true), Err(Unsupported));
+        assert_eq!(
+            CharSet::default().add_unicode("\\pL", true),
+            Err(Unsupported)
+        );
+    }
+
+    #[cfg(feature = "regex-unicode")]
+    #[test]
+    fn with_rusts_case_tables_rust_folds_letters_beyond_ascii() {
+        assert_eq!(literal(u32::from('é'), true).unwrap(), "(?i:[\\x{E9}])");
+        let mut set = CharSet::default();
+        set.add_range(u32::from('a'), u32::from('a'), true).unwrap();
+        set.add_unicode("\\p{Greek}", true).unwrap();
+        assert_eq!(set.written(true), "(?i:[^\\x{61}\\x{41}\\p{Greek}])");
     }
 }

@@ -8,16 +8,20 @@
 //! - named groups may have any ASCII letters, digits and `_` as names, twice the same
 //!   ([`Translated::names`] keeps them; Rust gets plain groups), and flags may repeat (`(?ii)`,
 //!   `(?)`); a repetition after a flag group applies to the item before it (`a(?i)*`);
-//! - `(?i)` folds ASCII letters as Go does ([`super::char_sets`]), without Rust's case tables;
+//! - `(?i)` folds ASCII letters as Go does ([`super::char_sets`]), without Rust's case tables
+//!   (other letters are folded by Rust, with the `regex-unicode` feature's tables);
 //! - what Go refuses is refused: stacked repetitions (`a**`, `a{2}{3}`), counts past 1,000
 //!   or nested beyond a product of 1,000, `\C`, `\1`, `\8`, escaped letters Go does not know,
 //!   and Rust's own syntax (`(?x)`, `\u0041`, `\<`, look-around).
 //!
-//! What this build cannot run ([`GoSyntaxError::Unsupported`]): Unicode classes (`\pL`; Rust
-//! needs tables this build leaves out), case-insensitive letters beyond ASCII, and nesting
-//! deeper than Rust's 250 levels (Go allows 1,000; Rust refuses it when compiling).
+//! What a build cannot run ([`GoSyntaxError::Unsupported`]): without the `regex-unicode`
+//! feature, Unicode classes (`\pL`; Rust needs tables the default build leaves out) and
+//! case-insensitive letters beyond ASCII; in any build, nesting deeper than Rust's 250 levels
+//! (Go allows 1,000; Rust refuses it when compiling).
 
 use super::char_sets::{self, CharSet, Unsupported};
+#[cfg(feature = "regex-unicode")]
+use super::unicode_names;
 
 /// A Go pattern in Rust's syntax.
 #[derive(Debug, PartialEq)]
@@ -402,24 +406,30 @@ impl Translator<'_> {
         }
     }
 
-    /// `\pN`, `\p{Name}`, `\PN`, `\P{Name}` (after the `\`), as Rust writes them.
+    /// `\pN`, `\p{Name}`, `\PN`, `\P{Name}` (after the `\`), as Rust writes them, for the
+    /// names Go knows ([`class_text`]); Go's `\p{^Name}` is `\P{Name}`.
     fn unicode_class(&mut self) -> Result<String, GoSyntaxError> {
         let Some(letter) = self.next() else {
             return refused("invalid character class range");
         };
+        let mut negated = letter == 'P';
         let name = match self.next() {
             Some('{') => {
                 let Some(end) = self.rest.find('}') else {
                     return refused("invalid character class range");
                 };
-                let name = self.rest.get(..end).unwrap_or_default();
+                let mut name = self.rest.get(..end).unwrap_or_default();
                 self.rest = self.rest.get(end + 1..).unwrap_or_default();
-                format!("{{{name}}}")
+                if let Some(positive) = name.strip_prefix('^') {
+                    name = positive;
+                    negated = !negated;
+                }
+                name.to_string()
             }
             Some(c) => c.to_string(),
             None => return refused("invalid character class range"),
         };
-        Ok(format!("\\{letter}{name}"))
+        class_text(&name, negated)
     }
 
     /// Go's `parseEscape` (after the `\`): a character.
@@ -588,6 +598,33 @@ fn go_int(text: &str) -> Option<(u64, &str)> {
     Some((value.min(u64::from(u32::MAX)), rest))
 }
 
+/// `\p{name}` (`\P` when `negated`) for Rust: the names Go knows ([`unicode_names`]), as Rust
+/// reads them the same way; anything else is refused, as Go refuses it.
+#[cfg(feature = "regex-unicode")]
+fn class_text(name: &str, negated: bool) -> Result<String, GoSyntaxError> {
+    let Some((name, inverted)) = unicode_names::resolve(name) else {
+        return refused("invalid character class range");
+    };
+    let negated = negated != inverted;
+    if name == "Cs" {
+        // Surrogates, which no text holds (Rust refuses a class of them).
+        return Ok(match negated {
+            true => "[\\x{0}-\\x{10FFFF}]".to_string(),
+            false => char_sets::NOTHING.to_string(),
+        });
+    }
+    let letter = if negated { 'P' } else { 'p' };
+    Ok(format!("\\{letter}{{{name}}}"))
+}
+
+/// `\p{name}` (`\P` when `negated`) as written: without Unicode tables Rust refuses every
+/// class, so the pattern is [`GoSyntaxError::Unsupported`] when it compiles.
+#[cfg(not(feature = "regex-unicode"))]
+fn class_text(name: &str, negated: bool) -> Result<String, GoSyntaxError> {
+    let letter = if negated { 'P' } else { 'p' };
+    Ok(format!("\\{letter}{{{name}}}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -711,9 +748,15 @@ mod tests {
         assert_eq!(rust("(?i:k)k"), "(?:[\\x{6B}\\x{4B}\\x{212A}])k");
         assert_eq!(rust("((?i)a)a"), "([\\x{61}\\x{41}])a");
         assert_eq!(rust("(?i)[^a-c]"), "[^\\x{61}-\\x{63}\\x{41}-\\x{43}]");
-        assert_eq!(translate("(?i)é"), Err(GoSyntaxError::Unsupported));
-        assert_eq!(translate("(?i)\\pL"), Err(GoSyntaxError::Unsupported));
         assert_eq!(rust("(?i)中"), "中");
+        // Letters beyond ASCII: Rust folds them, when it has the tables.
+        if cfg!(feature = "regex-unicode") {
+            assert_eq!(rust("(?i)é"), "(?i:[\\x{E9}])");
+            assert_eq!(rust("(?i)\\pL"), "(?i:[\\p{L}])");
+        } else {
+            assert_eq!(translate("(?i)é"), Err(GoSyntaxError::Unsupported));
+            assert_eq!(translate("(?i)\\pL"), Err(GoSyntaxError::Unsupported));
+        }
     }
 
     #[test]
