@@ -151,7 +151,7 @@ pub fn all() -> Vec<Extension> {
 
 /// `crypto.x509.*` (the `x509` feature).
 #[cfg(feature = "x509")]
-fn x509_extensions() -> [Extension; 4] {
+fn x509_extensions() -> [Extension; 5] {
     use super::x509;
     [
         extension("crypto.x509.parse_certificates", 1, |args| {
@@ -168,6 +168,9 @@ fn x509_extensions() -> [Extension; 4] {
             2,
             |args| x509::parse_and_verify_certificates_with_options(&args, now_ns()),
         ),
+        extension("crypto.x509.parse_rsa_private_key", 1, |args| {
+            x509::parse_rsa_private_key(&args)
+        }),
     ]
 }
 

@@ -11,6 +11,7 @@ mod der;
 mod json;
 mod name;
 mod pem;
+mod private_key;
 mod public_key;
 mod request;
 mod time;
@@ -19,6 +20,8 @@ mod verify;
 
 use anyhow::{anyhow, bail};
 use regorus::Value;
+
+pub(crate) use private_key::parse_rsa_private_key;
 
 use certificate::Certificate;
 use json::Fields;
