@@ -295,8 +295,15 @@ mod tests {
             manifest.contains("palisade-harness = { path = \"/src/palisade/sdk/harness\" }"),
             "{manifest}"
         );
+        assert!(
+            manifest.contains("palisade-build = { path = \"/src/palisade/sdk/build\" }"),
+            "{manifest}"
+        );
         let wasm_test = &files.iter().find(|(f, _)| *f == "tests/wasm.rs").unwrap().1;
-        assert!(wasm_test.contains("release/api_key.wasm"), "{wasm_test}");
+        assert!(
+            wasm_test.contains("palisade_build::build_manifest"),
+            "{wasm_test}"
+        );
 
         let git = SdkSource::Git("https://example.test/palisade.git".into());
         let files = rust_project("api-key", &git);
