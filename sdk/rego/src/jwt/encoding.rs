@@ -44,7 +44,7 @@ pub(super) fn jwk_base64_decode(encoded: &str) -> Option<Vec<u8>> {
 }
 
 /// Unpadded base64url, as a compact JWS writes each section.
-pub(super) fn base64url_encode(bytes: &[u8]) -> String {
+pub(crate) fn base64url_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

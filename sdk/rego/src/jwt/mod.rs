@@ -13,7 +13,7 @@
 //! with one is `false` (`[false, {}, {}]` for `decode_verify`), and `encode_sign` with one fails.
 
 mod constraints;
-mod encoding;
+pub(crate) mod encoding;
 mod go_json;
 mod jwk_members;
 mod keys;

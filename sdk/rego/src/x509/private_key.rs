@@ -16,6 +16,7 @@ use super::der::{tag, Der, Malformed};
 use super::json::Fields;
 use super::pem;
 use super::public_key::{curve, Curve};
+use crate::jwt::encoding::base64url_encode;
 
 const NAME: &str = "crypto.x509.parse_rsa_private_key";
 
@@ -137,16 +138,11 @@ fn pkcs8(der: &[u8]) -> Result<Value> {
     }
 }
 
-fn base64url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Base64url, unpadded, of `bytes` without leading zeros.
 fn b64(bytes: &[u8]) -> Value {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     let trimmed = bytes.get(start..).unwrap_or_default();
-    Value::from(base64url(trimmed))
+    Value::from(base64url_encode(trimmed))
 }
 
 /// The key's CRT coefficient (q⁻¹ mod p), as an unsigned number.
@@ -200,7 +196,7 @@ fn ec_jwk(der: &[u8], named_curve: Option<&[u64]>) -> Result<Value> {
     let mut d = vec![0u8; size - scalar.len()];
     d.extend_from_slice(scalar);
     let (name, x, y) = public_point(curve, &d)?;
-    let fixed = |bytes: &[u8]| Value::from(base64url(bytes));
+    let fixed = |bytes: &[u8]| Value::from(base64url_encode(bytes));
     Ok(Fields::new()
         .with("kty", "EC")
         .with("crv", name)
@@ -259,8 +255,8 @@ fn okp_jwk(signing: bool, seed: [u8; 32]) -> Result<Value> {
     Ok(Fields::new()
         .with("kty", "OKP")
         .with("crv", curve)
-        .with("x", Value::from(base64url(&public)))
-        .with("d", Value::from(base64url(&seed)))
+        .with("x", Value::from(base64url_encode(&public)))
+        .with("d", Value::from(base64url_encode(&seed)))
         .build())
 }
 
