@@ -49,10 +49,9 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "json.match_schema" | "json.verify_schema") if cfg!(not(feature = "jsonschema")) => {
             "in rego-authz built with `--features jsonschema`"
         }
-        (
-            _,
-            X509_PARSE | X509_REQUEST | X509_VERIFY | X509_VERIFY_WITH_OPTIONS | X509_PRIVATE_KEY,
-        ) if cfg!(not(feature = "x509")) => "in rego-authz built with `--features x509`",
+        _ if X509.contains(&name) && cfg!(not(feature = "x509")) => {
+            "in rego-authz built with `--features x509`"
+        }
         ("uri", _) if cfg!(not(feature = "uri")) => "in rego-authz built with `--features uri`",
         (_, "regex.globs_match") if cfg!(not(feature = "globs")) => {
             "in rego-authz built with `--features globs`"
@@ -76,11 +75,16 @@ pub fn why_unsupported(name: &str) -> &'static str {
     }
 }
 
-const X509_PARSE: &str = "crypto.x509.parse_certificates";
-const X509_REQUEST: &str = "crypto.x509.parse_certificate_request";
-const X509_VERIFY: &str = "crypto.x509.parse_and_verify_certificates";
-const X509_VERIFY_WITH_OPTIONS: &str = "crypto.x509.parse_and_verify_certificates_with_options";
-const X509_PRIVATE_KEY: &str = "crypto.x509.parse_rsa_private_key";
+/// The builtins of the `x509` feature.
+const X509: &[&str] = &[
+    "crypto.parse_private_keys",
+    "crypto.x509.parse_and_verify_certificates",
+    "crypto.x509.parse_and_verify_certificates_with_options",
+    "crypto.x509.parse_certificate_request",
+    "crypto.x509.parse_certificates",
+    "crypto.x509.parse_keypair",
+    "crypto.x509.parse_rsa_private_key",
+];
 
 /// OPA builtins deprecated before 1.0, which rego.v1 refuses and the filter does not provide.
 const DEPRECATED: &[&str] = &[
@@ -99,8 +103,6 @@ const DEPRECATED: &[&str] = &[
 
 /// OPA v1.20 builtins the filter does not have yet, with no reason beyond the work.
 const OPA_BUILTINS_NOT_YET: &[&str] = &[
-    "crypto.parse_private_keys",
-    "crypto.x509.parse_keypair",
     "graphql.is_valid",
     "graphql.parse",
     "graphql.parse_and_verify",

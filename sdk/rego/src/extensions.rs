@@ -151,7 +151,7 @@ pub fn all() -> Vec<Extension> {
 
 /// `crypto.x509.*` (the `x509` feature).
 #[cfg(feature = "x509")]
-fn x509_extensions() -> [Extension; 5] {
+fn x509_extensions() -> [Extension; 7] {
     use super::x509;
     [
         extension("crypto.x509.parse_certificates", 1, |args| {
@@ -170,6 +170,12 @@ fn x509_extensions() -> [Extension; 5] {
         ),
         extension("crypto.x509.parse_rsa_private_key", 1, |args| {
             x509::parse_rsa_private_key(&args)
+        }),
+        extension("crypto.parse_private_keys", 1, |args| {
+            x509::parse_private_keys(&args)
+        }),
+        extension("crypto.x509.parse_keypair", 2, |args| {
+            x509::parse_keypair(&args)
         }),
     ]
 }

@@ -9,6 +9,7 @@
 mod certificate;
 mod der;
 mod json;
+mod key_pair;
 mod name;
 mod pem;
 mod private_key;
@@ -21,7 +22,8 @@ mod verify;
 use anyhow::{anyhow, bail};
 use regorus::Value;
 
-pub(crate) use private_key::parse_rsa_private_key;
+pub(crate) use key_pair::parse_keypair;
+pub(crate) use private_key::{parse_private_keys, parse_rsa_private_key};
 
 use certificate::Certificate;
 use json::Fields;
