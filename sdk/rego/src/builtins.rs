@@ -5,7 +5,8 @@
 //! found when it is configured, and one that is neither defined by the policy, nor a regorus
 //! builtin, nor one of Palisade's extensions makes the configuration fail with its name.
 //! Builtins that reach the network or the host (`http.send`, `opa.runtime`, ...) are not
-//! compiled into the filter, so they are reported the same way.
+//! compiled into the filter, so they are reported the same way. `rego.metadata.*` is answered
+//! before compiling, by a rewrite (the `rego-metadata` feature).
 
 use std::collections::BTreeSet;
 
@@ -27,6 +28,7 @@ pub fn unsupported_calls(sources: &[&str], extensions: &[&str]) -> Vec<String> {
                 && !aliases.contains(first)
                 && !extensions.contains(&name.as_str())
                 && !KEYWORDS.contains(&name.as_str())
+                && !rewritten(name)
         })
         .filter(|name| is_unknown_function(&mut probe, name))
         .collect()
@@ -56,6 +58,11 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "regex.globs_match") if cfg!(not(feature = "globs")) => {
             "in rego-authz built with `--features globs`"
         }
+        (_, "rego.metadata.rule" | "rego.metadata.chain")
+            if cfg!(not(feature = "rego-metadata")) =>
+        {
+            "in rego-authz built with `--features rego-metadata` (METADATA annotations are YAML)"
+        }
         (_, "io.jwt.verify_es512") if cfg!(not(feature = "jwt-es512")) => {
             "in rego-authz built with `--features jwt-es512`"
         }
@@ -73,6 +80,11 @@ pub fn why_unsupported(name: &str) -> &'static str {
         }
         _ => "neither an OPA builtin the filter provides nor a function the policy defines",
     }
+}
+
+/// Whether a rewrite answers calls of `name` before compiling (`super::metadata`).
+fn rewritten(name: &str) -> bool {
+    cfg!(feature = "rego-metadata") && matches!(name, "rego.metadata.chain" | "rego.metadata.rule")
 }
 
 /// The builtins of the `x509` feature.
@@ -109,8 +121,6 @@ const OPA_BUILTINS_NOT_YET: &[&str] = &[
     "graphql.parse_query",
     "graphql.parse_schema",
     "graphql.schema_is_valid",
-    "rego.metadata.chain",
-    "rego.metadata.rule",
     "rego.parse_module",
     "strings.render_template",
 ];

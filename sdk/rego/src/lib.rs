@@ -22,6 +22,8 @@ pub mod interpreter_only;
 pub mod jwt;
 mod lexical;
 pub mod limits;
+#[cfg(feature = "rego-metadata")]
+mod metadata;
 mod negation;
 pub mod nesting;
 mod net;
@@ -328,7 +330,16 @@ fn compile(
         .iter()
         .map(|extension| (extension.name, extension.arity))
         .collect();
-    for (name, source) in &modules {
+    let policy_field = match config.policy {
+        Some(_) => "policy",
+        None => "policies",
+    };
+    #[cfg(feature = "rego-metadata")]
+    let metadata_rewritten = metadata::rewrite(&modules, rego_v0, MAX_POLICY_BYTES)
+        .map_err(|err| ConfigError::field(policy_field, format!("rego.metadata: {err}")))?;
+    #[cfg(not(feature = "rego-metadata"))]
+    let metadata_rewritten: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+    for ((name, _), source) in modules.iter().zip(&metadata_rewritten) {
         let field = match config.policy {
             Some(_) => "policy".to_string(),
             None => format!("policies.{name}"),
@@ -372,10 +383,6 @@ fn compile(
             ),
         ));
     }
-    let policy_field = match config.policy {
-        Some(_) => "policy",
-        None => "policies",
-    };
     if let Some(pattern) = sources
         .iter()
         .find_map(|source| object_patterns::find(source))

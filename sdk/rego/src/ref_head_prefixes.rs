@@ -65,7 +65,7 @@ pub(crate) fn rewrite(name: &str, source: &str, rego_v0: bool) -> String {
 
 /// The segments of a head like `p.q["r"]` that are names or strings, up to the first that is
 /// not (`users[name].role`: `users`), and whether that is all of them.
-fn constant_prefix(refr: &Ref<Expr>) -> (Vec<String>, bool) {
+pub(crate) fn constant_prefix(refr: &Ref<Expr>) -> (Vec<String>, bool) {
     let constant = |value: &regorus::Value| value.as_string().ok().map(|s| s.to_string());
     let (inner, segment) = match refr.as_ref() {
         Expr::Var { value, .. } => return (constant(value).into_iter().collect(), true),

@@ -53,6 +53,21 @@ pub struct Case {
     /// what the refusal must say: the construct it names.
     #[serde(default)]
     pub refused: BTreeMap<String, String>,
+    /// A cargo feature of palisade-rego the case needs: in a build without it, the filter must
+    /// refuse every rule, naming the feature.
+    #[serde(default)]
+    pub needs: Option<String>,
+}
+
+impl Case {
+    /// What Palisade's refusal of the rule at `path` must name, if it must refuse it.
+    fn refusal(&self, path: &str) -> Option<String> {
+        let missing = self.needs.as_ref().filter(|f| !crate::feature_enabled(f));
+        match missing {
+            Some(feature) => Some(format!("--features {feature}")),
+            None => self.refused.get(path).cloned(),
+        }
+    }
 }
 
 /// No data, one document, or several.
@@ -205,7 +220,7 @@ fn run_case(file: &str, case: &Case, tally: &mut Tally) {
                     continue;
                 }
                 (Ok(_), Err(err)) => {
-                    match case.refused.get(path) {
+                    match case.refusal(path) {
                         Some(construct) if err.contains(construct.as_str()) => {
                             tally.refused_by_palisade += 1;
                         }
@@ -218,7 +233,7 @@ fn run_case(file: &str, case: &Case, tally: &mut Tally) {
                     continue;
                 }
             };
-            if let Some(construct) = case.refused.get(path) {
+            if let Some(construct) = case.refusal(path) {
                 let diff = format!("Palisade accepts the policy, expected a refusal: {construct}");
                 note(tally, &rule_key, diff);
                 continue;

@@ -49,6 +49,7 @@ fn feature_enabled(name: &str) -> bool {
         "uri" => cfg!(feature = "uri"),
         "globs" => cfg!(feature = "globs"),
         "regex-unicode" => cfg!(feature = "regex-unicode"),
+        "rego-metadata" => cfg!(feature = "rego-metadata"),
         _ => false,
     }
 }
