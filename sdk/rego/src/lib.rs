@@ -16,6 +16,8 @@ pub mod extensions;
 mod globs_match;
 mod go_bytes;
 mod go_float;
+#[cfg(any(feature = "uri", feature = "x509"))]
+mod go_url;
 mod head_values;
 pub mod input;
 pub mod interpreter_only;

@@ -163,7 +163,7 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
                 Value::from(certificate::ip_text(ip))
             }),
         )
-        .with("URIs", json::list(&cert.uris, url::Url::to_value))
+        .with("URIs", json::list(&cert.uris, url::to_value))
         .with(
             "PermittedDNSDomainsCritical",
             cert.permitted_dns_domains_critical,
@@ -230,10 +230,11 @@ fn to_value(cert: &Certificate, with_uri_strings: bool) -> anyhow::Result<Value>
             cert.require_explicit_policy_zero,
         );
     if with_uri_strings {
-        let strings = cert
-            .uris
-            .as_ref()
-            .map(|uris| uris.iter().map(url::Url::text).collect::<Vec<_>>());
+        let strings = cert.uris.as_ref().map(|uris| {
+            uris.iter()
+                .map(crate::go_url::Url::text)
+                .collect::<Vec<_>>()
+        });
         fields = fields.with("URIStrings", json::strings(&strings));
     }
     Ok(fields.build())

@@ -7,7 +7,7 @@ use super::der::{self, tag, Der, Malformed, Read};
 use super::name::{self, Name};
 use super::public_key::{self, PublicKey};
 use super::time::{self, Time};
-use super::url::{self, Url};
+use crate::go_url::{self, Url};
 
 /// Why a certificate was refused (Go's message, for the debug log).
 pub(crate) type Refusal = &'static str;
@@ -508,8 +508,8 @@ fn subject_alternative_names(cert: &mut Certificate, mut value: Der<'_>) -> Resu
             }
             6 => {
                 let text = ia5(data, "x509: SAN uniformResourceIdentifier is malformed")?;
-                let uri = url::parse(&text).ok_or("x509: cannot parse URI")?;
-                if !uri.host().is_empty() && !domain_name_valid(uri.host(), false) {
+                let uri = go_url::parse(&text).map_err(|_| "x509: cannot parse URI")?;
+                if !uri.host.is_empty() && !domain_name_valid(&uri.host, false) {
                     return Err("x509: cannot parse URI: invalid domain");
                 }
                 push(&mut cert.uris, uri);

@@ -12,7 +12,6 @@ use super::json::{self, Fields};
 use super::name::{self, Attribute, AttributeValue, Name};
 use super::public_key::{self, PublicKey};
 use super::time;
-use super::url::Url;
 
 /// Go's `pkix.AttributeTypeAndValueSET`: an attribute's type and its values, a set of
 /// sequences of (type, value).
@@ -314,7 +313,7 @@ impl Request {
                     Value::from(certificate::ip_text(ip))
                 }),
             )
-            .with("URIs", json::list(&names.uris, Url::to_value))
+            .with("URIs", json::list(&names.uris, super::url::to_value))
             .build()
     }
 
