@@ -69,8 +69,10 @@ pub fn why_unsupported(name: &str) -> &'static str {
         (_, "io.jwt.verify_eddsa") if cfg!(not(feature = "jwt-eddsa")) => {
             "in rego-authz built with `--features jwt-eddsa`"
         }
-        (_, "net.lookup_ip_addr" | "providers.aws.sign_req") => {
-            "no network access or credentials inside the proxy's evaluation"
+        (_, "net.lookup_ip_addr") => "no network access inside the proxy's evaluation",
+        (_, "providers.aws.sign_req") => {
+            "it signs a request for http.send, which the proxy's evaluation cannot make (Envoy's \
+             aws_request_signing filter signs upstream requests)"
         }
         _ if DEPRECATED.contains(&name) => {
             "deprecated in OPA (rego.v1 refuses it): see docs/COMPATIBILITY.md for its replacement"
