@@ -298,6 +298,17 @@ fn valid_encoded(text: &str, part: Part) -> bool {
         .all(|b| b"!$&'()*+,;=:@[]%".contains(&b) || !should_escape(b, part))
 }
 
+/// Go's `EscapedPath` and `EscapedFragment`: the text as written (`raw`) when it is a valid
+/// encoding of `decoded`, else `decoded` escaped.
+#[cfg_attr(not(feature = "x509"), allow(dead_code))] // `URL.String`: certificates only.
+fn escaped(decoded: &str, raw: &str, part: Part) -> String {
+    if !raw.is_empty() && valid_encoded(raw, part) && unescape(raw, part).as_deref() == Ok(decoded)
+    {
+        return raw.to_string();
+    }
+    escape(decoded, part)
+}
+
 impl Url {
     /// Go's `URL.Hostname` and `URL.Port`: the host without brackets, and the port after the
     /// last colon when it is one.
@@ -320,27 +331,10 @@ impl Url {
     /// Go's `URL.EscapedPath`.
     #[cfg_attr(not(feature = "x509"), allow(dead_code))] // `URL.String`: certificates only.
     fn escaped_path(&self) -> String {
-        if !self.raw_path.is_empty()
-            && valid_encoded(&self.raw_path, Part::Path)
-            && unescape(&self.raw_path, Part::Path).as_deref() == Ok(self.path.as_str())
-        {
-            return self.raw_path.clone();
+        match self.path == "*" {
+            true => "*".into(),
+            false => escaped(&self.path, &self.raw_path, Part::Path),
         }
-        if self.path == "*" {
-            return "*".into();
-        }
-        escape(&self.path, Part::Path)
-    }
-
-    #[cfg_attr(not(feature = "x509"), allow(dead_code))] // `URL.String`: certificates only.
-    fn escaped_fragment(&self) -> String {
-        if !self.raw_fragment.is_empty()
-            && valid_encoded(&self.raw_fragment, Part::Fragment)
-            && unescape(&self.raw_fragment, Part::Fragment).as_deref() == Ok(self.fragment.as_str())
-        {
-            return self.raw_fragment.clone();
-        }
-        escape(&self.fragment, Part::Fragment)
     }
 
     /// Go's `URL.String`.
@@ -386,7 +380,7 @@ impl Url {
         }
         if !self.fragment.is_empty() {
             out.push('#');
-            out.push_str(&self.escaped_fragment());
+            out.push_str(&escaped(&self.fragment, &self.raw_fragment, Part::Fragment));
         }
         out
     }
