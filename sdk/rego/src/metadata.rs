@@ -10,10 +10,10 @@
 //!   its package and each package above it. Paths leave `data` out.
 //!
 //! A block belongs to the first statement below it (package, import or rule; a block with
-//! none is an error, as in OPA); without a scope
-//! it is `rule` (`document` with `entrypoint: true`) on a rule and `package` on a package. A
-//! `document`, `package` or `subpackages` annotation declared twice for the same path is an
-//! error, as in OPA. Blocks that OPA attaches oddly (a `package` scope on a rule, a `rule` scope
+//! none is an error, as in OPA); without a scope it is `rule` (`document` with
+//! `entrypoint: true`) on a rule and `package` on a package. A `document`, `package` or
+//! `subpackages` annotation declared twice for the same path is an error, as in OPA, and so is
+//! a call with arguments. Blocks that OPA attaches oddly (a `package` scope on a rule, a `rule` scope
 //! on a package) are refused when a policy calls these functions, so no call can differ.
 
 mod annotations;
@@ -38,7 +38,10 @@ pub(crate) fn rewrite(
     rego_v0: bool,
     max_added: usize,
 ) -> Result<Vec<String>, String> {
-    let calls: Vec<Vec<Call>> = modules.iter().map(|(_, source)| calls(source)).collect();
+    let calls = modules
+        .iter()
+        .map(|(name, source)| calls(source).map_err(|err| format!("{name}: {err}")))
+        .collect::<Result<Vec<_>, _>>()?;
     if calls.iter().all(Vec::is_empty) {
         return Ok(modules.iter().map(|(_, s)| s.to_string()).collect());
     }
@@ -90,9 +93,9 @@ struct Call {
     end: usize,
 }
 
-/// The calls of `rego.metadata.rule` and `rego.metadata.chain` in `source`, without
-/// arguments (`rego.metadata.rule()`).
-fn calls(source: &str) -> Vec<Call> {
+/// The calls of `rego.metadata.rule` and `rego.metadata.chain` in `source`; one with
+/// arguments is an error (they take none).
+fn calls(source: &str) -> Result<Vec<Call>, String> {
     let code = code_only(source);
     let mut found = Vec::new();
     for name in [RULE, CHAIN] {
@@ -100,23 +103,22 @@ fn calls(source: &str) -> Vec<Call> {
             if !is_word_at(&code, start, name) {
                 continue;
             }
-            let rest = code.get(start + name.len()..).unwrap_or_default();
-            let open = rest.len() - rest.trim_start().len();
-            let after_open = rest.get(open + 1..).unwrap_or_default();
-            let close = after_open.len() - after_open.trim_start().len();
-            if rest.get(open..open + 1) == Some("(")
-                && after_open.get(close..close + 1) == Some(")")
-            {
-                let end = start + name.len() + open + 1 + close + 1;
-                found.push(Call {
-                    function: name,
-                    start,
-                    end,
-                });
-            }
+            let after = start + name.len();
+            let rest = code.get(after..).unwrap_or_default();
+            let Some(inside) = rest.trim_start_matches([' ', '\t']).strip_prefix('(') else {
+                continue;
+            };
+            let Some(closed) = inside.trim_start_matches([' ', '\t']).strip_prefix(')') else {
+                return Err(format!("{name} takes no arguments"));
+            };
+            found.push(Call {
+                function: name,
+                start,
+                end: code.len() - closed.len(),
+            });
         }
     }
-    found
+    Ok(found)
 }
 
 /// A module's package, rules and annotations.
@@ -328,13 +330,15 @@ mod tests {
     #[test]
     fn each_call_becomes_its_value_on_its_line() {
         let source = "package t\n# METADATA\n# title: x\nr := rego.metadata.rule( )\n\
-                      c := [rego.metadata.chain()]\nf := rego.metadata.rule(1)\n";
+                      c := [rego.metadata.chain()]\n";
         let out = rewrite(&one(source), false, 1000).unwrap();
         assert_eq!(
             out[0],
             "package t\n# METADATA\n# title: x\nr := {\"scope\":\"rule\",\"title\":\"x\"}\n\
-             c := [[{\"path\":[\"t\",\"c\"]}]]\nf := rego.metadata.rule(1)\n"
+             c := [[{\"path\":[\"t\",\"c\"]}]]\n"
         );
+        let err = rewrite(&one("package t\nf := rego.metadata.rule(1)\n"), false, 1000);
+        assert!(err.unwrap_err().contains("takes no arguments"));
     }
 
     #[test]
