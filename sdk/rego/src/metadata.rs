@@ -42,12 +42,16 @@ pub(crate) fn rewrite(
         .iter()
         .map(|(name, source)| calls(source).map_err(|err| format!("{name}: {err}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let unchanged = || modules.iter().map(|(_, s)| s.to_string()).collect();
     if calls.iter().all(Vec::is_empty) {
-        return Ok(modules.iter().map(|(_, s)| s.to_string()).collect());
+        return Ok(unchanged());
     }
     let mut parsed = Vec::new();
     for (name, source) in modules {
-        let module = super::syntax::parse(name, source, rego_v0).map_err(|e| e.to_string())?;
+        // A module that does not parse is left for the compiler to report.
+        let Ok(module) = super::syntax::parse(name, source, rego_v0) else {
+            return Ok(unchanged());
+        };
         parsed.push(Annotated::of(name, source, &module)?);
     }
     let shared = Shared::of(&parsed)?;
