@@ -1,7 +1,8 @@
 //! `palisade bench`: rego-authz against Envoy's native RBAC filter and no filter, side by side
 //! in one run, in real Envoy with one worker, under the same load from `wrk`; the same filters
-//! built natively (Envoy dynamic modules); and rego-authz, as Wasm and natively, with decision
-//! events to a real sink, for the cost of emitting.
+//! built natively (Envoy dynamic modules), beside the Rust example tenant-header; and
+//! rego-authz, as Wasm and natively, with decision events to a real sink, for the cost of
+//! emitting.
 //!
 //! Each round starts each bootstrap of `envoy-configs/bench/` in turn (so they all share the
 //! machine's state of the moment), pins Envoy to CPU 0 and wrk to CPU 1, warms up, then
@@ -35,6 +36,9 @@ const ALLOW_ALL: &str = "package envoy.authz\n\nallow := true\n";
 /// The SDK's test policy that reads the headers and allows (`tests/filters/request-probe`,
 /// which accepts rego-authz's configuration): the floor of any policy written with the SDK.
 const SDK_FLOOR: &str = "request-probe";
+
+/// The example Rust policy (`examples/tenant-header`), measured natively.
+const TENANT_HEADER: &str = "tenant-header";
 
 const VARIANTS: &[Variant] = &[
     Variant {
@@ -86,6 +90,14 @@ const VARIANTS: &[Variant] = &[
         filter: Some("rego-authz"),
         policy: None,
     },
+    // A Rust policy natively: the example tenant-header (it allows every request of the mix,
+    // which carries an allowed tenant, and sets a header upstream).
+    Variant {
+        name: "native tenant-header",
+        file: "bench/tenant-header-native.yaml",
+        filter: Some(TENANT_HEADER),
+        policy: None,
+    },
     // Decision events to a real sink (started below): the cost of emitting, next to the
     // line above.
     Variant {
@@ -102,14 +114,15 @@ const VARIANTS: &[Variant] = &[
     },
 ];
 
-/// The request mix: an allowed public GET, an allowed admin POST, a denied GET.
+/// The request mix: an allowed public GET, an allowed admin POST, a denied GET (for the RBAC
+/// rules); each names an allowed tenant (for tenant-header).
 const WRK_SCRIPT: &str = r#"
 local requests = {}
 local n = 0
 init = function(args)
-  requests[1] = wrk.format("GET", "/public/item?id=7", {})
-  requests[2] = wrk.format("POST", "/private/item", {["x-role"] = "admin", ["content-length"] = "0"})
-  requests[3] = wrk.format("GET", "/private/item", {})
+  requests[1] = wrk.format("GET", "/public/item?id=7", {["x-tenant-id"] = "acme"})
+  requests[2] = wrk.format("POST", "/private/item", {["x-role"] = "admin", ["content-length"] = "0", ["x-tenant-id"] = "acme"})
+  requests[3] = wrk.format("GET", "/private/item", {["x-tenant-id"] = "acme"})
 end
 request = function()
   n = n % 3 + 1
@@ -159,9 +172,10 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<()> {
     println!("==> building {SDK_FLOOR} for wasm32-wasip1");
     let floor = palisade_build::build(SDK_FLOOR)?;
     let floor_wasm = floor.path.to_string_lossy().into_owned();
-    println!("==> building rego-authz and {SDK_FLOOR} as Envoy dynamic modules");
+    println!("==> building rego-authz, {SDK_FLOOR} and {TENANT_HEADER} as Envoy dynamic modules");
     let native = palisade_build::build_native("rego-authz")?;
     palisade_build::build_native(SDK_FLOOR)?;
+    palisade_build::build_native(TENANT_HEADER)?;
     let modules = native
         .path
         .parent()
@@ -376,33 +390,55 @@ fn print_table(
             .find(|(v, _)| v.name == name)
             .map_or(f64::NAN, |(_, m)| m.cpu_us)
     };
-    println!(
-        "\nover no filter, Envoy CPU per request: RBAC {:.1} us, the SDK floor {:.1} us (a wasm filter's calls in and out), rego-authz {:.1} us",
+    // A line whose figures come from rows that did not run (`--only`) is left out.
+    let say = |figures: &[f64], line: String| {
+        if figures.iter().all(|f| f.is_finite()) {
+            println!("{line}");
+        }
+    };
+    let (rbac, floor, rego) = (
         cpu("Envoy RBAC") - cpu("no filter"),
         cpu("SDK floor (allow)") - cpu("no filter"),
         cpu("rego-authz") - cpu("no filter"),
     );
-    println!(
-        "natively, over no filter: the SDK floor {:.1} us, rego-authz {:.1} us; native rego-authz's Envoy CPU per request is {:.2}x RBAC's",
+    say(&[rbac, floor, rego], format!(
+        "\nover no filter, Envoy CPU per request: RBAC {rbac:.1} us, the SDK floor {floor:.1} us (a wasm filter's calls in and out), rego-authz {rego:.1} us"
+    ));
+    let (floor, rego, ratio) = (
         cpu("native SDK floor") - cpu("no filter"),
         cpu("native rego-authz") - cpu("no filter"),
         cpu("native rego-authz") / cpu("Envoy RBAC"),
     );
-    println!(
-        "emitting a decision event costs {:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz), {:.1} us natively",
+    say(&[floor, rego, ratio], format!(
+        "natively, over no filter: the SDK floor {floor:.1} us, rego-authz {rego:.1} us; native rego-authz's Envoy CPU per request is {ratio:.2}x RBAC's"
+    ));
+    let ratio = cpu("native tenant-header") / cpu("Envoy RBAC");
+    say(
+        &[ratio],
+        format!("a Rust policy natively (tenant-header): Envoy CPU per request {ratio:.2}x RBAC's"),
+    );
+    let (wasm, native) = (
         cpu("rego-authz + events") - cpu("rego-authz"),
         cpu("native rego-authz + events") - cpu("native rego-authz"),
     );
+    say(&[wasm, native], format!(
+        "emitting a decision event costs {wasm:.1} us of Envoy CPU per request (rego-authz + events minus rego-authz), {native:.1} us natively"
+    ));
     let ready_ms = |times: &[Duration]| median(times.iter().map(|d| d.as_secs_f64() * 1000.0));
-    println!(
-        "\nrego-authz.wasm: {} bytes; Envoy start to ready with it: {:.0} ms (median)",
-        sizes.0,
-        ready_ms(ready.0)
+    let (wasm, native) = (ready_ms(ready.0), ready_ms(ready.1));
+    say(
+        &[wasm],
+        format!(
+            "\nrego-authz.wasm: {} bytes; Envoy start to ready with it: {wasm:.0} ms (median)",
+            sizes.0
+        ),
     );
-    println!(
-        "librego_authz.so: {} bytes; Envoy start to ready with it: {:.0} ms (median)",
-        sizes.1,
-        ready_ms(ready.1)
+    say(
+        &[native],
+        format!(
+            "librego_authz.so: {} bytes; Envoy start to ready with it: {native:.0} ms (median)",
+            sizes.1
+        ),
     );
 }
 
