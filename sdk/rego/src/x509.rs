@@ -50,18 +50,13 @@ fn certificates_from_text(input: &str) -> anyhow::Result<Vec<Certificate>> {
 
 /// OPA's `getX509CertsFromPem`: every block must be a `CERTIFICATE`; their bytes are parsed
 /// together.
-fn certificates_from_pem(mut text: &[u8]) -> anyhow::Result<Vec<Certificate>> {
+fn certificates_from_pem(text: &[u8]) -> anyhow::Result<Vec<Certificate>> {
     let mut der = Vec::new();
-    while !text.is_empty() {
-        let (block, rest) = pem::decode(text);
-        let Some(block) = block else {
-            break;
-        };
+    for block in pem::blocks(text) {
         if block.kind != "CERTIFICATE" {
             bail!("PEM block type is '{}', expected CERTIFICATE", block.kind);
         }
         der.extend_from_slice(&block.bytes);
-        text = rest;
     }
     certificate::parse_all(&der).map_err(|refusal| anyhow!(refusal))
 }

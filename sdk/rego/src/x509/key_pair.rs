@@ -8,7 +8,7 @@ use regorus::Value;
 
 use super::certificate;
 use super::json::{self, Fields};
-use super::pem::{self, Block};
+use super::pem;
 use super::private_key::{okp_public, PrivateKey};
 use super::public_key::PublicKey;
 use rsa::traits::PublicKeyParts;
@@ -31,7 +31,7 @@ fn key_pair(chain: &[u8], key: &[u8]) -> Result<Value> {
     };
     let (chain, key) = (decode(chain)?, decode(key)?);
     let certificates = match chain.starts_with(b"-----BEGIN ") {
-        true => blocks(&chain)
+        true => pem::blocks(&chain)
             .into_iter()
             .filter(|block| block.kind == "CERTIFICATE")
             .map(|block| block.bytes)
@@ -39,7 +39,7 @@ fn key_pair(chain: &[u8], key: &[u8]) -> Result<Value> {
         false => vec![chain],
     };
     let key_der = match key.starts_with(b"-----BEGIN") {
-        true => blocks(&key)
+        true => pem::blocks(&key)
             .into_iter()
             .find(|block| block.kind == "PRIVATE KEY" || block.kind.ends_with(" PRIVATE KEY"))
             .map(|block| block.bytes)
@@ -71,16 +71,6 @@ fn key_pair(chain: &[u8], key: &[u8]) -> Result<Value> {
         .with("OCSPStaple", Value::Null)
         .with("SignedCertificateTimestamps", Value::Null)
         .build())
-}
-
-/// Every PEM block of `text`, in order.
-fn blocks(mut text: &[u8]) -> Vec<Block> {
-    let mut found = Vec::new();
-    while let (Some(block), rest) = pem::decode(text) {
-        found.push(block);
-        text = rest;
-    }
-    found
 }
 
 /// `tls.X509KeyPair`'s check that the private key is the certificate's: the same RSA modulus,

@@ -46,6 +46,16 @@ const START_AT_TOP: &[u8] = b"-----BEGIN ";
 const END_AT_TOP: &[u8] = b"-----END ";
 const DASHES: &[u8] = b"-----";
 
+/// Every block of `data`, in order: Go's `pem.Decode` called until it finds no more.
+pub(crate) fn blocks(mut data: &[u8]) -> Vec<Block> {
+    let mut found = Vec::new();
+    while let (Some(block), rest) = decode(data) {
+        found.push(block);
+        data = rest;
+    }
+    found
+}
+
 /// Go's `pem.Decode`: the first block in `data` and what follows it, or `None` (and the whole
 /// input is the rest) when there is none.
 pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {

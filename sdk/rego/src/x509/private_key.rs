@@ -7,10 +7,11 @@
 //!   X25519: crv, x, d), each value base64url, unpadded. No key block (`PUBLIC KEY`,
 //!   `CERTIFICATE` and others are skipped) gives `null`, as in OPA.
 //! - `crypto.parse_private_keys(keys)`: every key, each as Go's JSON writes the key's struct.
-//!
-//! Both read every block of the text (PEM, or base64 of PEM), so one bad key fails the call.
 //! - `crypto.x509.parse_keypair(cert, key)` (in [`super::key_pair`]): the key as Go's
 //!   `tls.X509KeyPair` reads it.
+//!
+//! The first two read every block of the text (PEM, or base64 of PEM), so one bad key fails
+//! the call.
 
 use anyhow::{anyhow, bail, Result};
 use regorus::Value;
@@ -83,11 +84,9 @@ pub(crate) fn parse_private_keys(args: &[Value]) -> Result<Value> {
 /// one bad key fails the whole.
 fn private_keys(text: &[u8]) -> Result<Vec<PrivateKey>> {
     let decoded = pem::decode_base64(text);
-    let mut rest = decoded.as_deref().unwrap_or(text);
     let mut keys = Vec::new();
-    while let (Some(block), after) = pem::decode(rest) {
+    for block in pem::blocks(decoded.as_deref().unwrap_or(text)) {
         keys.extend(PrivateKey::from_block(&block)?);
-        rest = after;
     }
     Ok(keys)
 }
