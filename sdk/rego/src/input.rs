@@ -5,6 +5,7 @@
 //! or parsing (addresses, protocol, body, parsed query/path, headers map, time) are built only
 //! when the policy's source mentions them; see [`InputNeeds`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -333,24 +334,30 @@ impl InputBuilder {
 /// those the policy may read.
 fn headers_map(request: &Request<'_>, wanted: &HeaderNeeds) -> Value {
     let mut map: BTreeMap<Value, Value> = BTreeMap::new();
-    for (name, value) in request.headers() {
-        if !wanted.wants(name) {
+    for (name, _) in request.headers() {
+        let key = s(name);
+        if !wanted.wants(name) || map.contains_key(&key) {
             continue;
         }
-        match map.entry(s(name)) {
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(s(value));
-            }
-            std::collections::btree_map::Entry::Occupied(mut entry) => {
-                let joined = match entry.get() {
-                    Value::String(previous) => format!("{previous},{value}"),
-                    _ => value.clone(),
-                };
-                entry.insert(Value::from(joined));
-            }
+        if let Some(value) = header_value(request, name) {
+            map.insert(key, s(&value));
         }
     }
     Value::from(map)
+}
+
+/// The value of the header `name` (matched exactly) in the input's headers map: repeated
+/// values joined with `,`.
+pub(crate) fn header_value<'r>(request: &'r Request<'_>, name: &str) -> Option<Cow<'r, str>> {
+    let mut values = request
+        .headers()
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, value)| value.as_str());
+    let first = values.next()?;
+    Some(values.fold(Cow::Borrowed(first), |joined, value| {
+        Cow::Owned(format!("{joined},{value}"))
+    }))
 }
 
 fn peer(address: Option<&SocketAddress>, request: &Request<'_>, side: &str) -> Value {

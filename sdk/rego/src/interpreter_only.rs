@@ -665,7 +665,7 @@ mod tests {
     #[test]
     fn a_policy_without_one_stays_on_the_vm() {
         let plain = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
-                     allow if input.attributes.request.http.method == \"GET\"\n";
+                     allow if lower(input.attributes.request.http.method) == \"get\"\n";
         assert_eq!(
             decide(plain, &[], "runs on the interpreter"),
             ("bytecode VM", true, false)

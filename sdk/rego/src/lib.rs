@@ -36,6 +36,7 @@ pub mod recursion;
 mod ref_head_prefixes;
 mod regex_literals;
 pub mod replacements;
+pub mod request_rules;
 pub mod result;
 mod source_rewrites;
 mod syntax;
@@ -61,6 +62,7 @@ use palisade::{FailureMode, Policy, PolicyError};
 
 use eval::{Budget, CompileError, EvalError, Evaluator};
 use input::{InputBuilder, InputContext, InputNeeds};
+use request_rules::RequestRules;
 
 /// The plugin configuration of the `rego-authz` filter.
 #[derive(Debug, Clone, Deserialize)]
@@ -163,13 +165,24 @@ const REASONS: &[&str] = &[
 /// OPA-Envoy-compatible authorization by a Rego policy.
 #[derive(Debug)]
 pub struct RegoAuthz {
-    evaluator: RefCell<Evaluator>,
+    engine: DecisionEngine,
     rule: String,
-    input: InputBuilder,
     config: RegoConfig,
     ids: IdGenerator,
     /// `rule` and `revision`, in every decision event.
     event_fields: Vec<(String, serde_json::Value)>,
+}
+
+/// What answers each request.
+#[derive(Debug)]
+enum DecisionEngine {
+    /// The policy read as [`RequestRules`], answered from the request's fields.
+    RequestRules(RequestRules),
+    /// regorus, on the input document.
+    Regorus {
+        evaluator: RefCell<Evaluator>,
+        input: Box<InputBuilder>,
+    },
 }
 
 impl RegoAuthz {
@@ -189,13 +202,45 @@ impl RegoAuthz {
 
     /// Which engine runs the policy (for logs and tests).
     pub fn engine_name(&self) -> &'static str {
-        match &*self.evaluator.borrow() {
+        let evaluator = match &self.engine {
+            DecisionEngine::RequestRules(_) => return "request rules",
+            DecisionEngine::Regorus { evaluator, .. } => evaluator.borrow(),
+        };
+        match &*evaluator {
             Evaluator::Vm(..) => "bytecode VM",
             Evaluator::Interpreter(..) => "interpreter",
             Evaluator::Confirmed(..) => {
                 "bytecode VM, its undefined answers confirmed by the interpreter"
             }
         }
+    }
+
+    /// The rule's value for `request`, from regorus on the input document.
+    fn evaluate(
+        &self,
+        evaluator: &RefCell<Evaluator>,
+        input: &InputBuilder,
+        request: &Request<'_>,
+    ) -> Result<regorus::Value, PolicyError> {
+        let context = InputContext {
+            // Reading the clock is a host call: only for policies that read the time.
+            now: match input.needs().time {
+                true => request.now(),
+                false => std::time::SystemTime::UNIX_EPOCH,
+            },
+            skip_body_parse: self.config.skip_request_body_parse,
+        };
+        let input = input
+            .build(request, &context)
+            .map_err(|e| PolicyError::because("bad_body", e.to_string()))?;
+        evaluator
+            .try_borrow_mut()
+            .map_err(|_| PolicyError::because("evaluation", "re-entrant evaluation"))?
+            .evaluate(&self.rule, input)
+            .map_err(|e| match e {
+                EvalError::Budget(_) => PolicyError::because("budget_exceeded", e.to_string()),
+                EvalError::Failed(_) => PolicyError::because("evaluation", e.to_string()),
+            })
     }
 }
 
@@ -241,6 +286,23 @@ pub fn compile_for(config: &RegoConfig, engine: Engine) -> Result<Option<Evaluat
         (Engine::Vm, Evaluator::Interpreter(..)) => None,
         (_, evaluator) => Some(evaluator),
     })
+}
+
+/// The policy of `config` as [`RequestRules`], when it has their shape (one module; see
+/// [`request_rules`]). Only for a configuration that compiles.
+#[doc(hidden)]
+pub fn request_rules(config: &RegoConfig) -> Option<RequestRules> {
+    let (name, source) = match (&config.policy, config.policies.len()) {
+        (Some(policy), 0) => ("policy.rego", policy.as_str()),
+        (None, 1) => config
+            .policies
+            .iter()
+            .next()
+            .map(|(n, s)| (n.as_str(), s.as_str()))?,
+        _ => return None,
+    };
+    let module = syntax::parse(name, source, config.rego_version == RegoVersion::V0).ok()?;
+    RequestRules::of(&module, &rule_path(&config.path), config.data.as_ref())
 }
 
 /// The policies of `config` compiled for the engine the filter chooses, or for the
@@ -458,7 +520,13 @@ impl Policy for RegoAuthz {
             return Err(ConfigError::field("max_eval_ms", "must be at least 1"));
         }
         let (evaluator, needs) = compile(&config, false)?;
-        let input = InputBuilder::new(needs);
+        let engine = match request_rules(&config) {
+            Some(rules) => DecisionEngine::RequestRules(rules),
+            None => DecisionEngine::Regorus {
+                evaluator: RefCell::new(evaluator),
+                input: Box::new(InputBuilder::new(needs)),
+            },
+        };
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -468,15 +536,14 @@ impl Policy for RegoAuthz {
             ("revision".to_string(), revision(&config).into()),
         ];
         let authz = Self {
-            evaluator: RefCell::new(evaluator),
+            engine,
             rule,
-            input,
             config,
             ids: IdGenerator::seeded(seed),
             event_fields,
         };
         log::info!(
-            "rego_authz: {} compiled for the {}",
+            "rego_authz: {} is answered by the {}",
             authz.rule,
             authz.engine_name()
         );
@@ -484,27 +551,12 @@ impl Policy for RegoAuthz {
     }
 
     fn decide(&self, request: &Request<'_>) -> Result<Decision, PolicyError> {
-        let context = InputContext {
-            // Reading the clock is a host call: only for policies that read the time.
-            now: match self.input.needs().time {
-                true => request.now(),
-                false => std::time::SystemTime::UNIX_EPOCH,
-            },
-            skip_body_parse: self.config.skip_request_body_parse,
+        let value = match &self.engine {
+            DecisionEngine::RequestRules(rules) => rules.evaluate(request),
+            DecisionEngine::Regorus { evaluator, input } => {
+                self.evaluate(evaluator, input, request)?
+            }
         };
-        let input = self
-            .input
-            .build(request, &context)
-            .map_err(|e| PolicyError::because("bad_body", e.to_string()))?;
-        let value = self
-            .evaluator
-            .try_borrow_mut()
-            .map_err(|_| PolicyError::because("evaluation", "re-entrant evaluation"))?
-            .evaluate(&self.rule, input)
-            .map_err(|e| match e {
-                EvalError::Budget(_) => PolicyError::because("budget_exceeded", e.to_string()),
-                EvalError::Failed(_) => PolicyError::because("evaluation", e.to_string()),
-            })?;
         let decision = result::to_decision(&value).map_err(|e| match e {
             result::ResultError::Undefined => PolicyError::because("undefined", e.to_string()),
             result::ResultError::Invalid(_) => PolicyError::because("bad_decision", e.to_string()),
@@ -625,10 +677,31 @@ mod tests {
 
     #[test]
     fn policies_without_extensions_use_the_bytecode_vm() {
-        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n";
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                      allow if lower(input.attributes.request.http.method) == \"get\"\n";
         let authz = RegoAuthz::from_config(config(policy)).unwrap();
         assert_eq!(authz.engine_name(), "bytecode VM");
         assert_eq!(authz.rule(), "data.envoy.authz.allow");
+    }
+
+    #[test]
+    fn a_policy_of_request_rules_is_answered_without_regorus() {
+        use palisade::__private::FakeHost;
+        let policy = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                      allow if input.attributes.request.http.headers[\"x-role\"] == \"admin\"\n";
+        let authz = RegoAuthz::from_config(config(policy)).unwrap();
+        assert_eq!(authz.engine_name(), "request rules");
+        let decide = |role: &str| {
+            let host =
+                FakeHost::with_headers(&[(":method", "GET"), (":path", "/"), ("x-role", role)]);
+            let request = Request::from_host(&host).unwrap();
+            let decision = authz.decide(&request).unwrap();
+            // The decision is reported as regorus' would be: with a decision id.
+            assert!(decision.report().decision_id.is_some());
+            decision.is_allowed()
+        };
+        assert!(decide("admin"));
+        assert!(!decide("user"));
     }
 
     #[test]

@@ -1,11 +1,20 @@
 //! Palisade's side of a comparison: a policy configured as rego-authz configures it
 //! ([`palisade_rego::compile_for`]: the same checks, source rewrites, builtins, extensions and
 //! budget), on each engine the filter may run it on: regorus' bytecode VM (where the filter
-//! would choose it) and the interpreter.
+//! would choose it), the interpreter, and the request rules (where the policy has their shape:
+//! the filter then answers without regorus).
 
 use palisade_rego::eval::{EvalError, Evaluator};
-use palisade_rego::{compile_for, Engine, RegoConfig, RegoVersion};
+use palisade_rego::request_rules::RequestRules;
+use palisade_rego::{compile_for, request_rules, Engine, RegoConfig, RegoVersion};
 use regorus::Value;
+
+/// One of the engines: regorus' (VM or interpreter), or the request rules.
+#[derive(Debug)]
+pub enum Ours {
+    Regorus(Evaluator),
+    RequestRules(RequestRules),
+}
 
 /// What one engine answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,22 +49,31 @@ pub fn config(
 }
 
 /// `config` compiled for each engine the filter may run it on: the VM (unless the filter would
-/// run the policy on the interpreter), then the interpreter. `Err` when the filter refuses it.
-pub fn compile(config: &RegoConfig) -> Result<Vec<(&'static str, Evaluator)>, String> {
+/// run the policy on the interpreter), the interpreter, then the request rules (when the policy
+/// has their shape). `Err` when the filter refuses it.
+pub fn compile(config: &RegoConfig) -> Result<Vec<(&'static str, Ours)>, String> {
     let mut engines = Vec::new();
     for (name, engine) in [("vm", Engine::Vm), ("interpreter", Engine::Interpreter)] {
         match compile_for(config, engine) {
-            Ok(Some(evaluator)) => engines.push((name, evaluator)),
+            Ok(Some(evaluator)) => engines.push((name, Ours::Regorus(evaluator))),
             Ok(None) => {}
             Err(err) => return Err(err.to_string()),
         }
+    }
+    if let Some(rules) = request_rules(config) {
+        engines.push(("request rules", Ours::RequestRules(rules)));
     }
     Ok(engines)
 }
 
 /// Evaluates `rule` (`data.t.x`) for `input`.
-pub fn evaluate(evaluator: &mut Evaluator, rule: &str, input: &serde_json::Value) -> Outcome {
-    match evaluator.evaluate(rule, Value::from(input.clone())) {
+pub fn evaluate(ours: &mut Ours, rule: &str, input: &serde_json::Value) -> Outcome {
+    let input = Value::from(input.clone());
+    let evaluated = match ours {
+        Ours::Regorus(evaluator) => evaluator.evaluate(rule, input),
+        Ours::RequestRules(rules) => Ok(rules.evaluate(&input)),
+    };
+    match evaluated {
         Ok(Value::Undefined) => Outcome::Value(None),
         Ok(value) => match beyond_f64_as_strings(value).to_json_str() {
             Ok(json) => Outcome::Value(serde_json::from_str(&json).ok()),

@@ -120,6 +120,8 @@ pub struct Tally {
     pub comparisons: BTreeMap<&'static str, usize>,
     /// Cases the filter runs on the interpreter only: the VM is not compared for them.
     pub interpreter_only: Vec<String>,
+    /// Cases the filter answers with the request rules (`file: case`).
+    pub request_rules: std::collections::BTreeSet<String>,
     /// Rules OPA and the filter both refuse at configure (`file: case: rule`).
     pub refused_by_both: Vec<String>,
     /// Rules the filter refuses, naming the construct, where OPA accepts them (`refused`).
@@ -239,6 +241,9 @@ fn run_case(file: &str, case: &Case, tally: &mut Tally) {
                 continue;
             }
             on_vm &= engines.iter().any(|(name, _)| *name == "vm");
+            if engines.iter().any(|(name, _)| *name == "request rules") {
+                tally.request_rules.insert(key.clone());
+            }
             for input in &inputs {
                 let answer = opa.query(&format!("x := {rule}"), Some(input));
                 if let Answer::Error { message, .. } = &answer {

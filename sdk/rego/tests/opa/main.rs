@@ -125,19 +125,35 @@ fn the_language_answers_as_opa_does() {
         .filter(|key| known.contains_key(*key))
         .count();
     eprintln!(
-        "{} policies; comparisons: {} on the VM, {} on the interpreter; {} policies run on the \
-         interpreter only (the VM is not compared for them); {} rule(s) refused by both OPA and \
+        "{} policies; comparisons: {} on the VM, {} on the interpreter, {} on the request rules \
+         ({} policies); {} policies run on the interpreter only (the VM is not compared for them); {} rule(s) refused by both OPA and \
          Palisade, {} by Palisade alone, naming the construct; {} rules differ on an engine \
          ({listed} listed in language_known_differences.yaml)",
         tally.policies,
         comparisons("vm"),
         comparisons("interpreter"),
+        comparisons("request rules"),
+        tally.request_rules.len(),
         tally.interpreter_only.len(),
         tally.refused_by_both.len(),
         tally.refused_by_palisade,
         tally.differences.len(),
     );
+    // The file of request-rules policies is only worth its comparisons if the filter takes
+    // each of them as request rules.
+    let (_, cases) = language::cases()
+        .into_iter()
+        .find(|(file, _)| file == "request_rules.yaml")
+        .expect("language/request_rules.yaml");
+    for case in cases {
+        let key = format!("request_rules.yaml: {}", case.name);
+        assert!(
+            tally.request_rules.contains(&key),
+            "{key}: not taken as request rules"
+        );
+    }
     if std::env::var_os("OPA_SWEEP_VERBOSE").is_some() {
+        eprintln!("on the request rules: {:#?}", tally.request_rules);
         eprintln!("on the interpreter only: {:#?}", tally.interpreter_only);
         eprintln!("refused by both: {:#?}", tally.refused_by_both);
     }
