@@ -335,8 +335,11 @@ impl InputBuilder {
 fn headers_map(request: &Request<'_>, wanted: &HeaderNeeds) -> Value {
     let mut map: BTreeMap<Value, Value> = BTreeMap::new();
     for (name, _) in request.headers() {
+        if !wanted.wants(name) {
+            continue;
+        }
         let key = s(name);
-        if !wanted.wants(name) || map.contains_key(&key) {
+        if map.contains_key(&key) {
             continue;
         }
         if let Some(value) = header_value(request, name) {

@@ -288,8 +288,8 @@ pub fn compile_for(config: &RegoConfig, engine: Engine) -> Result<Option<Evaluat
     })
 }
 
-/// The policy of `config` as [`RequestRules`], when it has their shape (one module; see
-/// [`request_rules`]). Only for a configuration that compiles.
+/// The policy of `config` as [`RequestRules`], when it has their shape (one module; see the
+/// module [`request_rules`](mod@crate::request_rules)). Only for a configuration that compiles.
 #[doc(hidden)]
 pub fn request_rules(config: &RegoConfig) -> Option<RequestRules> {
     let (name, source) = match (&config.policy, config.policies.len()) {

@@ -8,14 +8,17 @@
 //! has compiled and checked the policy, and the filter then reads the request's fields directly.
 //!
 //! The shape, exactly; anything else stays with regorus:
-//! - one module, in the package of the rule, importing nothing but `rego.v1` and
-//!   `future.keywords`; no data under the package's first name;
-//! - every rule is the decision rule: at most one `default allow := true|false`, and bodies of
-//!   value `true` (`allow if {...}`, `allow := true if {...}`, v0 `allow {...}`), no `else`;
+//! - one module, in the package of the rule, importing nothing but `rego.v1`, `future.keywords`
+//!   and paths below `input`; no data under the package's first name;
+//! - every rule is the decision rule or an alias: at most one `default allow := true|false`,
+//!   bodies of value `true` (`allow if {...}`, `allow := true if {...}`, v0 `allow {...}`, no
+//!   `else`), and body-less rules that name a path below `input` (`http :=
+//!   input.attributes.request.http`, `role := http.headers["x-role"]`), defined once;
 //! - every expression of a body, with no `with`, is one of `F == "s"` (either way round),
 //!   `startswith(F, "s")`, `endswith(F, "s")` or `F in {"a", "b"}` (or `[...]`), where `F` is
 //!   `input.attributes.request.http.` then `method`, `path`, `host`, `scheme`, or `headers` with a
-//!   literal name (`headers["x-role"]`, `headers.accept`).
+//!   literal name (`headers["x-role"]`, `headers.accept`), written out or through an alias
+//!   (`http_request.method` after `import input.attributes.request.http as http_request`).
 //!
 //! Each test is false when its field is missing or not a string: OPA finds such a comparison
 //! false or undefined, and such a builtin call an error, undefined in non-strict mode. So a body
@@ -169,20 +172,45 @@ impl RequestRules {
         if data.is_some_and(|data| data.get(first).is_some()) {
             return None;
         }
-        let plain_imports = module.imports.iter().all(|import| {
-            import.r#as.is_none()
-                && ref_path(&import.refr).is_some_and(|path| {
-                    path == ["rego", "v1"] || path.first().is_some_and(|p| p == "future")
-                })
-        });
-        if !plain_imports {
-            return None;
+        let mut aliases = Aliases::default();
+        for import in &module.imports {
+            let path = ref_path(&import.refr)?;
+            let keyword = path == ["rego", "v1"] || path.first().is_some_and(|p| p == "future");
+            if keyword && import.r#as.is_none() {
+                continue;
+            }
+            let name = match &import.r#as {
+                Some(alias) => alias.text().to_string(),
+                None => path.last()?.clone(),
+            };
+            (path.first()? == "input").then_some(())?;
+            aliases.add(name, path)?;
         }
         let mut rules = Self {
             default: None,
             bodies: Vec::new(),
         };
+        // The helper rules first: the decision rule's bodies may come before them.
+        let mut decision_rules = Vec::new();
         for rule in &module.policy {
+            match rule.as_ref() {
+                Rule::Spec {
+                    head:
+                        RuleHead::Compr {
+                            refr,
+                            assign: Some(assign),
+                            ..
+                        },
+                    bodies,
+                    ..
+                } if bodies.is_empty() && ref_path(refr).is_some_and(|path| path != [name]) => {
+                    let [helper] = ref_path(refr)?.try_into().ok()?;
+                    aliases.add(helper, ref_path(&assign.value)?)?;
+                }
+                _ => decision_rules.push(rule),
+            }
+        }
+        for rule in decision_rules {
             match rule.as_ref() {
                 Rule::Default {
                     refr, args, value, ..
@@ -216,7 +244,7 @@ impl RequestRules {
                             .stmts
                             .iter()
                             .map(|stmt| match (&stmt.literal, stmt.with_mods.is_empty()) {
-                                (Literal::Expr { expr, .. }, true) => test(expr),
+                                (Literal::Expr { expr, .. }, true) => test(expr, &aliases),
                                 _ => None,
                             })
                             .collect::<Option<Vec<_>>>()?;
@@ -242,15 +270,49 @@ impl RequestRules {
     }
 }
 
+/// Names that stand for a path below `input`: imports (`import input.attributes.request.http`,
+/// `... as http`) and rules that are such a path (`http := input.attributes.request.http`),
+/// each with the path it names (rooted at `input` or at another alias).
+#[derive(Debug, Default)]
+struct Aliases(Vec<(String, Vec<String>)>);
+
+impl Aliases {
+    /// `name` for `path`; `None` if `name` has a path already (two definitions of a rule may
+    /// conflict).
+    fn add(&mut self, name: String, path: Vec<String>) -> Option<()> {
+        if self.0.iter().any(|(known, _)| *known == name) {
+            return None;
+        }
+        self.0.push((name, path));
+        Some(())
+    }
+
+    /// `path` with its aliases replaced, if it then starts at `input`. A chain of aliases
+    /// longer than there are aliases is a cycle (which regorus would have refused).
+    fn resolve(&self, mut path: Vec<String>) -> Option<Vec<String>> {
+        for _ in 0..=self.0.len() {
+            let (root, rest) = path.split_first()?;
+            if root == "input" {
+                return Some(path);
+            }
+            let (_, named) = self.0.iter().find(|(name, _)| name == root)?;
+            let mut resolved = named.clone();
+            resolved.extend_from_slice(rest);
+            path = resolved;
+        }
+        None
+    }
+}
+
 /// The test `expr` is, if it is one request rules have.
-fn test(expr: &Ref<Expr>) -> Option<Test> {
+fn test(expr: &Ref<Expr>, aliases: &Aliases) -> Option<Test> {
     match expr.as_ref() {
         Expr::BoolExpr {
             op: BoolOp::Eq,
             lhs,
             rhs,
             ..
-        } => match (input_field(lhs), input_field(rhs)) {
+        } => match (input_field(lhs, aliases), input_field(rhs, aliases)) {
             (Some(field), None) => Some(Test::Equals(field, string(rhs)?)),
             (None, Some(field)) => Some(Test::Equals(field, string(lhs)?)),
             _ => None,
@@ -259,7 +321,7 @@ fn test(expr: &Ref<Expr>) -> Option<Test> {
             let [subject, text] = params.as_slice() else {
                 return None;
             };
-            let (field, text) = (input_field(subject)?, string(text)?);
+            let (field, text) = (input_field(subject, aliases)?, string(text)?);
             match ref_path(fcn)?.as_slice() {
                 [f] if f == "startswith" => Some(Test::StartsWith(field, text)),
                 [f] if f == "endswith" => Some(Test::EndsWith(field, text)),
@@ -276,18 +338,17 @@ fn test(expr: &Ref<Expr>) -> Option<Test> {
                 return None;
             };
             let texts = items.iter().map(string).collect::<Option<Vec<_>>>()?;
-            Some(Test::OneOf(input_field(value)?, texts))
+            Some(Test::OneOf(input_field(value, aliases)?, texts))
         }
         _ => None,
     }
 }
 
-/// The input field `expr` reads (`input.attributes.request.http.method`, ...), if it is one.
-fn input_field(expr: &Ref<Expr>) -> Option<Field> {
-    match ref_path(expr)?.split_first()? {
-        (root, path) if root == "input" => Field::at(path),
-        _ => None,
-    }
+/// The input field `expr` reads (`input.attributes.request.http.method`, `http.method` with an
+/// alias `http`, ...), if it is one.
+fn input_field(expr: &Ref<Expr>, aliases: &Aliases) -> Option<Field> {
+    let path = aliases.resolve(ref_path(expr)?)?;
+    Field::at(path.get(1..)?)
 }
 
 /// `a.b["c"].d` as `["a", "b", "c", "d"]`: a variable then fields or literal string keys.
@@ -427,6 +488,38 @@ mod tests {
     }
 
     #[test]
+    fn imports_and_helper_rules_of_input_paths_are_aliases() {
+        let expected = rules(RBAC).unwrap();
+        let imported = "package envoy.authz\nimport rego.v1\n\
+                        import input.attributes.request.http as http_request\n\
+                        import input.attributes.request.http.headers\n\
+                        default allow := false\n\
+                        allow if {\n  http_request.method == \"GET\"\n  \
+                        startswith(http_request.path, \"/public/\")\n}\n\
+                        allow if headers[\"x-role\"] == \"admin\"\n";
+        assert_eq!(rules(imported).as_ref(), Some(&expected));
+        // Helper rules, one through another, defined after their use.
+        let helpers = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                       allow if {\n  http.method == \"GET\"\n  \
+                       startswith(http.path, \"/public/\")\n}\n\
+                       allow if headers[\"x-role\"] == \"admin\"\n\
+                       headers := http.headers\n\
+                       http := input.attributes.request.http\n";
+        assert_eq!(rules(helpers).as_ref(), Some(&expected));
+        // Not aliases: a helper defined twice, one of a data path in use, a cycle.
+        let head = "package envoy.authz\nimport rego.v1\ndefault allow := false\n\
+                    allow if http.method == \"GET\"\n";
+        for rest in [
+            "http := input.attributes.request.http\nhttp := input.attributes.request\n",
+            "http := data.http\n",
+            "http := other.http\nother := http\n",
+            "http := {\"method\": \"GET\"}\n",
+        ] {
+            assert_eq!(rules(&format!("{head}{rest}")), None, "{rest}");
+        }
+    }
+
+    #[test]
     fn without_a_default_no_body_holding_is_undefined() {
         let policy = "package envoy.authz\nimport rego.v1\n\
                       allow if input.attributes.request.http.method in {\"GET\", \"HEAD\"}\n";
@@ -470,7 +563,7 @@ mod tests {
         }
         let other_package = RBAC.replace("envoy.authz", "envoy.other");
         assert_eq!(rules(&other_package), None);
-        let import = RBAC.replace("import rego.v1", "import rego.v1\nimport input.attributes");
+        let import = RBAC.replace("import rego.v1", "import rego.v1\nimport data.roles");
         assert_eq!(rules(&import), None);
         let module = parse("t.rego", RBAC, false).unwrap();
         let data = serde_json::json!({"envoy": {}});
