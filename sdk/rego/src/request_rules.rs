@@ -323,6 +323,8 @@ fn test(expr: &Ref<Expr>, aliases: &Aliases) -> Option<Test> {
             };
             let (field, text) = (input_field(subject, aliases)?, string(text)?);
             match ref_path(fcn)?.as_slice() {
+                // A rule of that name would shadow the builtin.
+                [f] if aliases.0.iter().any(|(name, _)| name == f) => None,
                 [f] if f == "startswith" => Some(Test::StartsWith(field, text)),
                 [f] if f == "endswith" => Some(Test::EndsWith(field, text)),
                 _ => None,
@@ -514,6 +516,9 @@ mod tests {
             "http := data.http\n",
             "http := other.http\nother := http\n",
             "http := {\"method\": \"GET\"}\n",
+            // a rule named like the builtin a test calls
+            "allow if startswith(http.path, \"/\")\nstartswith := input.x\n\
+             http := input.attributes.request.http\n",
         ] {
             assert_eq!(rules(&format!("{head}{rest}")), None, "{rest}");
         }
