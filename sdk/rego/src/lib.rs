@@ -292,17 +292,30 @@ pub fn compile_for(config: &RegoConfig, engine: Engine) -> Result<Option<Evaluat
 /// module [`request_rules`](mod@crate::request_rules)). Only for a configuration that compiles.
 #[doc(hidden)]
 pub fn request_rules(config: &RegoConfig) -> Option<RequestRules> {
-    let (name, source) = match (&config.policy, config.policies.len()) {
-        (Some(policy), 0) => ("policy.rego", policy.as_str()),
-        (None, 1) => config
+    let [(name, source)] = modules(config).ok()?.try_into().ok()?;
+    let module = syntax::parse(&name, source, config.rego_version == RegoVersion::V0).ok()?;
+    RequestRules::of(&module, &rule_path(&config.path), config.data.as_ref())
+}
+
+/// The policy modules of `config` (file name, source): `policy` as `policy.rego`, or
+/// `policies`.
+fn modules(config: &RegoConfig) -> Result<Vec<(String, &str)>, ConfigError> {
+    match (&config.policy, config.policies.is_empty()) {
+        (Some(_), false) => Err(ConfigError::field(
+            "policy",
+            "give either `policy` or `policies`, not both",
+        )),
+        (Some(policy), true) => Ok(vec![("policy.rego".to_string(), policy.as_str())]),
+        (None, false) => Ok(config
             .policies
             .iter()
-            .next()
-            .map(|(n, s)| (n.as_str(), s.as_str()))?,
-        _ => return None,
-    };
-    let module = syntax::parse(name, source, config.rego_version == RegoVersion::V0).ok()?;
-    RequestRules::of(&module, &rule_path(&config.path), config.data.as_ref())
+            .map(|(name, source)| (name.clone(), source.as_str()))
+            .collect()),
+        (None, true) => Err(ConfigError::field(
+            "policies",
+            "no policy: give `policies` (file name -> Rego) or `policy`",
+        )),
+    }
 }
 
 /// The policies of `config` compiled for the engine the filter chooses, or for the
@@ -311,26 +324,7 @@ fn compile(
     config: &RegoConfig,
     on_interpreter: bool,
 ) -> Result<(Evaluator, InputNeeds), ConfigError> {
-    let modules: Vec<(String, &str)> = match (&config.policy, config.policies.is_empty()) {
-        (Some(_), false) => {
-            return Err(ConfigError::field(
-                "policy",
-                "give either `policy` or `policies`, not both",
-            ))
-        }
-        (Some(policy), true) => vec![("policy.rego".to_string(), policy.as_str())],
-        (None, false) => config
-            .policies
-            .iter()
-            .map(|(name, source)| (name.clone(), source.as_str()))
-            .collect(),
-        (None, true) => {
-            return Err(ConfigError::field(
-                "policies",
-                "no policy: give `policies` (file name -> Rego) or `policy`",
-            ))
-        }
-    };
+    let modules = modules(config)?;
     let total: usize = modules.iter().map(|(_, source)| source.len()).sum();
     if total > MAX_POLICY_BYTES {
         return Err(ConfigError::field(
