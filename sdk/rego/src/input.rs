@@ -331,19 +331,25 @@ impl InputBuilder {
 }
 
 /// Headers as ext_authz sends them: lower-case names, repeated values joined with `,`; only
-/// those the policy may read.
+/// those the policy may read. One pass over the headers, on every request (the request rules
+/// read one header at a time with [`header_value`]; a test checks that both agree).
 fn headers_map(request: &Request<'_>, wanted: &HeaderNeeds) -> Value {
     let mut map: BTreeMap<Value, Value> = BTreeMap::new();
-    for (name, _) in request.headers() {
+    for (name, value) in request.headers() {
         if !wanted.wants(name) {
             continue;
         }
-        let key = s(name);
-        if map.contains_key(&key) {
-            continue;
-        }
-        if let Some(value) = header_value(request, name) {
-            map.insert(key, s(&value));
+        match map.entry(s(name)) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(s(value));
+            }
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                let joined = match entry.get() {
+                    Value::String(previous) => format!("{previous},{value}"),
+                    _ => value.clone(),
+                };
+                entry.insert(Value::from(joined));
+            }
         }
     }
     Value::from(map)
