@@ -402,7 +402,8 @@ fn compile(
             Some(_) => "policy".to_string(),
             None => format!("policies.{name}"),
         };
-        let mut source = source_rewrites::rewrite(source, &extension_arities, rego_v0);
+        let mut source =
+            source_rewrites::rewrite(source, &extension_arities, rego_v0, on_interpreter);
         if on_interpreter {
             source = ref_head_prefixes::rewrite(name, &source, rego_v0);
             source = head_values::rewrite(name, &source, rego_v0);

@@ -25,6 +25,12 @@
 //!   set.
 //!
 //! The `with` modifiers of a negated expression apply to what is taken out of it too.
+//!
+//! A module that imports OPA's `not` keyword (`import future.keywords.not`, or every future
+//! keyword with `import future.keywords`) is not rewritten so: there OPA negates the expression
+//! as a whole (`not blocked(input.user)` is true with no `input.user`), as regorus' bytecode VM
+//! does. On the interpreter, which takes the parts out as OPA otherwise does, [`hold_whole`]
+//! keeps them in.
 
 use std::ops::Range;
 
@@ -40,84 +46,148 @@ const PREFIX: &str = "__palisade_not_";
 /// `source` with every negated expression that OPA takes parts out of rewritten.
 pub(crate) fn rewrite(source: &str) -> String {
     let code = code_only(source);
+    rewrite_each(source, &code, |negation, next_var| {
+        negation.taking_out(source, next_var)
+    })
+}
+
+/// For regorus' interpreter, in a module that imports OPA's `not` keyword: `source` with each
+/// negated expression held whole. The interpreter, like OPA without the keyword, fails the body
+/// when a part of the expression is undefined (`not f(input.missing)`), where OPA with it
+/// negates the whole, undefined, expression. `not E` becomes `count({1 | E}) == 0`: the
+/// comprehension is empty exactly when `E` is undefined or false, and holds the undefined part.
+/// Only expressions that have such parts are rewritten; the bytecode VM needs none of this.
+pub(crate) fn hold_whole(source: &str) -> String {
+    let code = code_only(source);
+    rewrite_each(source, &code, |negation, _| negation.held_whole(source))
+}
+
+fn rewrite_each(
+    source: &str,
+    code: &str,
+    mut render: impl FnMut(&Negation, &mut usize) -> String,
+) -> String {
     let mut edits = Vec::new();
     let mut next_var = 0usize;
     for (at, _) in code.match_indices("not") {
-        if !is_word_at(&code, at, "not") {
+        if !is_word_at(code, at, "not") {
             continue;
         }
-        if let Some(edit) = rewrite_at(source, &code, at, &mut next_var) {
-            edits.push(edit);
+        if let Some(negation) = Negation::at(source, code, at) {
+            edits.push((negation.at, negation.end, render(&negation, &mut next_var)));
         }
     }
     apply(source, edits)
 }
 
-/// The edit for the `not` at `at`, if OPA takes anything out of its expression.
-fn rewrite_at(
-    source: &str,
-    code: &str,
+/// Whether the module imports OPA's `not` keyword, alone or with every future keyword: then
+/// OPA takes nothing out of a negated expression.
+pub(crate) fn imports_not_keyword(source: &str) -> bool {
+    code_only(source).lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("import")
+            && matches!(
+                words.next(),
+                Some("future.keywords" | "future.keywords.not")
+            )
+    })
+}
+
+/// A `not` whose expression has parts OPA evaluates before the negation.
+struct Negation {
+    /// Where `not` starts and the expression (with its modifiers) ends.
     at: usize,
-    next_var: &mut usize,
-) -> Option<(usize, usize, String)> {
-    let after = code.get(at + 3..)?;
-    let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
-    if blanks == 0 {
-        return None;
+    end: usize,
+    /// The expression, without its `with` modifiers.
+    negated: Range<usize>,
+    /// The modifiers (` with input as y`), or empty.
+    modifiers: String,
+    /// The `not` is a rule's whole body after `if`: its rewrite needs braces.
+    wrap: bool,
+    /// The parts OPA takes out, in order.
+    taken: Vec<Range<usize>>,
+}
+
+impl Negation {
+    /// The negation at `at`, if OPA takes anything out of its expression.
+    fn at(source: &str, code: &str, at: usize) -> Option<Self> {
+        let after = code.get(at + 3..)?;
+        let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
+        if blanks == 0 {
+            return None;
+        }
+        let start = at + 3 + blanks;
+        let end = expression_end(code, start);
+        let negated = start..end;
+        let word_at = |word: &str| {
+            code.get(negated.clone())
+                .unwrap_or_default()
+                .match_indices(word)
+                .map(|(offset, _)| start + offset)
+                .find(|at| is_word_at(code, *at, word))
+        };
+        if word_at("some").is_some() || word_at("every").is_some() {
+            return None;
+        }
+        // `not f(x) with input as y`: what OPA takes out keeps the `with`.
+        let (negated, modifiers) = match word_at("with") {
+            Some(with) => (
+                trim(code, start..with),
+                format!(" {}", text(source, with..end)),
+            ),
+            None => (negated, String::new()),
+        };
+        let wrap = match (starts_statement(code, at), follows_word(code, at, "if")) {
+            (true, _) => false,
+            (false, true) => true,
+            (false, false) => return None,
+        };
+        let mut taken = taken_out(code, negated.clone());
+        taken.sort_by_key(|range| range.start);
+        taken.dedup_by(|inner, outer| inner.start < outer.end);
+        (!taken.is_empty()).then_some(Self {
+            at,
+            end,
+            negated,
+            modifiers,
+            wrap,
+            taken,
+        })
     }
-    let start = at + 3 + blanks;
-    let end = expression_end(code, start);
-    let negated = start..end;
-    let word_at = |word: &str| {
-        code.get(negated.clone())
-            .unwrap_or_default()
-            .match_indices(word)
-            .map(|(offset, _)| start + offset)
-            .find(|at| is_word_at(code, *at, word))
-    };
-    if word_at("some").is_some() || word_at("every").is_some() {
-        return None;
+
+    /// The parts bound first, then the negation of what is left, as OPA evaluates it.
+    fn taking_out(&self, source: &str, next_var: &mut usize) -> String {
+        let modifiers = &self.modifiers;
+        let mut bindings = String::new();
+        let mut rest = String::new();
+        let mut cursor = self.negated.start;
+        for range in &self.taken {
+            let var = format!("{PREFIX}{next_var}");
+            *next_var += 1;
+            bindings.push_str(&format!(
+                "{var} = {}{modifiers}; ",
+                text(source, range.clone())
+            ));
+            rest.push_str(text(source, cursor..range.start));
+            rest.push_str(&var);
+            cursor = range.end;
+        }
+        rest.push_str(text(source, cursor..self.negated.end));
+        self.braced(format!("{bindings}not {rest}{modifiers}"))
     }
-    // `not f(x) with input as y`: what OPA takes out keeps the `with`.
-    let (negated, modifiers) = match word_at("with") {
-        Some(with) => (
-            trim(code, start..with),
-            format!(" {}", text(source, with..end)),
-        ),
-        None => (negated, String::new()),
-    };
-    let wrap = match (starts_statement(code, at), follows_word(code, at, "if")) {
-        (true, _) => false,
-        (false, true) => true,
-        (false, false) => return None,
-    };
-    let mut taken = taken_out(code, negated.clone());
-    taken.sort_by_key(|range| range.start);
-    taken.dedup_by(|inner, outer| inner.start < outer.end);
-    if taken.is_empty() {
-        return None;
+
+    /// The expression held whole in a comprehension ([`hold_whole`]).
+    fn held_whole(&self, source: &str) -> String {
+        let negated = text(source, self.negated.clone());
+        self.braced(format!("count({{1 | {negated}{}}}) == 0", self.modifiers))
     }
-    let mut bindings = String::new();
-    let mut rest = String::new();
-    let mut cursor = start;
-    for range in taken {
-        let var = format!("{PREFIX}{next_var}");
-        *next_var += 1;
-        bindings.push_str(&format!(
-            "{var} = {}{modifiers}; ",
-            text(source, range.clone())
-        ));
-        rest.push_str(text(source, cursor..range.start));
-        rest.push_str(&var);
-        cursor = range.end;
+
+    fn braced(&self, body: String) -> String {
+        match self.wrap {
+            true => format!("{{ {body} }}"),
+            false => body,
+        }
     }
-    rest.push_str(text(source, cursor..negated.end));
-    let body = format!("{bindings}not {rest}{modifiers}");
-    let replacement = match wrap {
-        true => format!("{{ {body} }}"),
-        false => body,
-    };
-    Some((at, end, replacement))
 }
 
 /// The parts of the negated expression at `range` that OPA evaluates before the negation.
@@ -474,5 +544,18 @@ mod tests {
         assert_eq!(both(policy, json!({"user": "eve"})), Ok(json!("denied")));
         // OPA: the argument is evaluated before the negation, and the body fails there.
         assert_eq!(both(policy, json!({})), Ok(json!("denied")));
+    }
+
+    #[test]
+    fn with_the_not_keyword_the_interpreter_holds_the_expression_whole() {
+        let policy = "package t\nimport future.keywords.not\na if not obj[input.k]\nb if {\n  x := 1\n  not f(input.k, x) with input as {}\n}\n";
+        assert!(imports_not_keyword(policy));
+        assert_eq!(
+            hold_whole(policy),
+            "package t\nimport future.keywords.not\na if { count({1 | obj[input.k]}) == 0 }\nb if {\n  x := 1\n  count({1 | f(input.k, x) with input as {}}) == 0\n}\n"
+        );
+        assert!(imports_not_keyword("import future.keywords\n"));
+        assert!(!imports_not_keyword("import future.keywords.in\n"));
+        assert!(!imports_not_keyword("# import future.keywords.not\n"));
     }
 }

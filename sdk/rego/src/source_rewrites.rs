@@ -30,14 +30,27 @@ use super::lexical::apply;
 
 /// `source` with every rewrite applied; `extensions` are Palisade's (name, arity), `v0` says
 /// the module is Rego v0.
-pub(crate) fn rewrite(source: &str, extensions: &[(&str, u8)], v0: bool) -> String {
+/// `on_interpreter` says the module is for regorus' interpreter, which negates as OPA does
+/// without the `not` keyword ([`super::negation`]).
+pub(crate) fn rewrite(
+    source: &str,
+    extensions: &[(&str, u8)],
+    v0: bool,
+    on_interpreter: bool,
+) -> String {
+    // Read before the future imports go.
+    let not_keyword = super::negation::imports_not_keyword(source);
     let source = output_arguments(source, extensions);
     let source = with_builtins(&source, extensions);
     let source = with_rules(&source);
     let source = future_imports(&source, v0);
     let source = bodiless_functions(&source);
     let source = super::comprehensions::rewrite(&source);
-    let source = super::negation::rewrite(&source);
+    let source = match (not_keyword, on_interpreter) {
+        (false, _) => super::negation::rewrite(&source),
+        (true, true) => super::negation::hold_whole(&source),
+        (true, false) => source,
+    };
     super::assignments::rewrite(&source)
 }
 
@@ -305,7 +318,7 @@ mod tests {
         let policy = "allow if {\n  io.jwt.decode(input.token, [_, payload, _])\n  \
                       io.jwt.verify_hs256 (input.token, \"s,(\", ok)\n  ok\n}\n";
         assert_eq!(
-            rewrite(policy, JWT, false),
+            rewrite(policy, JWT, false, false),
             "allow if {\n  [_, payload, _] = io.jwt.decode(input.token)\n  \
              ok = io.jwt.verify_hs256(input.token, \"s,(\")\n  ok\n}\n"
         );
@@ -316,13 +329,13 @@ mod tests {
         let policy = "allow if {\n  count(x) == 3 with count as max\n  y with input.v as max\n  \
                       z with input.o as {\"m\": max}\n}\n";
         assert_eq!(
-            rewrite(policy, JWT, false),
+            rewrite(policy, JWT, false, false),
             "allow if {\n  count(x) == 3 with count as __palisade_with_max\n  \
              y with input.v as max\n  z with input.o as {\"m\": max}\n}\n\
              \n__palisade_with_max(a1) := max(a1)\n"
         );
         let own = "f(_) := 1\nallow if { count(x) == 1 with count as f }\n";
-        assert_eq!(rewrite(own, JWT, false), own);
+        assert_eq!(rewrite(own, JWT, false, false), own);
     }
 
     #[test]
@@ -330,7 +343,7 @@ mod tests {
         let policy = "greeting := \"héllo ✓\" # ünïcode\n\
                       allow if {\n  io.jwt.decode(input.token, [_, payload, _])\n}\n";
         assert_eq!(
-            rewrite(policy, JWT, false),
+            rewrite(policy, JWT, false, false),
             "greeting := \"héllo ✓\" # ünïcode\n\
              allow if {\n  [_, payload, _] = io.jwt.decode(input.token)\n}\n"
         );
@@ -341,7 +354,7 @@ mod tests {
         let policy = "package t.u\nlimit := 10\nf(x) := x\n\
                       a if { over with limit as 2 }\nb if { g(1) with f as h }\n";
         assert_eq!(
-            rewrite(policy, JWT, false),
+            rewrite(policy, JWT, false, false),
             "package t.u\nlimit := 10\nf(x) := x\n\
              a if { over with data.t.u.limit as 2 }\nb if { g(1) with f as h }\n"
         );
@@ -351,22 +364,23 @@ mod tests {
     fn future_keywords_imports_regorus_refuses_are_dropped() {
         let v1 = "package t\nimport rego.v1\nimport future.keywords.in\nimport data.x\n";
         assert_eq!(
-            rewrite(v1, JWT, false),
+            rewrite(v1, JWT, false, false),
             "package t\nimport rego.v1\n\nimport data.x\n"
         );
         let v0 = "package t\nimport future.keywords\nimport future.keywords.in\n\
                   import future.keywords\n";
         assert_eq!(
-            rewrite(v0, JWT, true),
+            rewrite(v0, JWT, true, false),
             "package t\nimport future.keywords\n\n\n"
         );
         let needed = "package t\nimport future.keywords.in\nimport future.keywords.if\n";
-        assert_eq!(rewrite(needed, JWT, true), needed);
+        assert_eq!(rewrite(needed, JWT, true, false), needed);
         assert_eq!(
             rewrite(
                 "package t\nimport rego.v1\nimport future.keywords.if\n",
                 JWT,
-                true
+                true,
+                false
             ),
             "package t\nimport rego.v1\n\n"
         );
@@ -376,7 +390,7 @@ mod tests {
     fn a_function_with_no_body_is_true() {
         let policy = "can(\"alice\", \"write\")\nf(x)\n{\n  x\n}\ng(x) := 1\nh(1)\n";
         assert_eq!(
-            rewrite(policy, JWT, false),
+            rewrite(policy, JWT, false, false),
             "can(\"alice\", \"write\") := true\nf(x)\n{\n  x\n}\ng(x) := 1\nh(1) := true\n"
         );
     }
@@ -386,7 +400,7 @@ mod tests {
         let policy = "x := io.jwt.decode(t)\n# io.jwt.decode(a, b)\n\
                       y := \"io.jwt.decode(a, b)\"\nz := my.io.jwt.decode(a, b)\n\
                       w := io.jwt.decode(f(a, b))\nv := io.jwt.decode(\n";
-        assert_eq!(rewrite(policy, JWT, false), policy);
+        assert_eq!(rewrite(policy, JWT, false, false), policy);
     }
 
     #[test]
