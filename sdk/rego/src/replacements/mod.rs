@@ -41,6 +41,7 @@ pub(crate) type Builtin = fn(&Span, &[Ref<Expr>], &[Value], bool) -> anyhow::Res
 pub(crate) fn replacement(name: &str) -> Option<Builtin> {
     match name {
         "strings.count" => Some(strings::strings_count),
+        "strings.replace_n" => Some(strings::strings_replace_n),
         "object.subset" => Some(objects::object_subset),
         "regex.template_match" => Some(regex::regex_template_match),
         "regex.match" => Some(regex::regex_match),
