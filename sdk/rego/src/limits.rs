@@ -138,15 +138,21 @@ fn replace_bytes(args: &[Value]) -> usize {
     )
 }
 
-/// `strings.replace_n(patterns, s)`: each pattern may apply to the result of the one before.
+/// `strings.replace_n(patterns, s)`: one pass over `s`, where each byte is copied or starts a
+/// replaced pattern, and an empty pattern may add its value before each byte and at the end.
 fn replace_n_bytes(args: &[Value]) -> usize {
-    let mut size = str_len(arg(args, 1));
+    let len = str_len(arg(args, 1));
+    let (mut per_byte, mut empty) = (1usize, 0usize);
     if let Value::Object(patterns) = arg(args, 0) {
         for (old, new) in patterns.iter() {
-            size = replaced_len(size, str_len(old), str_len(new));
+            match str_len(old) {
+                0 => empty = empty.max(str_len(new)),
+                old => per_byte = per_byte.max(str_len(new).div_ceil(old)),
+            }
         }
     }
-    size
+    len.saturating_mul(per_byte)
+        .saturating_add(len.saturating_add(1).saturating_mul(empty))
 }
 
 fn concat_bytes(args: &[Value]) -> usize {
@@ -420,6 +426,9 @@ mod tests {
         assert!(
             replace_n_bytes(&[v(serde_json::json!({"": "0123456789"})), v("abc".into())]) >= 43
         );
+        // One pass: patterns do not compound.
+        let chained = serde_json::json!({"a": "bb", "b": "cc", "c": "dd", "dd": "eeeee"});
+        assert_eq!(replace_n_bytes(&[v(chained), v("abcd".into())]), 4 * 3);
         let shared = (0..40).fold(Value::from(serde_json::json!("x")), |x, _| {
             Value::from(vec![x.clone(), x])
         });
