@@ -79,7 +79,12 @@ fn output_arguments(source: &str, functions: &[(&str, u8)]) -> String {
                 continue;
             };
             let inputs: Vec<&str> = inputs.iter().map(|range| text(*range)).collect();
-            let replacement = format!("{} = {name}({})", text(output), inputs.join(", "));
+            let mut replacement = format!("{} = {name}({})", text(output), inputs.join(", "));
+            // A call over several lines keeps its lines, so later error positions do too.
+            let lines = |text: &str| text.matches('\n').count();
+            let dropped = lines(source.get(start..close + 1).unwrap_or_default())
+                .saturating_sub(lines(&replacement));
+            replacement.push_str(&"\n".repeat(dropped));
             edits.push((start, close + 1, replacement));
         }
     }
@@ -292,9 +297,15 @@ fn arguments(code: &str, open: usize) -> Option<(Vec<(usize, usize)>, usize)> {
             ')' | ']' | '}' => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    ranges.push((from, at));
-                    let empty = ranges.len() == 1 && code.get(from..at)?.trim().is_empty();
-                    return (!empty).then_some((ranges, at));
+                    let last_blank = code.get(from..at)?.trim().is_empty();
+                    match (ranges.is_empty(), last_blank) {
+                        // `f()`
+                        (true, true) => return None,
+                        // `f(a, b,)`: a trailing comma
+                        (false, true) => {}
+                        _ => ranges.push((from, at)),
+                    }
+                    return Some((ranges, at));
                 }
             }
             ',' if depth == 1 => {
@@ -312,6 +323,19 @@ mod tests {
     use super::*;
 
     const JWT: &[(&str, u8)] = &[("io.jwt.decode", 1), ("io.jwt.verify_hs256", 2)];
+
+    #[test]
+    fn an_output_argument_call_over_several_lines_with_a_trailing_comma() {
+        let policy =
+            "p := x if {\n\tio.jwt.verify_hs256(\n\t\tinput.t,\n\t\t\"k\",\n\t\tx,\n\t)\n}\n";
+        assert_eq!(
+            rewrite(policy, JWT, false, false),
+            "p := x if {\n\tx = io.jwt.verify_hs256(input.t, \"k\")\n\n\n\n\n}\n"
+        );
+        // A trailing comma on an ordinary call leaves it alone.
+        let plain = "p := io.jwt.verify_hs256(input.t, \"k\",)\n";
+        assert_eq!(rewrite(plain, JWT, false, false), plain);
+    }
 
     #[test]
     fn an_extra_argument_becomes_the_result() {
