@@ -45,6 +45,7 @@ pub(crate) fn rewrite(
     let source = with_rules(&source);
     let source = future_imports(&source, v0);
     let source = bodiless_functions(&source);
+    let source = walk_relations(&source);
     let source = super::comprehensions::rewrite(&source);
     let source = match (not_keyword, on_interpreter) {
         (false, _) => super::negation::rewrite(&source),
@@ -89,6 +90,96 @@ fn output_arguments(source: &str, functions: &[(&str, u8)]) -> String {
         }
     }
     apply(source, edits)
+}
+
+/// Every `pattern := walk(x)` (or `=`) that starts an expression rewritten in the
+/// output-argument form `walk(x, pattern)`. In OPA `walk` is a relation: `[path, value] :=
+/// walk(input)` binds each pair in turn. regorus' interpreter iterates the pairs only in the
+/// output-argument form; given `:=` it binds all of them at once, so the usual form never
+/// matched (a policy reading `walk` runs on the interpreter).
+fn walk_relations(source: &str) -> String {
+    let code = code_only(source);
+    let mut edits = Vec::new();
+    for (at, _) in code.match_indices("walk") {
+        if !super::lexical::is_word_at(&code, at, "walk") {
+            continue;
+        }
+        let Some(open) = open_paren_after(&code, at + "walk".len()) else {
+            continue;
+        };
+        let Some((arguments, close)) = arguments(&code, open) else {
+            continue;
+        };
+        let [argument] = arguments.as_slice() else {
+            continue;
+        };
+        let Some(pattern) = assigned_pattern(&code, at) else {
+            continue;
+        };
+        let text = |(from, to): (usize, usize)| source.get(from..to).unwrap_or_default().trim();
+        let assigned = text((pattern, at));
+        let target = assigned.trim_end_matches([' ', '\t', ':', '=']);
+        let walked = text(*argument);
+        // The interpreter iterates only into an array pattern: a name gets the pair after.
+        let replacement = match target.starts_with('[') {
+            true => format!("walk({walked}, {target})"),
+            false => {
+                let pair = format!("[{WALK_PREFIX}path_{pattern}, {WALK_PREFIX}value_{pattern}]");
+                let operator = assigned.get(target.len()..).unwrap_or_default().trim();
+                format!("walk({walked}, {pair}); {target} {operator} {pair}")
+            }
+        };
+        edits.push((pattern, close + 1, replacement));
+    }
+    apply(source, edits)
+}
+
+/// The prefix of the variables [`walk_relations`] adds.
+const WALK_PREFIX: &str = "__palisade_walk_";
+
+/// Where the pattern of `pattern := ` (or `=`) before `at` starts, when it is a name or an
+/// array pattern and starts an expression.
+fn assigned_pattern(code: &str, at: usize) -> Option<usize> {
+    let before = code.get(..at)?.trim_end_matches([' ', '\t']);
+    let before = match before.strip_suffix(":=") {
+        Some(before) => before,
+        None => before
+            .strip_suffix('=')
+            .filter(|b| !b.ends_with(['=', '!', '<', '>', ':']))?,
+    };
+    let before = before.trim_end_matches([' ', '\t']);
+    let start = match before.strip_suffix(']') {
+        Some(_) => {
+            let mut depth = 0usize;
+            let mut start = None;
+            for (i, c) in before.char_indices().rev() {
+                match c {
+                    ']' => depth += 1,
+                    '[' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            start = Some(i);
+                            break;
+                        }
+                    }
+                    '\n' => return None,
+                    _ => {}
+                }
+            }
+            start?
+        }
+        None => {
+            let name = before.trim_end_matches(|c: char| is_ident_char(c));
+            (name.len() < before.len()).then_some(name.len())?
+        }
+    };
+    // Inside a body or a comprehension, not a rule's head (`r := walk(input)`: its value).
+    let depth = code.get(..start)?.chars().fold(0i32, |depth, c| match c {
+        '{' | '[' | '(' => depth + 1,
+        '}' | ']' | ')' => depth - 1,
+        _ => depth,
+    });
+    (depth > 0 && super::lexical::starts_statement(code, start)).then_some(start)
 }
 
 /// The prefix of the functions [`with_builtins`] adds.
@@ -323,6 +414,23 @@ mod tests {
     use super::*;
 
     const JWT: &[(&str, u8)] = &[("io.jwt.decode", 1), ("io.jwt.verify_hs256", 2)];
+
+    #[test]
+    fn walk_assigned_to_a_pattern_becomes_its_relation_form() {
+        let policy = "p := {v | [path, v] := walk(input); is_string(v)}\n\
+                      q if {\n  pair = walk(data.x)\n  pair[1] == 1\n}\n\
+                      r := walk(input)\n";
+        assert_eq!(
+            rewrite(policy, JWT, false, false),
+            "p := {v | walk(input, [path, v]); is_string(v)}\n\
+             q if {\n  walk(data.x, [__palisade_walk_path_59, __palisade_walk_value_59]); \
+             pair = [__palisade_walk_path_59, __palisade_walk_value_59]\n  pair[1] == 1\n}\n\
+             r := walk(input)\n"
+        );
+        // A comparison is left alone.
+        let left = "a if { [p, v] == walk(input) }\n";
+        assert_eq!(rewrite(left, JWT, false, false), left);
+    }
 
     #[test]
     fn an_output_argument_call_over_several_lines_with_a_trailing_comma() {
