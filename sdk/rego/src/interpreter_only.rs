@@ -332,20 +332,30 @@ fn complete_definitions<'s, 'a>(
 ) -> std::collections::BTreeMap<&'a str, Vec<&'s Statement<'a>>> {
     let mut by_name: std::collections::BTreeMap<&str, Vec<&Statement<'_>>> = Default::default();
     for statement in statements {
-        if !statement.default && !is_partial(statement) && value(statement).is_some() {
+        if !statement.default && !is_partial(statement) && complete_value(statement).is_some() {
             by_name.entry(statement.name).or_default().push(statement);
         }
     }
     by_name
 }
 
+/// The value of a complete rule's head: what follows `:=` or `=`, or `true` for a head that is
+/// the name alone (`allow if { ... }`, `p if { false } else := 1`).
+fn complete_value<'a>(statement: &Statement<'a>) -> Option<&'a str> {
+    let after_name = statement.head.get(statement.name.len()..)?.trim();
+    match after_name {
+        "" | "if" => Some("true"),
+        _ => value(statement),
+    }
+}
+
 /// Whether the definitions of one rule may give it two values.
 fn may_differ(definitions: &[&Statement<'_>]) -> bool {
-    let first_value = definitions.first().and_then(|d| value(d));
+    let first_value = definitions.first().and_then(|d| complete_value(d));
     // Strings are blanked in code_only text: two string values may differ.
     let same_constant = |v: &str| is_literal(v) && !v.starts_with('"');
     let one_literal = definitions.iter().all(|d| {
-        value(d) == first_value
+        complete_value(d) == first_value
             && first_value.is_some_and(same_constant)
             && !d.body.contains("else")
     });
@@ -385,7 +395,7 @@ fn conflicting_values(statements: &[Statement<'_>], decision: Option<&str>) -> O
                 return definitions.get(1).copied();
             }
             definitions.iter().copied().find(|d| {
-                let value = value(d).unwrap_or_default();
+                let value = complete_value(d).unwrap_or_default();
                 !is_literal(value)
                     && (iterates(&without_comprehensions(d.body))
                         || iterates(&without_comprehensions(value)))
