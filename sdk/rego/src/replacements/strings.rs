@@ -73,19 +73,7 @@ pub(super) fn strings_replace_n(
         out.push(*byte);
         at += 1;
     }
-    Ok(Value::from(go_text(&out)))
-}
-
-/// Bytes as Go writes them out in JSON: each byte that is not part of valid UTF-8 as U+FFFD.
-fn go_text(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        text.push_str(chunk.valid());
-        for _ in chunk.invalid() {
-            text.push(char::REPLACEMENT_CHARACTER);
-        }
-    }
-    text
+    Ok(Value::from(crate::go_bytes::lossy_text(&out)))
 }
 
 /// `glob.quote_meta(pattern)`: a `\` before each of `* ? [ ] { } \`, the characters

@@ -124,7 +124,7 @@ fn go_asn1_any(element: Element<'_>) -> Option<AttributeValue> {
             AttributeValue::Text(name::string(element.tag, bytes).ok()?)
         }
         // Go keeps T.61 bytes as they are; its JSON writes each invalid byte as U+FFFD.
-        tag::T61_STRING => AttributeValue::Text(lossy_per_byte(bytes)),
+        tag::T61_STRING => AttributeValue::Text(crate::go_bytes::lossy_text(bytes)),
         tag::BMP_STRING => {
             if !bytes.len().is_multiple_of(2) {
                 return None;
@@ -153,26 +153,6 @@ fn go_asn1_any(element: Element<'_>) -> Option<AttributeValue> {
         tag::BOOLEAN => AttributeValue::Boolean(whole.boolean().ok()?),
         _ => AttributeValue::Null,
     })
-}
-
-/// Bytes as a Go string that JSON writes: valid UTF-8 kept, each other byte U+FFFD.
-fn lossy_per_byte(mut bytes: &[u8]) -> String {
-    let mut out = String::new();
-    while !bytes.is_empty() {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                out.push_str(text);
-                break;
-            }
-            Err(error) => {
-                let (valid, rest) = bytes.split_at(error.valid_up_to());
-                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
-                out.push(char::REPLACEMENT_CHARACTER);
-                bytes = rest.get(1..).unwrap_or_default();
-            }
-        }
-    }
-    out
 }
 
 /// Go's `parseRawAttributes`: the attributes that read as a
