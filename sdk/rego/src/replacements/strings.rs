@@ -60,11 +60,10 @@ pub(super) fn strings_replace_n(
         let found = pairs
             .iter()
             .find(|(key, _)| rest.starts_with(key.as_bytes()) && !(key.is_empty() && after_empty));
-        after_empty = false;
+        after_empty = found.is_some_and(|(key, _)| key.is_empty());
         if let Some((key, value)) = found {
             out.extend_from_slice(value.as_bytes());
             at += key.len();
-            after_empty = key.is_empty();
             continue;
         }
         let Some(byte) = rest.first() else {
